@@ -1,0 +1,137 @@
+# kiln — see README.md. `make deps` installs Debian packages; `make` builds ./kiln;
+# `make test` builds and runs every suite; `make demo` runs kiln on a sample.
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+PYTHON_CONFIG ?= /usr/bin/python3-config
+PKGS := libcurl jansson libseccomp xlsxwriter minizip expat
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wold-style-definition -Wpointer-arith -Wwrite-strings -Wformat=2 -Wvla -Wundef \
+        -Wimplicit-fallthrough -fno-common -Wno-missing-field-initializers
+HARDEN := -fstack-protector-strong -fPIE
+HARDEN_LD := -pie -Wl,-z,relro,-z,now,-z,noexecstack
+
+# gcc's truncation warning fires on every checked snprintf into a fixed buffer.
+ifeq ($(findstring clang,$(shell $(CC) --version 2>/dev/null)),)
+WARN += -Wno-format-truncation
+endif
+
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+ifneq ($(SANITIZE),)
+BUILD ?= build-san
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer \
+            -DKILN_SANITIZE=1
+else
+BUILD ?= build
+SANFLAGS :=
+HARDEN += -D_FORTIFY_SOURCE=2
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PY_CFLAGS = $(shell $(PYTHON_CONFIG) --includes 2>/dev/null)
+PY_LIBS = $(shell $(PYTHON_CONFIG) --embed --ldflags 2>/dev/null)
+
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS) \
+             -Isrc -Ioperations -Istorage -Isandbox -Itests $(PKG_CFLAGS) $(PY_CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(HARDEN_LD) $(SANFLAGS) $(LDFLAGS)
+LIBS = $(PKG_LIBS) -lcsv $(PY_LIBS) -lpthread -lm
+
+ifneq ($(V),1)
+Q := @
+endif
+
+LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard operations/*.c) \
+            $(wildcard storage/*.c) $(wildcard sandbox/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := tests/harness.c $(wildcard tests/unit/t_*.c)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPERS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/helpers/%)
+
+.PHONY: all deps check-deps test check check-unit check-func check-samples demo clean \
+        format format-check lint bench test-san
+
+all: kiln
+
+deps:
+	$(Q)sh mk/deps.sh
+
+check-deps:
+	$(Q)for p in $(PKGS); do pkg-config --exists $$p || { \
+	    echo "kiln: missing library '$$p' — run 'make deps' (as root)" >&2; exit 1; }; done
+	$(Q)test -x $(PYTHON_CONFIG) || { echo "kiln: missing $(PYTHON_CONFIG) — run 'make deps'" >&2; exit 1; }
+	$(Q)test -f /usr/include/csv.h || { echo "kiln: missing libcsv — run 'make deps'" >&2; exit 1; }
+
+$(BUILD)/libkiln.a: $(LIB_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/kiln: $(BUILD)/src/main.o $(BUILD)/libkiln.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libkiln.a $(LIBS)
+
+kiln: check-deps $(BUILD)/kiln
+	$(Q)ln -sf $(BUILD)/kiln kiln
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/unit/run: $(UNIT_OBJS) $(BUILD)/libkiln.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(BUILD)/libkiln.a $(LIBS)
+
+# Small helper programs the tests run (never sanitized: some run in the sandbox).
+$(BUILD)/helpers/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $< -lpthread
+
+check-unit: kiln $(BUILD)/tests/unit/run $(HELPERS)
+	$(Q)KILN_BIN=$(CURDIR)/$(BUILD)/kiln KILN_HELPERS=$(CURDIR)/$(BUILD)/helpers $(BUILD)/tests/unit/run $(T)
+
+check-func: kiln
+	$(Q)KILN_BIN=$(CURDIR)/$(BUILD)/kiln /usr/bin/python3 tests/func/run.py $(T)
+
+check-samples: kiln
+	$(Q)KILN_BIN=$(CURDIR)/$(BUILD)/kiln /usr/bin/python3 tests/run_samples.py
+
+# The whole suite; the last line is the total "N passed, N failed".
+check: kiln $(BUILD)/tests/unit/run $(HELPERS)
+	$(Q)BUILD=$(BUILD) sh tests/run_all.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory check
+
+# The test suite under ASan+UBSan (separate build dir).
+test-san: deps
+	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined CC=clang check
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory kiln
+	$(Q)sh samples/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory kiln
+	$(Q)sh bench/run.sh
+
+format:
+	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	$(Q)clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+lint:
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+	    -Isrc -Ioperations -Istorage -Isandbox src operations storage sandbox
+
+clean:
+	rm -rf build build-san kiln
+
+-include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BUILD)/src/main.d

@@ -1,0 +1,55 @@
+/*
+ * config: operator settings, from a JSON config file and environment
+ * variables (environment wins). See README "Configuration" for the keys.
+ *
+ * The config file is $KILN_CONFIG if set, else $XDG_CONFIG_HOME/kiln/config.json
+ * (or ~/.config/kiln/config.json), else /etc/kiln/config.json; a missing file
+ * is fine, a malformed one is an error. struct config is plain data: copy it
+ * freely. Not thread-safe while loading; read-only afterwards.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "klimits.h"
+
+#define CONFIG_PATH_MAX 4096
+
+struct config_allow {
+    char host[256]; /* lower-case host name or literal address (no brackets) */
+    int port;       /* 0 = any port */
+};
+
+struct config {
+    char store_dir[CONFIG_PATH_MAX]; /* root of the TTL store */
+    char config_path[CONFIG_PATH_MAX]; /* file actually loaded, "" if none */
+    long ttl_temporary_s;
+    long ttl_session_s;
+    long session_quota_bytes;
+    long session_quota_files;
+    long wall_ms;      /* wall time per action */
+    long input_bytes;  /* one input file */
+    long output_bytes; /* all output files of one action */
+    long memory_bytes; /* sandboxed work */
+    long stdio_bytes;  /* captured stdout / stderr each */
+    long return_bytes; /* serialised returnValue */
+    long procs;        /* processes/threads in the sandbox */
+    long fetch_connect_ms;
+    long fetch_total_ms;
+    int max_redirects;
+    struct config_allow allow[LIM_ALLOWLIST_ENTRIES]; /* URL allowlist (SPEC §4) */
+    size_t n_allow;
+};
+
+/* Fill cfg with the built-in defaults (no file, no environment). */
+void config_defaults(struct config *cfg);
+/* Defaults, then the config file, then the environment. E_INVALID on a bad
+ * file or value (the message names the key and the source). */
+enum err_code config_load(struct config *cfg, struct err *err);
+/* Parse "host[:port],host[:port]" (IPv6 as [::1]:8080) and append to the
+ * allowlist. */
+enum err_code config_add_allow(struct config *cfg, const char *list, struct err *err);
+/* True when host (lower-cased, no brackets) and port are on the allowlist. */
+bool config_host_allowed(const struct config *cfg, const char *host, int port);

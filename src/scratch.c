@@ -1,0 +1,148 @@
+#include "scratch.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+const char *scratch_base(const struct config *cfg)
+{
+    static char base[PATH_MAX];
+    const char *env = getenv("KILN_SCRATCH_DIR");
+    if (env && *env)
+        snprintf(base, sizeof(base), "%s", env);
+    else
+        snprintf(base, sizeof(base), "%s/../scratch", cfg->store_dir);
+    return base;
+}
+
+static int scratch_mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%s", path);
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+enum err_code scratch_new(const struct config *cfg, char *out, size_t out_len, struct err *err)
+{
+    const char *base = scratch_base(cfg);
+    if (scratch_mkdir_p(base, 0700) != 0)
+        return err_sys(err, E_IO, "cannot create scratch base '%s'", base);
+    unsigned char rnd[8];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        return err_sys(err, E_IO, "getrandom failed");
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof(path), "%s/run-%ld-%02x%02x%02x%02x%02x%02x%02x%02x", base,
+                     (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6],
+                     rnd[7]);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return err_set(err, E_IO, "scratch path too long");
+    if (mkdir(path, 0700) != 0)
+        return err_sys(err, E_IO, "cannot create scratch dir '%s'", path);
+    char real[PATH_MAX];
+    if (!realpath(path, real)) {
+        int e = errno;
+        rmdir(path);
+        errno = e;
+        return err_sys(err, E_IO, "cannot resolve scratch dir '%s'", path);
+    }
+    if (strlen(real) + 1 > out_len) {
+        rmdir(path);
+        return err_set(err, E_IO, "scratch path too long");
+    }
+    snprintf(out, out_len, "%s", real);
+    return E_OK;
+}
+
+/* Remove everything below the open directory dfd, without following links. */
+static void scratch_rm_at(int dfd, int depth)
+{
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+            continue;
+        if (errno != EISDIR && errno != EPERM)
+            continue;
+        if (depth > 256)
+            continue;
+        int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0)
+            continue;
+        fchmod(sub, 0700);
+        scratch_rm_at(sub, depth + 1);
+        unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+    }
+    closedir(d);
+}
+
+void scratch_remove(const char *path)
+{
+    if (!path || !*path)
+        return;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    fchmod(fd, 0700);
+    scratch_rm_at(fd, 0);
+    rmdir(path);
+}
+
+size_t scratch_sweep(const struct config *cfg)
+{
+    const char *base = scratch_base(cfg);
+    size_t removed = 0;
+    DIR *d = opendir(base);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long pid = 0;
+        char *end = NULL;
+        if (strncmp(e->d_name, "run-", 4))
+            continue;
+        errno = 0;
+        pid = strtol(e->d_name + 4, &end, 10);
+        if (errno || !end || *end != '-' || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
+            continue; /* owner alive */
+        char path[PATH_MAX];
+        int n = snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
+        if (n < 0 || (size_t)n >= sizeof(path))
+            continue;
+        scratch_remove(path);
+        removed++;
+    }
+    closedir(d);
+    return removed;
+}
