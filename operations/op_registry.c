@@ -1,0 +1,23 @@
+#include "op.h"
+
+#include <string.h>
+
+#include "banned.h"
+
+/* Sorted by name. Each operation's entry is added when it lands. */
+static const struct op_def op_table[] = {
+    {NULL, NULL, NULL},
+};
+
+const struct op_def *op_list(void)
+{
+    return op_table;
+}
+
+const struct op_def *op_find(const char *name)
+{
+    for (const struct op_def *d = op_table; d->name; d++)
+        if (!strcmp(d->name, name))
+            return d;
+    return NULL;
+}
