@@ -4,7 +4,7 @@
 CC ?= cc
 CFLAGS ?= -O2 -g
 PYTHON_CONFIG ?= /usr/bin/python3-config
-PKGS := libcurl jansson libseccomp xlsxwriter minizip expat
+PKGS := libcurl jansson libseccomp xlsxwriter minizip expat libcrypto
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wold-style-definition -Wpointer-arith -Wwrite-strings -Wformat=2 -Wvla -Wundef \
@@ -53,7 +53,7 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPERS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/helpers/%)
 
-.PHONY: all deps check-deps test check check-unit check-func check-samples demo clean \
+.PHONY: fuzz fuzz-run all deps check-deps test check check-unit check-func check-samples demo clean \
         format format-check lint bench test-san
 
 all: kiln
@@ -121,6 +121,32 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory kiln
 	$(Q)sh bench/run.sh
 
+# libFuzzer targets (clang): build-fuzz/fuzz_<name>; `make fuzz-run FUZZ_SECONDS=N` runs each.
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_SECONDS ?= 20
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+              -DKILN_SANITIZE=1 -DKILN_FUZZ=1 -Isrc -Ioperations -Istorage -Isandbox \
+              $(PKG_CFLAGS) $(PY_CFLAGS)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=build-fuzz/%.o)
+
+build-fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (fuzz)"
+	$(Q)clang $(FUZZ_CFLAGS) -c -o $@ $<
+
+build-fuzz/libkiln.a: $(FUZZ_LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libkiln.a
+	@echo "  LD      $@"
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libkiln.a $(LIBS)
+
+fuzz: check-deps $(FUZZ_BINS)
+
+fuzz-run: fuzz
+	$(Q)sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
 format:
 	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -132,6 +158,6 @@ lint:
 	    -Isrc -Ioperations -Istorage -Isandbox src operations storage sandbox
 
 clean:
-	rm -rf build build-san kiln
+	rm -rf build build-san build-fuzz kiln
 
 -include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BUILD)/src/main.d

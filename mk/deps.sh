@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libcurl4-openssl-dev libjansson-dev libseccomp-dev libxlsxwriter-dev libcsv-dev
-libminizip-dev zlib1g-dev libexpat1-dev libmicrohttpd-dev
+libminizip-dev zlib1g-dev libexpat1-dev libmicrohttpd-dev libssl-dev
 libpython3.11-dev python3 python3-pandas python3-numpy python3-matplotlib python3-openpyxl
 ca-certificates procps"
 

@@ -1,4 +1,6 @@
 #include "op.h"
+#include "op_analyze.h"
+#include "op_parse_excel.h"
 
 #include <string.h>
 
@@ -6,6 +8,8 @@
 
 /* Sorted by name. Each operation's entry is added when it lands. */
 static const struct op_def op_table[] = {
+    {"analyze", op_analyze, "statistics of a table with HTML/XLSX reports"},
+    {"parse_excel", op_parse_excel, "every sheet of an .xlsx into CSV/JSON files"},
     {NULL, NULL, NULL},
 };
 

@@ -28,6 +28,7 @@ struct cli_verb {
 
 /* Sorted by name. */
 static const struct cli_verb cli_verbs[] = {
+    {"doctor", cli_doctor, "check which sandbox layers work on this host (--json)"},
     {"files", cli_files, "list, get or remove stored files (files list|get|rm)"},
     {"gc", cli_gc, "remove expired files and leftovers from the store"},
     {"run", cli_run, "run one JSON request (file or '-') and print the JSON response"},
@@ -57,7 +58,7 @@ int cli_usage_error(const char *verb, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     fprintf(stderr, "kiln %s: %s\n", verb ? verb : "", msg);
-    fprintf(stderr, "try 'kiln %s--help'\n", verb ? verb : "");
+    fprintf(stderr, "try 'kiln %s%s--help'\n", verb ? verb : "", verb ? " " : "");
     return CLI_USAGE;
 }
 

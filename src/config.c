@@ -26,6 +26,9 @@ void config_defaults(struct config *cfg)
                      (unsigned)getuid());
     if (n < 0 || (size_t)n >= sizeof(cfg->store_dir))
         snprintf(cfg->store_dir, sizeof(cfg->store_dir), "/var/tmp/kiln-store");
+    /* Scratch dirs are bound into the sandbox, whose user must be able to
+     * traverse their parents: /var/tmp is, a home directory often is not. */
+    snprintf(cfg->scratch_dir, sizeof(cfg->scratch_dir), "/var/tmp/kiln-%u", (unsigned)getuid());
     cfg->ttl_temporary_s = LIM_TTL_TEMPORARY_S_DEFAULT;
     cfg->ttl_session_s = LIM_TTL_SESSION_S_DEFAULT;
     cfg->session_quota_bytes = LIM_SESSION_QUOTA_BYTES_DEFAULT;
@@ -206,6 +209,14 @@ static enum err_code config_from_json(struct config *cfg, const char *path, stru
                 goto out;
             }
             snprintf(cfg->store_dir, sizeof(cfg->store_dir), "%s", json_string_value(val));
+        } else if (!strcmp(key, "scratch_dir")) {
+            if (!json_is_string(val) || json_string_value(val)[0] != '/' ||
+                json_string_length(val) >= sizeof(cfg->scratch_dir)) {
+                rc = err_set(err, E_INVALID, "config '%s': 'scratch_dir' must be an absolute path",
+                             path);
+                goto out;
+            }
+            snprintf(cfg->scratch_dir, sizeof(cfg->scratch_dir), "%s", json_string_value(val));
         } else if (!strcmp(key, "max_redirects")) {
             if (!json_is_integer(val) || json_integer_value(val) < 0 ||
                 json_integer_value(val) > 20) {
@@ -285,6 +296,12 @@ enum err_code config_load(struct config *cfg, struct err *err)
         if (strlen(s) >= sizeof(cfg->store_dir))
             return err_set(err, E_INVALID, "environment: KILN_STORE_DIR is too long");
         snprintf(cfg->store_dir, sizeof(cfg->store_dir), "%s", s);
+    }
+    s = getenv("KILN_SCRATCH_DIR");
+    if (s && *s) {
+        if (s[0] != '/' || strlen(s) >= sizeof(cfg->scratch_dir))
+            return err_set(err, E_INVALID, "environment: KILN_SCRATCH_DIR must be an absolute path");
+        snprintf(cfg->scratch_dir, sizeof(cfg->scratch_dir), "%s", s);
     }
     s = getenv("KILN_MAX_REDIRECTS");
     if (s && *s) {

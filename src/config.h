@@ -24,6 +24,7 @@ struct config_allow {
 
 struct config {
     char store_dir[CONFIG_PATH_MAX]; /* root of the TTL store */
+    char scratch_dir[CONFIG_PATH_MAX]; /* parent of per-action scratch dirs */
     char config_path[CONFIG_PATH_MAX]; /* file actually loaded, "" if none */
     long ttl_temporary_s;
     long ttl_session_s;

@@ -1,4 +1,5 @@
 #include "router.h"
+#include "router_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -207,6 +208,45 @@ enum err_code action_scratch(struct action *a, const char **out, struct err *err
     return E_OK;
 }
 
+enum err_code route_check(json_t *req, const struct route_action **out_ra, json_t **out_args,
+                          struct err *err)
+{
+    const struct route_action *ra = NULL;
+    if (!json_is_object(req))
+        return err_set(err, E_INVALID,
+                       "request must be a JSON object with 'action' and 'arguments'");
+    json_t *jact = json_object_get(req, "action");
+    if (!jact)
+        return err_set(err, E_INVALID, "missing 'action' (executeCode or processFile)");
+    if (!json_is_string(jact))
+        return err_set(err, E_INVALID, "'action' must be a string");
+    for (const struct route_action *x = actions; x->name; x++)
+        if (!strcmp(x->name, json_string_value(jact)))
+            ra = x;
+    if (!ra)
+        return err_set(err, E_INVALID, "unknown action '%.100s' (known: executeCode, processFile)",
+                       json_string_value(jact));
+    *out_ra = ra;
+    const char *key;
+    json_t *val;
+    json_object_foreach(req, key, val)
+    {
+        if (strcmp(key, "action") && strcmp(key, "arguments") && strcmp(key, "id"))
+            return err_set(err, E_INVALID,
+                           "unknown request field '%.100s' (known: action, arguments, id)", key);
+    }
+    json_t *args = json_object_get(req, "arguments");
+    if (!args)
+        return err_set(err, E_INVALID, "missing 'arguments' object");
+    if (!json_is_object(args))
+        return err_set(err, E_INVALID, "'arguments' must be an object");
+    enum err_code rc = route_validate(ra, args, err);
+    if (rc)
+        return rc;
+    *out_args = args;
+    return E_OK;
+}
+
 json_t *route_request(const struct config *cfg, struct store *store, json_t *req, bool *ok)
 {
     struct err err;
@@ -221,50 +261,12 @@ json_t *route_request(const struct config *cfg, struct store *store, json_t *req
     a.store = store;
     *ok = false;
 
-    if (!json_is_object(req)) {
-        err_set(&err, E_INVALID, "request must be a JSON object with 'action' and 'arguments'");
-        goto fail;
-    }
-    json_t *jact = json_object_get(req, "action");
-    if (!jact) {
-        err_set(&err, E_INVALID, "missing 'action' (executeCode or processFile)");
-        goto fail;
-    }
-    if (!json_is_string(jact)) {
-        err_set(&err, E_INVALID, "'action' must be a string");
-        goto fail;
-    }
-    for (const struct route_action *x = actions; x->name; x++)
-        if (!strcmp(x->name, json_string_value(jact)))
-            ra = x;
-    if (!ra) {
-        err_set(&err, E_INVALID, "unknown action '%.100s' (known: executeCode, processFile)",
-                json_string_value(jact));
+    json_t *args = NULL;
+    if (route_check(req, &ra, &args, &err)) {
+        aname = ra ? ra->name : NULL;
         goto fail;
     }
     aname = ra->name;
-    const char *key;
-    json_t *val;
-    json_object_foreach(req, key, val)
-    {
-        if (strcmp(key, "action") && strcmp(key, "arguments") && strcmp(key, "id")) {
-            err_set(&err, E_INVALID, "unknown request field '%.100s' (known: action, arguments, id)",
-                    key);
-            goto fail;
-        }
-    }
-    json_t *args = json_object_get(req, "arguments");
-    if (!args) {
-        err_set(&err, E_INVALID, "missing 'arguments' object");
-        goto fail;
-    }
-    if (!json_is_object(args)) {
-        err_set(&err, E_INVALID, "'arguments' must be an object");
-        goto fail;
-    }
-    if (route_validate(ra, args, &err))
-        goto fail;
-
     a.name = ra->name;
     a.args = args;
     a.files = json_array();

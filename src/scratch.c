@@ -16,13 +16,7 @@
 
 const char *scratch_base(const struct config *cfg)
 {
-    static char base[PATH_MAX];
-    const char *env = getenv("KILN_SCRATCH_DIR");
-    if (env && *env)
-        snprintf(base, sizeof(base), "%s", env);
-    else
-        snprintf(base, sizeof(base), "%s/../scratch", cfg->store_dir);
-    return base;
+    return cfg->scratch_dir;
 }
 
 static int scratch_mkdir_p(const char *path, mode_t mode)
@@ -46,11 +40,44 @@ static int scratch_mkdir_p(const char *path, mode_t mode)
     return 0;
 }
 
+/* The base must be ours and not writable by others (no one may plant or
+ * swap run dirs), and every ancestor must be searchable by others: the
+ * sandbox user opens the run dir by its path. */
+static enum err_code scratch_check_base(const char *base, struct err *err)
+{
+    struct stat st;
+    if (lstat(base, &st) != 0)
+        return err_sys(err, E_SANDBOX, "cannot inspect scratch base '%s'", base);
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022))
+        return err_set(err, E_SANDBOX,
+                       "scratch base '%s' must be a directory owned by uid %u and writable only "
+                       "by it; remove it or set KILN_SCRATCH_DIR",
+                       base, (unsigned)geteuid());
+    if ((st.st_mode & 0711) != 0711 && chmod(base, 0711) != 0)
+        return err_sys(err, E_SANDBOX, "cannot make scratch base '%s' searchable", base);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", base);
+    for (char *slash = strrchr(path, '/'); slash && slash != path; slash = strrchr(path, '/')) {
+        *slash = '\0';
+        if (stat(path, &st) != 0)
+            return err_sys(err, E_SANDBOX, "cannot inspect '%s'", path);
+        if (!(st.st_mode & S_IXOTH))
+            return err_set(err, E_SANDBOX,
+                           "the sandbox cannot reach scratch dirs under '%s': '%s' is not "
+                           "searchable by others; set KILN_SCRATCH_DIR (e.g. /var/tmp/kiln)",
+                           base, path);
+    }
+    return E_OK;
+}
+
 enum err_code scratch_new(const struct config *cfg, char *out, size_t out_len, struct err *err)
 {
     const char *base = scratch_base(cfg);
-    if (scratch_mkdir_p(base, 0700) != 0)
+    if (scratch_mkdir_p(base, 0711) != 0)
         return err_sys(err, E_IO, "cannot create scratch base '%s'", base);
+    enum err_code rc = scratch_check_base(base, err);
+    if (rc)
+        return rc;
     unsigned char rnd[8];
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
         return err_sys(err, E_IO, "getrandom failed");

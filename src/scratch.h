@@ -1,8 +1,9 @@
 /*
  * scratch: private per-action working directories.
  *
- * A scratch dir is created (mode 0700) under <store_dir>/../scratch or
- * $KILN_SCRATCH_DIR, named after the owning pid so that a sweep can remove
+ * A scratch dir is created (mode 0700) under config.scratch_dir (default
+ * /var/tmp/kiln-<uid>, mode 0711: the sandbox user must be able to reach the
+ * dirs by path, but not list them), named after the owning pid so that a sweep can remove
  * the dirs of processes that were killed (scratch_sweep). Removal never
  * follows symlinks. Fork-safe: scratch_remove may run in any process.
  */

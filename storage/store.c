@@ -1,81 +1,875 @@
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "store_int.h"
 
 #include "banned.h"
 
-struct store {
-    int dummy;
+/* Name of meta/<id>.json and tmp/<id>.{data,meta}: id + a short suffix. */
+#define STORE_NAME_MAX (STORE_ID_LEN + 16)
+
+/* MIME types by extension, sorted by extension. */
+static const struct {
+    const char *ext;
+    const char *mime;
+} store_mimes[] = {
+    {"csv", "text/csv"},
+    {"gif", "image/gif"},
+    {"htm", "text/html"},
+    {"html", "text/html"},
+    {"jpeg", "image/jpeg"},
+    {"jpg", "image/jpeg"},
+    {"json", "application/json"},
+    {"jsonl", "application/jsonl"},
+    {"md", "text/markdown"},
+    {"parquet", "application/vnd.apache.parquet"},
+    {"pdf", "application/pdf"},
+    {"png", "image/png"},
+    {"py", "text/x-python"},
+    {"svg", "image/svg+xml"},
+    {"tsv", "text/tab-separated-values"},
+    {"txt", "text/plain"},
+    {"xls", "application/vnd.ms-excel"},
+    {"xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    {"xml", "application/xml"},
+    {"zip", "application/zip"},
 };
+
+static const char *store_mime_for_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (dot && dot != name && dot[1]) {
+        for (size_t i = 0; i < sizeof(store_mimes) / sizeof(store_mimes[0]); i++)
+            if (!strcasecmp(dot + 1, store_mimes[i].ext))
+                return store_mimes[i].mime;
+    }
+    return "application/octet-stream";
+}
+
+bool store_valid_id(const char *id)
+{
+    if (!id || id[0] != 'f' || id[1] != '_')
+        return false;
+    size_t i;
+    for (i = 2; id[i]; i++) {
+        char c = id[i];
+        if (i >= STORE_ID_LEN || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    return i == STORE_ID_LEN;
+}
+
+static bool store_valid_session(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > LIM_SESSION_ID_LEN || !strcmp(s, ".") || !strcmp(s, ".."))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static bool store_printable(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
+/* Names end up in JSON, which must be UTF-8. */
+static bool store_utf8(const char *s)
+{
+    json_t *j = json_string(s);
+    json_decref(j);
+    return j != NULL;
+}
+
+int64_t store_now(const struct store *s)
+{
+    return (int64_t)time(NULL) + (s ? s->skew_s : 0);
+}
+
+void store_test_set_skew(struct store *s, int64_t skew_s)
+{
+    s->skew_s = skew_s;
+}
+
+DIR *store_opendir(int dfd)
+{
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return d;
+}
+
+static void store_close(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+/* mkdir -p with mode 0700 for every directory created. */
+static enum err_code store_mkdir_p(const char *path, struct err *err)
+{
+    char tmp[CONFIG_PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%s", path);
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        return err_set(err, E_INVALID, "store directory path is too long");
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+            return err_sys(err, E_IO, "cannot create '%s'", tmp);
+        *p = '/';
+    }
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+        return err_sys(err, E_IO, "cannot create store directory '%s'", tmp);
+    return E_OK;
+}
+
+static enum err_code store_subdir(struct store *s, const char *name, int *out, struct err *err)
+{
+    if (mkdirat(s->root_fd, name, 0700) != 0 && errno != EEXIST)
+        return err_sys(err, E_IO, "cannot create '%s/%s'", s->cfg.store_dir, name);
+    int fd = openat(s->root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return err_sys(err, E_IO, "cannot open '%s/%s'", s->cfg.store_dir, name);
+    *out = fd;
+    return E_OK;
+}
+
+/* Sweep when the last sweep is older than LIM_STORE_GC_INTERVAL_S, so a
+ * long-unused store is cleaned by its next user. Failures only log. */
+static void store_maybe_gc(struct store *s)
+{
+    struct stat st;
+    if (fstatat(s->root_fd, STORE_FILE_LAST_GC, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        time_t now = time(NULL);
+        if (st.st_mtime <= now && now - st.st_mtime < LIM_STORE_GC_INTERVAL_S)
+            return;
+    }
+    struct err e;
+    size_t removed = 0;
+    uint64_t bytes = 0;
+    if (store_gc_run(s, false, &removed, &bytes, &e))
+        log_warn("store: sweep failed: %s", e.msg);
+    else if (removed)
+        log_info("store: swept %zu files (%llu bytes)", removed, (unsigned long long)bytes);
+}
 
 enum err_code store_open(const struct config *cfg, struct store **out, struct err *err)
 {
-    (void)cfg;
-    (void)out;
-    return err_set(err, E_INTERNAL, "the store is not yet available");
+    return store_open_ex(cfg, 0, out, err);
+}
+
+enum err_code store_open_ex(const struct config *cfg, unsigned flags, struct store **out,
+                            struct err *err)
+{
+    enum err_code rc = E_OK;
+    struct store *s = NULL;
+    if (!cfg->store_dir[0])
+        return err_set(err, E_INVALID, "no store directory configured");
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return err_set(err, E_NOMEM, "out of memory opening the store");
+    s->cfg = *cfg;
+    s->root_fd = s->obj_fd = s->meta_fd = s->tmp_fd = -1;
+    if ((rc = store_mkdir_p(cfg->store_dir, err)))
+        goto out;
+    s->root_fd = open(cfg->store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->root_fd < 0) {
+        rc = err_sys(err, E_IO, "cannot open store directory '%s'", cfg->store_dir);
+        goto out;
+    }
+    if ((rc = store_subdir(s, STORE_DIR_OBJECTS, &s->obj_fd, err)) ||
+        (rc = store_subdir(s, STORE_DIR_META, &s->meta_fd, err)) ||
+        (rc = store_subdir(s, STORE_DIR_TMP, &s->tmp_fd, err)))
+        goto out;
+    if (!(flags & STORE_OPEN_NO_SWEEP))
+        store_maybe_gc(s);
+    *out = s;
+    s = NULL;
+out:
+    store_free(s);
+    return rc;
 }
 
 void store_free(struct store *s)
 {
+    if (!s)
+        return;
+    store_close(s->tmp_fd);
+    store_close(s->meta_fd);
+    store_close(s->obj_fd);
+    store_close(s->root_fd);
     free(s);
+}
+
+const char *store_root(const struct store *s)
+{
+    return s->cfg.store_dir;
+}
+
+static enum err_code store_write_all(int fd, const void *p, size_t n, const char *what,
+                                     struct err *err)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return err_sys(err, E_IO, "cannot write %s", what);
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return E_OK;
+}
+
+/* Copy in to out until EOF, hashing into md when not NULL. */
+static enum err_code store_copy_fd(int in, int out, EVP_MD_CTX *md, uint64_t *total,
+                                   const char *what, struct err *err)
+{
+    enum err_code rc = E_OK;
+    uint64_t n = 0;
+    char *chunk = malloc(LIM_STORE_COPY_CHUNK);
+    if (!chunk)
+        return err_set(err, E_NOMEM, "out of memory copying %s", what);
+    for (;;) {
+        ssize_t r = read(in, chunk, LIM_STORE_COPY_CHUNK);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = err_sys(err, E_IO, "cannot read %s", what);
+            goto out;
+        }
+        if (r == 0)
+            break;
+        if (md && EVP_DigestUpdate(md, chunk, (size_t)r) != 1) {
+            rc = err_set(err, E_INTERNAL, "sha256 update failed");
+            goto out;
+        }
+        if ((rc = store_write_all(out, chunk, (size_t)r, what, err)))
+            goto out;
+        n += (uint64_t)r;
+    }
+    if (total)
+        *total = n;
+out:
+    free(chunk);
+    return rc;
+}
+
+static void store_hex(const unsigned char *p, size_t n, char *out)
+{
+    static const char hx[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hx[p[i] >> 4];
+        out[2 * i + 1] = hx[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static enum err_code store_new_id(char *id, struct err *err)
+{
+    unsigned char rnd[LIM_STORE_ID_BYTES];
+    size_t got = 0;
+    while (got < sizeof(rnd)) {
+        ssize_t r = getrandom(rnd + got, sizeof(rnd) - got, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return err_sys(err, E_IO, "getrandom failed");
+        }
+        got += (size_t)r;
+    }
+    id[0] = 'f';
+    id[1] = '_';
+    store_hex(rnd, sizeof(rnd), id + 2);
+    return E_OK;
+}
+
+static void store_meta_name(const char *id, char *out)
+{
+    snprintf(out, STORE_NAME_MAX, "%s%s", id, STORE_META_SUFFIX);
+}
+
+/* Create tmp/<name> exclusively and hold an flock on it. A sweeper may
+ * delete the file between open and flock (it looked abandoned); then the
+ * name no longer refers to our inode and we create it again. */
+static enum err_code store_tmp_create(struct store *s, const char *name, int *out, struct err *err)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        int fd =
+            openat(s->tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+            return err_sys(err, E_IO, "cannot create a temp file in '%s/%s'", s->cfg.store_dir,
+                           STORE_DIR_TMP);
+        int r;
+        while ((r = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
+            ;
+        if (r != 0) {
+            err_sys(err, E_IO, "cannot lock a temp file in '%s/%s'", s->cfg.store_dir,
+                    STORE_DIR_TMP);
+            unlinkat(s->tmp_fd, name, 0);
+            close(fd);
+            return E_IO;
+        }
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && fstatat(s->tmp_fd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+            a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+            *out = fd;
+            return E_OK;
+        }
+        close(fd);
+    }
+    return err_set(err, E_IO, "temp files in '%s/%s' keep vanishing", s->cfg.store_dir,
+                   STORE_DIR_TMP);
+}
+
+static const char *store_scope_name(enum store_scope scope)
+{
+    return scope == STORE_SESSION ? "session" : "temporary";
+}
+
+/* The on-disk metadata document. */
+static json_t *store_meta_disk_json(const struct store_meta *m)
+{
+    json_t *o = json_pack("{s:i, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I}", "v", 1, "id", m->id,
+                          "name", m->name, "size", (json_int_t)m->size, "mime", m->mime, "sha256",
+                          m->sha256, "scope", store_scope_name(m->scope), "created",
+                          (json_int_t)m->created, "expires", (json_int_t)m->expires);
+    if (o && m->session[0] && json_object_set_new(o, "session", json_string(m->session))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static bool store_json_str(json_t *o, const char *key, char *dst, size_t cap, bool required)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) {
+        dst[0] = '\0';
+        return !required;
+    }
+    const char *s = json_string_value(v);
+    if (!s || strlen(s) >= cap)
+        return false;
+    memcpy(dst, s, strlen(s) + 1);
+    return true;
+}
+
+static bool store_json_int(json_t *o, const char *key, int64_t *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v))
+        return false;
+    *out = (int64_t)json_integer_value(v);
+    return true;
+}
+
+enum err_code store_meta_load(struct store *s, const char *id, struct store_meta *meta,
+                              struct err *err)
+{
+    enum err_code rc = E_OK;
+    int fd = -1;
+    json_t *j = NULL;
+    char name[STORE_NAME_MAX];
+    char raw[LIM_STORE_META_BYTES + 1];
+    size_t len = 0;
+    struct store_meta m;
+    char scope[16];
+    int64_t size = 0;
+
+    if (!store_valid_id(id))
+        return err_set(err, E_NOTFOUND, "file not found (malformed id)");
+    store_meta_name(id, name);
+    fd = openat(s->meta_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return err_set(err, E_NOTFOUND, "file '%s' not found (it may have expired)", id);
+        return err_sys(err, E_IO, "cannot open the metadata of '%s'", id);
+    }
+    for (;;) {
+        ssize_t r = read(fd, raw + len, sizeof(raw) - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = err_sys(err, E_IO, "cannot read the metadata of '%s'", id);
+            goto out;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+        if (len == sizeof(raw)) {
+            rc = err_set(err, E_PARSE, "metadata of '%s' is too large", id);
+            goto out;
+        }
+    }
+    j = json_loadb(raw, len, JSON_REJECT_DUPLICATES, NULL);
+    memset(&m, 0, sizeof(m));
+    if (!json_is_object(j) || !store_json_str(j, "id", m.id, sizeof(m.id), true) ||
+        strcmp(m.id, id) || !store_json_str(j, "name", m.name, sizeof(m.name), true) ||
+        !store_json_str(j, "mime", m.mime, sizeof(m.mime), true) ||
+        !store_json_str(j, "sha256", m.sha256, sizeof(m.sha256), true) ||
+        !store_json_str(j, "scope", scope, sizeof(scope), true) ||
+        !store_json_str(j, "session", m.session, sizeof(m.session), false) ||
+        !store_json_int(j, "size", &size) || size < 0 ||
+        !store_json_int(j, "created", &m.created) || !store_json_int(j, "expires", &m.expires)) {
+        rc = err_set(err, E_PARSE, "metadata of '%s' is unreadable", id);
+        goto out;
+    }
+    if (!strcmp(scope, "session")) {
+        m.scope = STORE_SESSION;
+    } else if (!strcmp(scope, "temporary")) {
+        m.scope = STORE_TEMPORARY;
+    } else {
+        rc = err_set(err, E_PARSE, "metadata of '%s' has an unknown scope", id);
+        goto out;
+    }
+    m.size = (uint64_t)size;
+    *meta = m;
+out:
+    json_decref(j);
+    store_close(fd);
+    return rc;
+}
+
+/* Load a live entry: E_NOTFOUND when malformed, absent or expired. */
+static enum err_code store_live(struct store *s, const char *id, struct store_meta *meta,
+                                struct err *err)
+{
+    struct store_meta m;
+    enum err_code rc = store_meta_load(s, id, &m, err);
+    if (rc == E_PARSE)
+        return err_set(err, E_IO, "the metadata of '%s' is unreadable", id);
+    if (rc)
+        return rc;
+    if (m.expires <= store_now(s))
+        return err_set(err, E_NOTFOUND, "file '%s' not found (it may have expired)", id);
+    *meta = m;
+    return E_OK;
+}
+
+/* Open objects/<id> and check it against meta. */
+static enum err_code store_open_obj(struct store *s, const struct store_meta *m, int *out,
+                                    struct err *err)
+{
+    int fd = openat(s->obj_fd, m->id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return err_set(err, E_NOTFOUND, "file '%s' not found (it may have expired)", m->id);
+        return err_sys(err, E_IO, "cannot open the data of '%s'", m->id);
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != m->size) {
+        close(fd);
+        return err_set(err, E_IO, "the data of '%s' does not match its metadata", m->id);
+    }
+    *out = fd;
+    return E_OK;
+}
+
+enum err_code store_stat(struct store *s, const char *id, struct store_meta *meta, struct err *err)
+{
+    return store_live(s, id, meta, err);
+}
+
+enum err_code store_open_data(struct store *s, const char *id, struct store_meta *meta, int *fd,
+                              struct err *err)
+{
+    struct store_meta m;
+    enum err_code rc = store_live(s, id, &m, err);
+    if (rc)
+        return rc;
+    if ((rc = store_open_obj(s, &m, fd, err)))
+        return rc;
+    if (meta)
+        *meta = m;
+    return E_OK;
+}
+
+enum err_code store_copy_out(struct store *s, const char *id, const char *dst_path, struct err *err)
+{
+    enum err_code rc = E_OK;
+    int in = -1, out = -1;
+    bool created = false;
+    struct store_meta m;
+    uint64_t n = 0;
+    if ((rc = store_open_data(s, id, &m, &in, err)))
+        goto out;
+    out = open(dst_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (out < 0) {
+        rc = err_sys(err, E_IO, "cannot create '%s'", dst_path);
+        goto out;
+    }
+    created = true;
+    if ((rc = store_copy_fd(in, out, NULL, &n, "the stored file", err)))
+        goto out;
+    if (n != m.size) {
+        rc = err_set(err, E_IO, "the data of '%s' changed while copying", id);
+        goto out;
+    }
+    int c = close(out);
+    out = -1;
+    if (c != 0)
+        rc = err_sys(err, E_IO, "cannot write '%s'", dst_path);
+out:
+    store_close(out);
+    if (rc && created)
+        unlink(dst_path);
+    store_close(in);
+    return rc;
+}
+
+typedef enum err_code (*store_each_fn)(void *ctx, const struct store_meta *m, struct err *err);
+
+/* Call fn for each live entry whose data exists (of one session when
+ * session != NULL). Entries that vanish meanwhile are skipped. */
+static enum err_code store_each_live(struct store *s, const char *session, store_each_fn fn,
+                                     void *ctx, struct err *err)
+{
+    enum err_code rc = E_OK;
+    int64_t now = store_now(s);
+    DIR *d = store_opendir(s->meta_fd);
+    if (!d)
+        return err_sys(err, E_IO, "cannot list '%s/%s'", s->cfg.store_dir, STORE_DIR_META);
+    struct dirent *e;
+    for (;;) {
+        errno = 0;
+        if (!(e = readdir(d))) {
+            if (errno)
+                rc = err_sys(err, E_IO, "cannot list '%s/%s'", s->cfg.store_dir, STORE_DIR_META);
+            break;
+        }
+        size_t len = strlen(e->d_name);
+        if (len != STORE_ID_LEN + strlen(STORE_META_SUFFIX) ||
+            strcmp(e->d_name + STORE_ID_LEN, STORE_META_SUFFIX))
+            continue;
+        char id[STORE_ID_LEN + 1];
+        memcpy(id, e->d_name, STORE_ID_LEN);
+        id[STORE_ID_LEN] = '\0';
+        struct store_meta m;
+        struct err le;
+        enum err_code lrc = store_meta_load(s, id, &m, &le);
+        if (lrc == E_NOTFOUND)
+            continue;
+        if (lrc) {
+            log_warn("store: skipping '%s': %s", id, le.msg);
+            continue;
+        }
+        if (m.expires <= now)
+            continue;
+        if (session && strcmp(session, m.session))
+            continue;
+        struct stat st;
+        if (fstatat(s->obj_fd, id, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if ((rc = fn(ctx, &m, err)))
+            break;
+    }
+    closedir(d);
+    return rc;
+}
+
+struct store_usage {
+    uint64_t bytes;
+    size_t files;
+};
+
+static enum err_code store_usage_add(void *ctx, const struct store_meta *m, struct err *err)
+{
+    struct store_usage *u = ctx;
+    (void)err;
+    if (m->scope == STORE_SESSION) {
+        u->bytes += m->size;
+        u->files++;
+    }
+    return E_OK;
+}
+
+/* E_OUTPUT_LIMIT when adding size bytes would take session over its quota
+ * (a quota of 0 means none). */
+static enum err_code store_check_quota(struct store *s, const char *session, uint64_t size,
+                                       struct err *err)
+{
+    long qb = s->cfg.session_quota_bytes, qf = s->cfg.session_quota_files;
+    if (qb <= 0 && qf <= 0)
+        return E_OK;
+    struct store_usage u = {0, 0};
+    enum err_code rc = store_each_live(s, session, store_usage_add, &u, err);
+    if (rc)
+        return rc;
+    if (qf > 0 && u.files + 1 > (size_t)qf)
+        return err_set(err, E_OUTPUT_LIMIT,
+                       "session '%s' is over its quota: it already holds %zu files (limit %ld)",
+                       session, u.files, qf);
+    if (qb > 0 && u.bytes + size > (uint64_t)qb)
+        return err_set(err, E_OUTPUT_LIMIT,
+                       "session '%s' is over its quota: %llu bytes stored + %llu new > limit "
+                       "%ld bytes",
+                       session, (unsigned long long)u.bytes, (unsigned long long)size, qb);
+    return E_OK;
 }
 
 enum err_code store_put_file(struct store *s, const char *src_path, const char *name,
                              const char *mime, enum store_scope scope, const char *session,
                              struct store_meta *meta, struct err *err)
 {
-    (void)s, (void)src_path, (void)name, (void)mime, (void)scope, (void)session, (void)meta;
-    return err_set(err, E_INTERNAL, "the store is not yet available");
+    enum err_code rc = E_OK;
+    int src = -1, dfd = -1, mfd = -1, lock_fd = -1;
+    EVP_MD_CTX *md = NULL;
+    json_t *j = NULL;
+    char *doc = NULL;
+    bool data_tmp = false, meta_tmp = false, data_placed = false;
+    char dname[STORE_NAME_MAX], mname[STORE_NAME_MAX], mfinal[STORE_NAME_MAX];
+    struct store_meta m;
+    struct stat st;
+    struct timespec ts;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    uint64_t size = 0;
+
+    memset(&m, 0, sizeof(m));
+    if (!name || !*name || strlen(name) > LIM_FILE_NAME_LEN || !store_printable(name))
+        return err_set(err, E_INVALID, "a stored file needs a name of 1 to %d characters",
+                       LIM_FILE_NAME_LEN);
+    if (!store_utf8(name))
+        return err_set(err, E_INVALID, "a stored file's name must be valid UTF-8");
+    if (scope != STORE_TEMPORARY && scope != STORE_SESSION)
+        return err_set(err, E_INTERNAL, "unknown store scope %d", (int)scope);
+    if (scope == STORE_SESSION && (!session || !*session))
+        return err_set(err, E_INVALID, "the session scope needs a session id");
+    if (session && *session && !store_valid_session(session))
+        return err_set(err, E_INVALID, "malformed session id");
+    if (mime &&
+        (!*mime || strlen(mime) >= sizeof(m.mime) || !store_printable(mime) || !store_utf8(mime)))
+        return err_set(err, E_INVALID, "malformed MIME type");
+    memcpy(m.name, name, strlen(name) + 1);
+    const char *mt = mime ? mime : store_mime_for_name(name);
+    memcpy(m.mime, mt, strlen(mt) + 1);
+    if (session)
+        memcpy(m.session, session, strlen(session) + 1);
+    m.scope = scope;
+
+    src = open(src_path, O_RDONLY | O_CLOEXEC);
+    if (src < 0) {
+        rc = err_sys(err, E_IO, "cannot open '%s'", src_path);
+        goto out;
+    }
+    if (fstat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = err_set(err, E_INVALID, "'%s' is not a regular file", src_path);
+        goto out;
+    }
+    /* Fail early, before copying, when the quota is already exhausted. */
+    if (scope == STORE_SESSION && (rc = store_check_quota(s, session, (uint64_t)st.st_size, err)))
+        goto out;
+
+    if ((rc = store_new_id(m.id, err)))
+        goto out;
+    snprintf(dname, sizeof(dname), "%s.data", m.id);
+    snprintf(mname, sizeof(mname), "%s.meta", m.id);
+    store_meta_name(m.id, mfinal);
+
+    if ((rc = store_tmp_create(s, dname, &dfd, err)))
+        goto out;
+    data_tmp = true;
+    md = EVP_MD_CTX_new();
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        rc = err_set(err, E_NOMEM, "cannot set up sha256");
+        goto out;
+    }
+    if ((rc = store_copy_fd(src, dfd, md, &size, "the file to store", err)))
+        goto out;
+    if (EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen != 32) {
+        rc = err_set(err, E_INTERNAL, "sha256 failed");
+        goto out;
+    }
+    store_hex(digest, dlen, m.sha256);
+    if (fsync(dfd) != 0) {
+        rc = err_sys(err, E_IO, "cannot sync a stored file");
+        goto out;
+    }
+    m.size = size;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    m.created = (int64_t)ts.tv_sec + s->skew_s;
+    /* Round up so an entry lives at least its whole TTL. */
+    m.expires = m.created + (ts.tv_nsec > 0 ? 1 : 0) +
+                (scope == STORE_SESSION ? s->cfg.ttl_session_s : s->cfg.ttl_temporary_s);
+
+    if (!(j = store_meta_disk_json(&m)) || !(doc = json_dumps(j, JSON_COMPACT))) {
+        rc = err_set(err, E_NOMEM, "cannot build the metadata of a stored file");
+        goto out;
+    }
+    if ((rc = store_tmp_create(s, mname, &mfd, err)))
+        goto out;
+    meta_tmp = true;
+    if ((rc = store_write_all(mfd, doc, strlen(doc), "metadata", err)))
+        goto out;
+    if (fsync(mfd) != 0) {
+        rc = err_sys(err, E_IO, "cannot sync metadata");
+        goto out;
+    }
+
+    if (scope == STORE_SESSION) {
+        /* Quota check and commit are one step among session writers. */
+        lock_fd = openat(s->root_fd, STORE_FILE_SESSION_LOCK,
+                         O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (lock_fd < 0 || flock(lock_fd, LOCK_EX) != 0) {
+            rc = err_sys(err, E_IO, "cannot lock the store for session '%s'", session);
+            goto out;
+        }
+        if ((rc = store_check_quota(s, session, size, err)))
+            goto out;
+    }
+
+    if (renameat(s->tmp_fd, dname, s->obj_fd, m.id) != 0) {
+        rc = err_sys(err, E_IO, "cannot move a stored file into place");
+        goto out;
+    }
+    data_tmp = false;
+    data_placed = true;
+    if (fsync(s->obj_fd) != 0) {
+        rc = err_sys(err, E_IO, "cannot sync '%s/%s'", s->cfg.store_dir, STORE_DIR_OBJECTS);
+        goto out;
+    }
+    /* The commit point: from here on the id exists. */
+    if (renameat(s->tmp_fd, mname, s->meta_fd, mfinal) != 0) {
+        rc = err_sys(err, E_IO, "cannot move metadata into place");
+        goto out;
+    }
+    meta_tmp = false;
+    data_placed = false;
+    if (fsync(s->meta_fd) != 0)
+        log_warn("store: cannot sync '%s/%s': %s", s->cfg.store_dir, STORE_DIR_META,
+                 strerror(errno));
+    if (meta)
+        *meta = m;
+out:
+    if (meta_tmp)
+        unlinkat(s->tmp_fd, mname, 0);
+    if (data_tmp)
+        unlinkat(s->tmp_fd, dname, 0);
+    if (data_placed)
+        unlinkat(s->obj_fd, m.id, 0);
+    store_close(lock_fd);
+    store_close(mfd);
+    store_close(dfd);
+    free(doc);
+    json_decref(j);
+    EVP_MD_CTX_free(md);
+    store_close(src);
+    return rc;
 }
 
-enum err_code store_stat(struct store *s, const char *id, struct store_meta *meta,
-                         struct err *err)
+static enum err_code store_list_add(void *ctx, const struct store_meta *m, struct err *err)
 {
-    (void)s, (void)id, (void)meta;
-    return err_set(err, E_INTERNAL, "the store is not yet available");
+    struct buf *b = ctx;
+    enum err_code rc = buf_append(b, m, sizeof(*m), err);
+    if (rc == E_LIMIT)
+        return err_set(err, E_LIMIT, "the store holds more than %ld files; run 'kiln gc'",
+                       (long)LIM_STORE_LIST_ENTRIES);
+    return rc;
 }
 
-enum err_code store_open_data(struct store *s, const char *id, struct store_meta *meta, int *fd,
-                              struct err *err)
+static int store_cmp_newest(const void *a, const void *b)
 {
-    (void)s, (void)id, (void)meta, (void)fd;
-    return err_set(err, E_INTERNAL, "the store is not yet available");
-}
-
-enum err_code store_copy_out(struct store *s, const char *id, const char *dst_path,
-                             struct err *err)
-{
-    (void)s, (void)id, (void)dst_path;
-    return err_set(err, E_INTERNAL, "the store is not yet available");
+    const struct store_meta *x = a, *y = b;
+    if (x->created != y->created)
+        return x->created > y->created ? -1 : 1;
+    return strcmp(x->id, y->id);
 }
 
 enum err_code store_list(struct store *s, const char *session, struct store_meta **v, size_t *n,
                          struct err *err)
 {
-    (void)s, (void)session, (void)v, (void)n;
-    return err_set(err, E_INTERNAL, "the store is not yet available");
+    struct buf b;
+    struct err le;
+    enum err_code rc;
+    buf_init(&b, (size_t)LIM_STORE_LIST_ENTRIES * sizeof(struct store_meta));
+    err_clear(&le);
+    rc = store_each_live(s, session, store_list_add, &b, &le);
+    if (rc) {
+        buf_release(&b);
+        if (err)
+            *err = le;
+        return rc;
+    }
+    size_t len = 0;
+    struct store_meta *arr = (struct store_meta *)(void *)buf_take(&b, &len);
+    size_t count = len / sizeof(struct store_meta);
+    if (count > 1)
+        qsort(arr, count, sizeof(*arr), store_cmp_newest);
+    if (!arr) {
+        arr = malloc(sizeof(*arr));
+        if (!arr)
+            return err_set(err, E_NOMEM, "out of memory listing the store");
+    }
+    *v = arr;
+    *n = count;
+    return E_OK;
 }
 
 enum err_code store_rm(struct store *s, const char *id, struct err *err)
 {
-    (void)s, (void)id;
-    return err_set(err, E_INTERNAL, "the store is not yet available");
-}
-
-enum err_code store_gc(struct store *s, size_t *removed, uint64_t *bytes, struct err *err)
-{
-    (void)s, (void)removed, (void)bytes;
-    return err_set(err, E_INTERNAL, "the store is not yet available");
+    struct store_meta m;
+    char name[STORE_NAME_MAX];
+    enum err_code rc = store_meta_load(s, id, &m, err);
+    if (rc == E_NOTFOUND || rc == E_IO)
+        return rc;
+    bool live = rc == E_OK && m.expires > store_now(s);
+    store_meta_name(id, name);
+    if (unlinkat(s->meta_fd, name, 0) != 0) {
+        if (errno == ENOENT)
+            return err_set(err, E_NOTFOUND, "file '%s' not found (it may have expired)", id);
+        return err_sys(err, E_IO, "cannot remove the metadata of '%s'", id);
+    }
+    if (unlinkat(s->obj_fd, id, 0) != 0 && errno != ENOENT)
+        log_warn("store: cannot remove the data of '%s': %s", id, strerror(errno));
+    if (!live)
+        return err_set(err, E_NOTFOUND, "file '%s' not found (it may have expired)", id);
+    return E_OK;
 }
 
 json_t *store_meta_json(const struct store_meta *meta)
 {
-    (void)meta;
-    return json_object();
-}
-
-const char *store_root(const struct store *s)
-{
-    (void)s;
-    return "";
+    char when[32];
+    struct tm tm;
+    time_t t = (time_t)meta->expires;
+    if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+        when[0] = '\0';
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s}", "id", meta->id, "name", meta->name,
+                          "size", (json_int_t)meta->size, "mimeType", meta->mime, "scope",
+                          store_scope_name(meta->scope), "expiresAt", when, "sha256", meta->sha256);
+    if (o && meta->session[0])
+        json_object_set_new(o, "session", json_string(meta->session));
+    return o;
 }

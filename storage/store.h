@@ -8,7 +8,9 @@
  * file, fsync, rename): readers never see half a file, and a kill at any
  * moment leaves nothing visible. Expired entries are invisible at once
  * (NOT_FOUND) and their bytes reclaimed by store_gc(). Safe under concurrent
- * processes; a struct store itself is not shared between threads.
+ * processes (and across fork: a child may keep using its parent's struct
+ * store); a struct store itself is not shared between threads. The on-disk
+ * layout and the crash-safety protocol are described in store_int.h.
  */
 #pragma once
 
@@ -33,26 +35,39 @@ struct store_meta {
     char sha256[65];
     enum store_scope scope;
     char session[LIM_SESSION_ID_LEN + 1]; /* "" when none */
-    int64_t created; /* unix seconds */
-    int64_t expires; /* unix seconds */
+    int64_t created;                      /* unix seconds */
+    int64_t expires;                      /* unix seconds */
 };
 
 struct store;
 
-/* Open (creating directories as needed) the store at cfg->store_dir. */
+/* Open (creating directories as needed) the store at cfg->store_dir. Runs a
+ * sweep when the last one is older than LIM_STORE_GC_INTERVAL_S, so a
+ * long-unused store is cleaned by its next user. E_INVALID, E_IO, E_NOMEM. */
 enum err_code store_open(const struct config *cfg, struct store **out, struct err *err);
+
+enum store_open_flags {
+    STORE_OPEN_NO_SWEEP = 1 << 0, /* skip the opportunistic sweep */
+};
+/* store_open with flags (enum store_open_flags). */
+enum err_code store_open_ex(const struct config *cfg, unsigned flags, struct store **out,
+                            struct err *err);
 /* Close; NULL-safe. */
 void store_free(struct store *s);
 
-/* Store a copy of the file at src_path under `name`. session may be NULL
- * (required for STORE_SESSION). mime may be NULL (guessed from the name).
- * Enforces the session quota (E_OUTPUT_LIMIT). On success fills *meta. */
+/* Store a copy of the file at src_path under `name` (kept as given, never
+ * used as a path; 1..LIM_FILE_NAME_LEN printable characters). session may be
+ * NULL (required for STORE_SESSION; recorded for either scope). mime may be
+ * NULL (guessed from the name's extension). For STORE_SESSION, enforces the
+ * session quota (config session_quota_bytes / session_quota_files over the
+ * session's live session-scope entries; 0 = no limit) with E_OUTPUT_LIMIT.
+ * The entry lives at least its scope's TTL. On success fills *meta.
+ * E_INVALID (bad name, session, mime or source), E_IO, E_NOMEM. */
 enum err_code store_put_file(struct store *s, const char *src_path, const char *name,
                              const char *mime, enum store_scope scope, const char *session,
                              struct store_meta *meta, struct err *err);
 /* Look up a live entry: E_NOTFOUND if absent, expired or malformed id. */
-enum err_code store_stat(struct store *s, const char *id, struct store_meta *meta,
-                         struct err *err);
+enum err_code store_stat(struct store *s, const char *id, struct store_meta *meta, struct err *err);
 /* Open a live entry's bytes for reading (O_RDONLY|O_CLOEXEC); fills *meta. */
 enum err_code store_open_data(struct store *s, const char *id, struct store_meta *meta, int *fd,
                               struct err *err);
@@ -63,10 +78,13 @@ enum err_code store_copy_out(struct store *s, const char *id, const char *dst_pa
  * first. *v is malloc'd (free()); *n its count. */
 enum err_code store_list(struct store *s, const char *session, struct store_meta **v, size_t *n,
                          struct err *err);
-/* Remove an entry: E_NOTFOUND if absent. */
+/* Remove an entry: E_NOTFOUND if absent or expired (an expired entry's
+ * bytes are removed all the same). */
 enum err_code store_rm(struct store *s, const char *id, struct err *err);
-/* Remove expired entries and stale temp files / scratch dirs; counts what
- * was reclaimed. */
+/* Remove expired entries, temp files of dead writers, data without
+ * metadata, and scratch dirs of dead processes (scratch_sweep); *removed
+ * counts them and *bytes the stored bytes reclaimed (either may be NULL).
+ * Never removes a live entry. Waits for a sweep running elsewhere. E_IO. */
 enum err_code store_gc(struct store *s, size_t *removed, uint64_t *bytes, struct err *err);
 /* The SPEC §2 FILE object for meta (new reference). */
 json_t *store_meta_json(const struct store_meta *meta);

@@ -40,6 +40,7 @@ run_suite() {
 
 run_suite unit "$ROOT/$BUILD/tests/unit/run"
 run_suite func "$PY" "$ROOT/tests/func/run.py"
+run_suite samples "$PY" "$ROOT/tests/run_samples.py"
 for t in "$ROOT"/tests/py/test_*.py; do
     [ -f "$t" ] || continue
     run_suite "$(basename "$t" .py)" "$PY" "$t"

@@ -1,0 +1,330 @@
+#include "table.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "klimits.h"
+#include "rd_csv.h"
+#include "rd_json.h"
+
+#include "banned.h"
+
+static bool table_ext_is(const char *name, const char *ext)
+{
+    if (!name)
+        return false;
+    const char *dot = strrchr(name, '.');
+    return dot && !strcasecmp(dot + 1, ext);
+}
+
+enum err_code table_open(const char *path, const char *kind, const char *name, json_t *options,
+                         struct table_src **out, struct err *err)
+{
+    const char *k = kind ? kind : "";
+    if (options && !json_is_object(options))
+        return err_set(err, E_INVALID, "'options' must be an object");
+    if (!strcmp(k, "xlsx") || !strcmp(k, "xls") ||
+        (!strcmp(k, "zip") && table_ext_is(name, "xlsx")))
+        return err_set(err, E_UNSUPPORTED, "xlsx tables are not yet supported by analyze");
+    if (!strcmp(k, "csv") || !strcmp(k, "tsv") || !strcmp(k, "text"))
+        return rd_csv_open(path, !strcmp(k, "tsv") || table_ext_is(name, "tsv"), options, out, err);
+    if (!strcmp(k, "json") || !strcmp(k, "jsonl"))
+        return rd_json_open(path, !strcmp(k, "jsonl"), options, out, err);
+    /* Unknown sniff (e.g. UTF-16 text): trust the name's extension. */
+    if (table_ext_is(name, "csv") || table_ext_is(name, "txt") || table_ext_is(name, "tab"))
+        return rd_csv_open(path, false, options, out, err);
+    if (table_ext_is(name, "tsv"))
+        return rd_csv_open(path, true, options, out, err);
+    if (table_ext_is(name, "json"))
+        return rd_json_open(path, false, options, out, err);
+    if (table_ext_is(name, "jsonl") || table_ext_is(name, "ndjson"))
+        return rd_json_open(path, true, options, out, err);
+    return err_set(err, E_UNSUPPORTED, "cannot read '%s' as a table (kind %s)", name ? name : "",
+                   kind && *kind ? kind : "unknown");
+}
+
+enum err_code table_next_row(struct table_src *src, const struct tcell **cells, size_t *ncells,
+                             bool *eof, struct err *err)
+{
+    return src->ops->next_row(src, cells, ncells, eof, err);
+}
+
+void table_close(struct table_src *src)
+{
+    if (src)
+        src->ops->close(src);
+}
+
+enum err_code table_src_new(const struct table_ops *ops, void *impl, struct table_src **out,
+                            struct err *err)
+{
+    struct table_src *s = calloc(1, sizeof(*s));
+    if (!s)
+        return err_set(err, E_NOMEM, "out of memory");
+    s->notes = json_object();
+    if (!s->notes) {
+        free(s);
+        return err_set(err, E_NOMEM, "out of memory");
+    }
+    s->ops = ops;
+    s->impl = impl;
+    *out = s;
+    return E_OK;
+}
+
+void table_src_free(struct table_src *src)
+{
+    if (!src)
+        return;
+    for (size_t i = 0; i < src->ncols; i++)
+        free(src->names[i]);
+    free(src->names);
+    json_decref(src->notes);
+    free(src);
+}
+
+static char *table_strndup(const char *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+enum err_code table_set_names(struct table_src *src, const char *const *raw, const size_t *lens,
+                              size_t n, struct err *err)
+{
+    enum err_code rc = E_OK;
+    struct table_strset seen, used;
+    table_strset_init(&seen, (size_t)-1);
+    table_strset_init(&used, (size_t)-1);
+    char **names = calloc(n ? n : 1, sizeof(*names));
+    if (!names) {
+        rc = err_set(err, E_NOMEM, "out of memory");
+        goto out;
+    }
+    /* Pass 1: the base names; all of them are taken before suffixes are made. */
+    for (size_t i = 0; i < n; i++) {
+        if (!raw[i] || !lens[i]) {
+            char tmp[32];
+            int k = snprintf(tmp, sizeof(tmp), "Unnamed: %zu", i);
+            names[i] = table_strndup(tmp, (size_t)k);
+        } else {
+            names[i] = table_strndup(raw[i], lens[i]);
+        }
+        if (!names[i]) {
+            rc = err_set(err, E_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((rc = table_strset_add(&seen, names[i], strlen(names[i]), i, NULL, err)))
+            goto out;
+    /* Pass 2: later duplicates get ".k" with the smallest k not taken. */
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        if (!table_strset_has(&used, names[i], len)) {
+            if ((rc = table_strset_add(&used, names[i], len, i, NULL, err)))
+                break;
+            continue;
+        }
+        for (size_t k = 1;; k++) {
+            char *cand = malloc(len + 24);
+            if (!cand) {
+                rc = err_set(err, E_NOMEM, "out of memory");
+                break;
+            }
+            int m = snprintf(cand, len + 24, "%s.%zu", names[i], k);
+            if (!table_strset_has(&used, cand, (size_t)m) &&
+                !table_strset_has(&seen, cand, (size_t)m)) {
+                free(names[i]);
+                names[i] = cand;
+                rc = table_strset_add(&used, cand, (size_t)m, i, NULL, err);
+                break;
+            }
+            free(cand);
+        }
+        if (rc)
+            break;
+    }
+    if (rc)
+        goto out;
+    for (size_t i = 0; i < src->ncols; i++)
+        free(src->names[i]);
+    free(src->names);
+    src->names = names;
+    src->ncols = n;
+    names = NULL;
+out:
+    if (names) {
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+    }
+    table_strset_release(&seen);
+    table_strset_release(&used);
+    return rc;
+}
+
+enum err_code table_set_default_names(struct table_src *src, size_t n, struct err *err)
+{
+    char **names = calloc(n ? n : 1, sizeof(*names));
+    if (!names)
+        return err_set(err, E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        char tmp[32];
+        int k = snprintf(tmp, sizeof(tmp), "column_%zu", i + 1);
+        names[i] = table_strndup(tmp, (size_t)k);
+        if (!names[i]) {
+            for (size_t j = 0; j < i; j++)
+                free(names[j]);
+            free(names);
+            return err_set(err, E_NOMEM, "out of memory");
+        }
+    }
+    for (size_t i = 0; i < src->ncols; i++)
+        free(src->names[i]);
+    free(src->names);
+    src->names = names;
+    src->ncols = n;
+    return E_OK;
+}
+
+/* ---- string set ---- */
+
+uint64_t table_hash(const void *p, size_t len)
+{
+    /* FNV-1a over 8-byte words, then a final mix: fast and good enough for
+     * a table that also compares the bytes. */
+    const unsigned char *s = p;
+    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)len;
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
+        s += 8;
+        len -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, len);
+    h = (h ^ w) * 0x100000001b3ULL;
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ULL;
+    h ^= h >> 32;
+    return h;
+}
+
+void table_strset_init(struct table_strset *s, size_t max_entries)
+{
+    memset(s, 0, sizeof(*s));
+    s->max_entries = max_entries;
+}
+
+void table_strset_release(struct table_strset *s)
+{
+    if (!s)
+        return;
+    free(s->slots);
+    free(s->ents);
+    free(s->arena);
+    memset(s, 0, sizeof(*s));
+}
+
+size_t table_strset_bytes(const struct table_strset *s)
+{
+    return s->nslots * sizeof(size_t) + s->cap * sizeof(*s->ents) + s->acap;
+}
+
+static size_t table_strset_find(const struct table_strset *s, uint64_t h, const char *p, size_t len)
+{
+    if (!s->nslots)
+        return (size_t)-1;
+    size_t mask = s->nslots - 1;
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        size_t v = s->slots[i];
+        if (!v)
+            return i;
+        const struct table_strset_ent *e = &s->ents[v - 1];
+        if (e->hash == h && e->len == len && !memcmp(s->arena + e->off, p, len))
+            return i;
+    }
+}
+
+bool table_strset_has(const struct table_strset *s, const char *p, size_t len)
+{
+    size_t i = table_strset_find(s, table_hash(p, len), p, len);
+    return i != (size_t)-1 && s->slots[i];
+}
+
+static enum err_code table_strset_grow(struct table_strset *s, struct err *err)
+{
+    size_t ns = s->nslots ? s->nslots * 2 : 64;
+    size_t *slots = calloc(ns, sizeof(*slots));
+    if (!slots)
+        return err_set(err, E_NOMEM, "out of memory");
+    for (size_t k = 0; k < s->n; k++) {
+        size_t i = (size_t)s->ents[k].hash & (ns - 1);
+        while (slots[i])
+            i = (i + 1) & (ns - 1);
+        slots[i] = k + 1;
+    }
+    free(s->slots);
+    s->slots = slots;
+    s->nslots = ns;
+    return E_OK;
+}
+
+enum err_code table_strset_add(struct table_strset *s, const char *p, size_t len, size_t at,
+                               bool *is_new, struct err *err)
+{
+    uint64_t h = table_hash(p, len);
+    size_t i = table_strset_find(s, h, p, len);
+    if (i != (size_t)-1 && s->slots[i]) {
+        struct table_strset_ent *e = &s->ents[s->slots[i] - 1];
+        e->count++;
+        if (at < e->first)
+            e->first = at;
+        if (is_new)
+            *is_new = false;
+        return E_OK;
+    }
+    if (s->n >= s->max_entries)
+        return err_set(err, E_LIMIT, "too many distinct values");
+    if ((s->n + 1) * 2 > s->nslots) {
+        enum err_code rc = table_strset_grow(s, err);
+        if (rc)
+            return rc;
+        i = table_strset_find(s, h, p, len);
+    }
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 32;
+        void *ne = realloc(s->ents, nc * sizeof(*s->ents));
+        if (!ne)
+            return err_set(err, E_NOMEM, "out of memory");
+        s->ents = ne;
+        s->cap = nc;
+    }
+    if (s->alen + len > s->acap) {
+        size_t na = s->acap ? s->acap : 256;
+        while (na < s->alen + len)
+            na *= 2;
+        char *a = realloc(s->arena, na);
+        if (!a)
+            return err_set(err, E_NOMEM, "out of memory");
+        s->arena = a;
+        s->acap = na;
+    }
+    if (len)
+        memcpy(s->arena + s->alen, p, len);
+    s->ents[s->n] = (struct table_strset_ent){h, s->alen, len, 1, at};
+    s->alen += len;
+    s->slots[i] = ++s->n;
+    if (is_new)
+        *is_new = true;
+    return E_OK;
+}

@@ -1,0 +1,82 @@
+/*
+ * sbx: run a function in a sandboxed child process (SPEC §4).
+ *
+ * sbx_run() forks a child that enters new user, pid, net, mount, ipc and uts
+ * namespaces, sees only a minimal read-only filesystem (system libraries and
+ * the Python installation) plus the scratch dir (read-write, its cwd) and a
+ * private /tmp, drops all capabilities, sets no_new_privs, rlimits and a
+ * default-deny seccomp filter, and then calls fn(arg, result_fd). Whatever fn
+ * writes to result_fd is returned in `result` (capped); the child's stdout and
+ * stderr are captured (capped, with truncation flags). The whole process tree
+ * is killed at the wall-clock limit and always gone when sbx_run returns.
+ * Because the child is forked, a parent that already initialised CPython and
+ * imported pandas hands that warm state to every child (warm start).
+ *
+ * Only this folder includes <seccomp.h> or <Python.h>. Not thread-safe: call
+ * from one thread at a time per process.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/resource.h>
+
+#include "buf.h"
+#include "config.h"
+#include "err.h"
+
+/* Layers, for `kiln doctor` and for test builds that switch one off to show
+ * that the attack it stops then succeeds. */
+enum sbx_layer {
+    SBX_L_USERNS = 1 << 0,
+    SBX_L_PIDNS = 1 << 1,
+    SBX_L_NETNS = 1 << 2,
+    SBX_L_MNTNS = 1 << 3, /* and the minimal filesystem view */
+    SBX_L_IPCNS = 1 << 4,
+    SBX_L_UTSNS = 1 << 5,
+    SBX_L_SECCOMP = 1 << 6,
+    SBX_L_LANDLOCK = 1 << 7,
+    SBX_L_RLIMITS = 1 << 8,
+    SBX_L_NNP = 1 << 9, /* no_new_privs + capabilities dropped */
+    SBX_L_ALL = (1 << 10) - 1,
+};
+
+struct sbx_opts {
+    const char *scratch; /* read-write working directory of the child */
+    long wall_ms;        /* wall-clock limit */
+    long memory_bytes;   /* address-space/data limit (skipped in sanitizer builds) */
+    long procs;          /* processes/threads */
+    long fsize_bytes;    /* largest file the child may write */
+    size_t stdio_cap;    /* captured stdout / stderr, each */
+    size_t result_cap;   /* bytes accepted on the result channel */
+    unsigned layers;     /* enum sbx_layer bits to apply; SBX_L_ALL normally */
+    /* NULL-terminated extra host paths visible read-only (and executable) at
+     * the same path inside; NULL for none (at most 8). */
+    const char *const *ro_binds;
+};
+
+typedef int (*sbx_child_fn)(void *arg, int result_fd);
+
+struct sbx_outcome {
+    int exit_status; /* when exited */
+    int term_signal; /* when killed by a signal, else 0 */
+    bool timed_out;  /* wall clock ran out (tree killed) */
+    bool mem_limit;  /* memory limit was hit (best-known) */
+    double wall_ms;
+    struct buf out; /* captured stdout */
+    struct buf err; /* captured stderr */
+    struct buf result;
+    bool out_truncated;
+    bool err_truncated;
+    bool result_truncated;
+};
+
+/* Defaults from cfg (wall, memory, procs, output, stdio, return caps). */
+void sbx_opts_from_config(struct sbx_opts *o, const struct config *cfg, const char *scratch);
+/* Run fn in the sandbox. E_OK when the child ran (whatever its fate: see
+ * outcome), E_SANDBOX when the sandbox could not be set up (message says which
+ * step). The outcome's buffers are initialised here; free with
+ * sbx_outcome_release(). */
+enum err_code sbx_run(const struct sbx_opts *o, sbx_child_fn fn, void *arg,
+                      struct sbx_outcome *outcome, struct err *err);
+void sbx_outcome_release(struct sbx_outcome *outcome);

@@ -1,0 +1,617 @@
+#include "sbx_py.h"
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+
+#include "banned.h"
+
+/* Where Debian's python3.11 lives: prefix for the stdlib, and through site
+ * (sys.prefix == "/usr") /usr/lib/python3/dist-packages. */
+#ifndef SBX_PY_HOME
+#define SBX_PY_HOME L"/usr"
+#endif
+#define SBX_PY_RUNNER_NAME "<kiln-runner>"
+#define SBX_PY_RUNNER_MAX (256 * 1024)
+
+static bool sbx_py_started;
+
+/*
+ * The runner, executed in the child. It redirects sys.stdout/stderr to fds
+ * 1/2 (line-buffered, flushed at the end whatever happens), checks
+ * `packages`, runs the code as a fresh __main__ compiled as "<code>" (its
+ * source registered with linecache so tracebacks show the user's lines),
+ * calls main(**inputs) or run(ctx) when defined (not when the code has its
+ * own `if __name__ == "__main__":` block: it already ran what it wanted), and
+ * returns the result object as JSON text. Tracebacks are trimmed to start at
+ * the first "<code>" frame.
+ */
+static const char *const sbx_py_runner[] = {
+    /* BEGIN RUNNER */
+    "import sys\n",
+    "import os\n",
+    "\n",
+    "\n",
+    "def _kiln_stdio():\n",
+    "    import io\n",
+    "    for fd, name in ((1, 'stdout'), (2, 'stderr')):\n",
+    "        try:\n",
+    "            raw = io.FileIO(fd, 'w', closefd=False)\n",
+    "            s = io.TextIOWrapper(io.BufferedWriter(raw), encoding='utf-8',\n",
+    "                                 errors='backslashreplace', line_buffering=True)\n",
+    "        except (OSError, ValueError):\n",
+    "            continue\n",
+    "        setattr(sys, name, s)\n",
+    "        setattr(sys, '__' + name + '__', s)\n",
+    "\n",
+    "\n",
+    "def _kiln_flush():\n",
+    "    for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):\n",
+    "        try:\n",
+    "            s.flush()\n",
+    "        except BaseException:\n",
+    "            pass\n",
+    "\n",
+    "\n",
+    "class _KilnNotJSON(Exception):\n",
+    "    pass\n",
+    "\n",
+    "\n",
+    "def _kiln_tname(t):\n",
+    "    m = getattr(t, '__module__', None)\n",
+    "    q = getattr(t, '__qualname__', None) or getattr(t, '__name__', '?')\n",
+    "    return q if m in (None, 'builtins') else m + '.' + q\n",
+    "\n",
+    "\n",
+    "def _kiln_plain(obj, depth, maxd):\n",
+    "    import math\n",
+    "    if depth > maxd:\n",
+    "        raise _KilnNotJSON('nested deeper than %d levels (circular reference?)' % maxd)\n",
+    "    if obj is None or obj is True or obj is False:\n",
+    "        return obj\n",
+    "    t = type(obj)\n",
+    "    if t is str:\n",
+    "        return obj\n",
+    "    if t is int:\n",
+    "        if -2 ** 63 <= obj < 2 ** 63:\n",
+    "            return obj\n",
+    "        try:\n",
+    "            return float(obj)\n",
+    "        except OverflowError:\n",
+    "            return str(obj)\n",
+    "    if t is float:\n",
+    "        return obj if math.isfinite(obj) else None\n",
+    "    if t is dict:\n",
+    "        return _kiln_dict(obj, depth, maxd)\n",
+    "    if t is list or t is tuple:\n",
+    "        return [_kiln_plain(x, depth + 1, maxd) for x in obj]\n",
+    "    np = sys.modules.get('numpy')\n",
+    "    pd = sys.modules.get('pandas')\n",
+    "    if pd is not None:\n",
+    "        if isinstance(obj, pd.DataFrame):\n",
+    "            return _kiln_plain(obj.to_dict(orient='records'), depth, maxd)\n",
+    "        if isinstance(obj, pd.Series):\n",
+    "            if isinstance(obj.index, pd.RangeIndex) and obj.index.start == 0 and obj.index.step == 1:\n",
+    "                return _kiln_plain(obj.tolist(), depth, maxd)\n",
+    "            return _kiln_plain(obj.to_dict(), depth, maxd)\n",
+    "        if isinstance(obj, pd.Index):\n",
+    "            return _kiln_plain(obj.tolist(), depth, maxd)\n",
+    "        if obj is pd.NaT or obj is getattr(pd, 'NA', None):\n",
+    "            return None\n",
+    "        if isinstance(obj, pd.Timestamp):\n",
+    "            return obj.isoformat()\n",
+    "        if isinstance(obj, pd.Timedelta):\n",
+    "            return obj.total_seconds()\n",
+    "        if isinstance(obj, pd.Period):\n",
+    "            return str(obj)\n",
+    "    if np is not None:\n",
+    "        if isinstance(obj, np.ndarray):\n",
+    "            return _kiln_plain(obj.tolist(), depth, maxd)\n",
+    "        if isinstance(obj, np.generic):\n",
+    "            if isinstance(obj, np.datetime64):\n",
+    "                if np.isnat(obj):\n",
+    "                    return None\n",
+    "                return str(obj)\n",
+    "            if isinstance(obj, np.timedelta64):\n",
+    "                if np.isnat(obj):\n",
+    "                    return None\n",
+    "                return obj / np.timedelta64(1, 's')\n",
+    "            return _kiln_plain(obj.item(), depth, maxd)\n",
+    "    import datetime\n",
+    "    import decimal\n",
+    "    if isinstance(obj, bool):\n",
+    "        return bool(obj)\n",
+    "    if isinstance(obj, int):\n",
+    "        return _kiln_plain(int(obj), depth, maxd)\n",
+    "    if isinstance(obj, float):\n",
+    "        return _kiln_plain(float(obj), depth, maxd)\n",
+    "    if isinstance(obj, str):\n",
+    "        return str(obj)\n",
+    "    if isinstance(obj, (datetime.datetime, datetime.date, datetime.time)):\n",
+    "        return obj.isoformat()\n",
+    "    if isinstance(obj, datetime.timedelta):\n",
+    "        return obj.total_seconds()\n",
+    "    if isinstance(obj, decimal.Decimal):\n",
+    "        if not obj.is_finite():\n",
+    "            return None\n",
+    "        if obj == obj.to_integral_value():\n",
+    "            return _kiln_plain(int(obj), depth, maxd)\n",
+    "        return float(obj)\n",
+    "    if isinstance(obj, dict):\n",
+    "        return _kiln_dict(obj, depth, maxd)\n",
+    "    if isinstance(obj, (list, tuple)):\n",
+    "        return [_kiln_plain(x, depth + 1, maxd) for x in obj]\n",
+    "    if isinstance(obj, (set, frozenset)):\n",
+    "        items = list(obj)\n",
+    "        try:\n",
+    "            items.sort()\n",
+    "        except TypeError:\n",
+    "            pass\n",
+    "        return [_kiln_plain(x, depth + 1, maxd) for x in items]\n",
+    "    if isinstance(obj, (bytes, bytearray)):\n",
+    "        try:\n",
+    "            return bytes(obj).decode('utf-8')\n",
+    "        except UnicodeDecodeError:\n",
+    "            raise _KilnNotJSON(_kiln_tname(t) + ' (not UTF-8 text; return base64 instead)')\n",
+    "    import enum\n",
+    "    if isinstance(obj, enum.Enum):\n",
+    "        return _kiln_plain(obj.value, depth + 1, maxd)\n",
+    "    import uuid\n",
+    "    import pathlib\n",
+    "    if isinstance(obj, (uuid.UUID, pathlib.PurePath)):\n",
+    "        return str(obj)\n",
+    "    import dataclasses\n",
+    "    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):\n",
+    "        return _kiln_plain(dataclasses.asdict(obj), depth, maxd)\n",
+    "    import collections.abc\n",
+    "    if isinstance(obj, collections.abc.Mapping):\n",
+    "        return _kiln_dict(dict(obj), depth, maxd)\n",
+    "    raise _KilnNotJSON(_kiln_tname(t))\n",
+    "\n",
+    "\n",
+    "def _kiln_key(k):\n",
+    "    if isinstance(k, str):\n",
+    "        return str(k)\n",
+    "    if k is None or isinstance(k, bool):\n",
+    "        return {None: 'null', True: 'true', False: 'false'}[k]\n",
+    "    np = sys.modules.get('numpy')\n",
+    "    if np is not None and isinstance(k, np.generic):\n",
+    "        k = k.item()\n",
+    "    if isinstance(k, (int, float)):\n",
+    "        return str(_kiln_plain(k, 0, 1))\n",
+    "    import datetime\n",
+    "    if isinstance(k, (datetime.datetime, datetime.date, datetime.time)):\n",
+    "        return k.isoformat()\n",
+    "    raise _KilnNotJSON('dict key of type ' + _kiln_tname(type(k)))\n",
+    "\n",
+    "\n",
+    "def _kiln_dict(obj, depth, maxd):\n",
+    "    return {_kiln_key(k): _kiln_plain(v, depth + 1, maxd) for k, v in obj.items()}\n",
+    "\n",
+    "\n",
+    "def _kiln_guarded(tree):\n",
+    "    import ast\n",
+    "    for node in tree.body:\n",
+    "        if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):\n",
+    "            continue\n",
+    "        t = node.test\n",
+    "        sides = [t.left] + list(t.comparators)\n",
+    "        if any(isinstance(s, ast.Name) and s.id == '__name__' for s in sides) and \\\n",
+    "                any(isinstance(s, ast.Constant) and s.value == '__main__' for s in sides):\n",
+    "            return True\n",
+    "    return False\n",
+    "\n",
+    "\n",
+    "def _kiln_line(e):\n",
+    "    if isinstance(e, SyntaxError) and e.filename == '<code>':\n",
+    "        return e.lineno\n",
+    "    line = None\n",
+    "    tb = e.__traceback__\n",
+    "    while tb is not None:\n",
+    "        if tb.tb_frame.f_code.co_filename == '<code>':\n",
+    "            line = tb.tb_lineno\n",
+    "        tb = tb.tb_next\n",
+    "    return line\n",
+    "\n",
+    "\n",
+    "def _kiln_error(code, e, tb_cap, extra_msg=None):\n",
+    "    import traceback\n",
+    "    tb = e.__traceback__\n",
+    "    while tb is not None and tb.tb_frame.f_code.co_filename != '<code>':\n",
+    "        tb = tb.tb_next\n",
+    "    try:\n",
+    "        text = ''.join(traceback.format_exception(type(e), e, tb))\n",
+    "    except BaseException:\n",
+    "        text = type(e).__name__ + '\\n'\n",
+    "    if len(text) > tb_cap:\n",
+    "        text = '... (traceback truncated) ...\\n' + text[-tb_cap:]\n",
+    "    try:\n",
+    "        detail = str(e)\n",
+    "    except BaseException:\n",
+    "        detail = ''\n",
+    "    msg = extra_msg or (type(e).__name__ + (': ' + detail if detail else ''))\n",
+    "    if len(msg) > 400:\n",
+    "        msg = msg[:400] + '...'\n",
+    "    line = _kiln_line(e)\n",
+    "    if line is not None and extra_msg is None:\n",
+    "        msg += ' (line %d)' % line\n",
+    "    err = {'code': code, 'message': msg, 'type': _kiln_tname(type(e)), 'traceback': text}\n",
+    "    if line is not None:\n",
+    "        err['line'] = line\n",
+    "    return err\n",
+    "\n",
+    "\n",
+    "def _kiln_importable(name):\n",
+    "    import importlib.util\n",
+    "    try:\n",
+    "        return importlib.util.find_spec(name) is not None\n",
+    "    except BaseException:\n",
+    "        return False\n",
+    "\n",
+    "\n",
+    "def _kiln_setup_env():\n",
+    "    import tempfile\n",
+    "    os.environ['MPLBACKEND'] = 'Agg'\n",
+    "    for v in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS',\n",
+    "              'NUMEXPR_NUM_THREADS'):\n",
+    "        os.environ[v] = '1'\n",
+    "    home = os.environ.get('HOME')\n",
+    "    if not home or not os.access(home, os.W_OK):\n",
+    "        os.environ['HOME'] = tempfile.gettempdir()\n",
+    "    if 'MPLCONFIGDIR' not in os.environ:\n",
+    "        os.environ['MPLCONFIGDIR'] = os.path.join(tempfile.gettempdir(), 'kiln-matplotlib')\n",
+    "    import warnings\n",
+    "    warnings.filterwarnings('ignore', message='.*non-GUI backend.*')\n",
+    "    warnings.filterwarnings('ignore', message='.*non-interactive.*')\n",
+    "    mpl = sys.modules.get('matplotlib')\n",
+    "    if mpl is not None:\n",
+    "        try:\n",
+    "            mpl.use('Agg', force=True)\n",
+    "        except BaseException:\n",
+    "            pass\n",
+    "\n",
+    "\n",
+    "def _kiln_exec(code, inputs_json, packages_json, return_cap, tb_cap, maxd, call_entry):\n",
+    "    import json\n",
+    "    import types\n",
+    "    import linecache\n",
+    "    import builtins\n",
+    "    entry = 'script'\n",
+    "\n",
+    "    def fail(err):\n",
+    "        return json.dumps({'status': 'error', 'entryPoint': entry, 'error': err})\n",
+    "\n",
+    "    sys.dont_write_bytecode = True\n",
+    "    sys.argv = ['<code>']\n",
+    "    _kiln_setup_env()\n",
+    "    missing = [req for req, mod in json.loads(packages_json) if not _kiln_importable(mod)]\n",
+    "    if missing:\n",
+    "        return fail({'code': 'PACKAGE_MISSING', 'missing': missing,\n",
+    "                     'message': 'Python package%s not available: %s (nothing is installed at '\n",
+    "                                'run time)' % ('s' if len(missing) > 1 else '',\n",
+    "                                               ', '.join(missing))})\n",
+    "    cwd = os.getcwd()\n",
+    "    sys.path[:] = [p for p in sys.path if p not in ('', '.', cwd)] + [cwd]\n",
+    "    inputs = json.loads(inputs_json)\n",
+    "    mod = types.ModuleType('__main__')\n",
+    "    mod.__file__ = '<code>'\n",
+    "    mod.__builtins__ = builtins\n",
+    "    sys.modules['__main__'] = mod\n",
+    "    linecache.cache['<code>'] = (len(code), None, code.splitlines(True), '<code>')\n",
+    "    rv = None\n",
+    "    try:\n",
+    "        import ast\n",
+    "        tree = ast.parse(code, '<code>')\n",
+    "        guarded = _kiln_guarded(tree)\n",
+    "        co = compile(tree, '<code>', 'exec', dont_inherit=True)\n",
+    "        del tree\n",
+    "        exec(co, mod.__dict__)\n",
+    "        if call_entry and not guarded:\n",
+    "            import inspect\n",
+    "            g = mod.__dict__\n",
+    "            f = g.get('main')\n",
+    "            if inspect.isfunction(f) and f.__module__ == '__main__':\n",
+    "                entry = 'main'\n",
+    "                rv = f(**inputs)\n",
+    "            else:\n",
+    "                f = g.get('run')\n",
+    "                if inspect.isfunction(f) and f.__module__ == '__main__':\n",
+    "                    entry = 'run'\n",
+    "                    rv = f(inputs)\n",
+    "            if inspect.iscoroutine(rv):\n",
+    "                import asyncio\n",
+    "                rv = asyncio.run(rv)\n",
+    "    except SystemExit as e:\n",
+    "        st = e.code\n",
+    "        if st is not None and st != 0:\n",
+    "            if isinstance(st, int):\n",
+    "                return fail({'code': 'CODE_ERROR', 'type': 'SystemExit', 'exitStatus': st,\n",
+    "                             'message': 'the code exited with status %d' % st})\n",
+    "            try:\n",
+    "                print(st, file=sys.stderr)\n",
+    "            except BaseException:\n",
+    "                pass\n",
+    "            return fail({'code': 'CODE_ERROR', 'type': 'SystemExit', 'exitStatus': 1,\n",
+    "                         'message': 'the code exited with status 1: %.300s' % (st,)})\n",
+    "        rv = None\n",
+    "    except MemoryError as e:\n",
+    "        return fail(_kiln_error('MEMORY_LIMIT', e, tb_cap))\n",
+    "    except BaseException as e:\n",
+    "        return fail(_kiln_error('CODE_ERROR', e, tb_cap))\n",
+    "    finally:\n",
+    "        _kiln_flush()\n",
+    "    try:\n",
+    "        enc = json.dumps(_kiln_plain(rv, 0, maxd), ensure_ascii=True, allow_nan=False,\n",
+    "                         separators=(',', ':'))\n",
+    "    except _KilnNotJSON as e:\n",
+    "        return fail({'code': 'CODE_ERROR', 'type': 'TypeError',\n",
+    "                     'message': 'returnValue is not JSON-serialisable: %s' % (e,)})\n",
+    "    except MemoryError as e:\n",
+    "        return fail(_kiln_error('MEMORY_LIMIT', e, tb_cap, 'out of memory serialising returnValue'))\n",
+    "    except RecursionError as e:\n",
+    "        return fail({'code': 'CODE_ERROR', 'type': 'RecursionError',\n",
+    "                     'message': 'returnValue is not JSON-serialisable: nested too deeply'})\n",
+    "    except BaseException as e:\n",
+    "        return fail(_kiln_error('CODE_ERROR', e, tb_cap,\n",
+    "                                'returnValue could not be serialised: %s: %.300s'\n",
+    "                                % (type(e).__name__, e)))\n",
+    "    if len(enc) > return_cap:\n",
+    "        return fail({'code': 'OUTPUT_TOO_LARGE',\n",
+    "                     'message': 'returnValue is %d bytes as JSON, more than the limit of %d'\n",
+    "                                % (len(enc), return_cap)})\n",
+    "    return '{\"status\":\"ok\",\"entryPoint\":\"%s\",\"returnValue\":%s}' % (entry, enc)\n",
+    "\n",
+    "\n",
+    "def _kiln_main(code, inputs_json, packages_json, return_cap, tb_cap, maxd, call_entry):\n",
+    "    _kiln_stdio()\n",
+    "    try:\n",
+    "        return _kiln_exec(code, inputs_json, packages_json, return_cap, tb_cap, maxd, call_entry)\n",
+    "    finally:\n",
+    "        _kiln_flush()\n",
+    /* END RUNNER */
+    NULL,
+};
+
+/* JSON-escape s into dst (fixed size, no heap: usable in a failing child). */
+static void sbx_py_escape(char *dst, size_t cap, const char *s)
+{
+    size_t o = 0;
+    for (; s && *s && o + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            dst[o++] = '\\';
+            dst[o++] = (char)c;
+        } else if (c < 0x20 || c >= 0x80) {
+            /* Keep it ASCII: non-ASCII bytes become '?'. */
+            dst[o++] = c == '\n' ? ' ' : '?';
+        } else {
+            dst[o++] = (char)c;
+        }
+    }
+    dst[o] = '\0';
+}
+
+static bool sbx_py_write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* A result object written without Python (init or runner failure). */
+static void sbx_py_write_error(int fd, const char *code, const char *msg)
+{
+    char esc[1024];
+    char line[1400];
+    sbx_py_escape(esc, sizeof(esc), msg);
+    int n = snprintf(line, sizeof(line),
+                     "{\"status\":\"error\",\"entryPoint\":\"script\",\"error\":{\"code\":\"%s\","
+                     "\"message\":\"%s\"}}",
+                     code, esc);
+    if (n > 0 && (size_t)n < sizeof(line))
+        sbx_py_write_all(fd, line, (size_t)n);
+}
+
+static enum err_code sbx_py_status(PyStatus st, const char *what, struct err *err)
+{
+    return err_set(err, E_INTERNAL, "cannot %s the Python interpreter: %s%s%s", what,
+                   st.func ? st.func : "", st.func ? ": " : "",
+                   st.err_msg ? st.err_msg : "unknown error");
+}
+
+static enum err_code sbx_py_start(struct err *err)
+{
+    PyPreConfig pre;
+    PyConfig cfg;
+    PyStatus st;
+
+    if (sbx_py_started || Py_IsInitialized()) {
+        sbx_py_started = true;
+        return E_OK;
+    }
+    PyPreConfig_InitIsolatedConfig(&pre);
+    pre.utf8_mode = 1;
+    st = Py_PreInitialize(&pre);
+    if (PyStatus_Exception(st))
+        return sbx_py_status(st, "pre-initialise", err);
+
+    PyConfig_InitIsolatedConfig(&cfg);
+    cfg.site_import = 1; /* Debian's site adds dist-packages; no user site (isolated) */
+    cfg.user_site_directory = 0;
+    cfg.write_bytecode = 0;
+    cfg.buffered_stdio = 0;
+    cfg.install_signal_handlers = 0; /* never take over a server's signals */
+    cfg.parse_argv = 0;
+    cfg.safe_path = 1;
+    st = PyConfig_SetString(&cfg, &cfg.home, SBX_PY_HOME);
+    if (!PyStatus_Exception(st))
+        st = PyConfig_SetString(&cfg, &cfg.program_name, L"python3");
+    if (!PyStatus_Exception(st))
+        st = PyConfig_SetString(&cfg, &cfg.stdio_errors, L"backslashreplace");
+    if (!PyStatus_Exception(st))
+        st = Py_InitializeFromConfig(&cfg);
+    PyConfig_Clear(&cfg);
+    if (PyStatus_Exception(st))
+        return sbx_py_status(st, "initialise", err);
+    sbx_py_started = true;
+    return E_OK;
+}
+
+bool sbx_py_ready(void)
+{
+    return sbx_py_started;
+}
+
+/* Python text run once in the parent of warm children. */
+static const char sbx_py_warm_src[] =
+    "import os, sys\n"
+    "os.environ['MPLBACKEND'] = 'Agg'\n"
+    "for m in ('numpy', 'pandas', 'matplotlib', 'matplotlib.pyplot'):\n"
+    "    try:\n"
+    "        __import__(m)\n"
+    "    except Exception:\n"
+    "        pass\n"
+    "sys.stdout.flush()\n"
+    "sys.stderr.flush()\n";
+
+enum err_code sbx_py_init(bool warm, struct err *err)
+{
+    enum err_code rc;
+    if (warm) {
+        static const char *const single[] = {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                             "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"};
+        for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
+            if (setenv(single[i], "1", 1) != 0)
+                return err_sys(err, E_INTERNAL, "cannot set %s", single[i]);
+        if (setenv("MPLBACKEND", "Agg", 1) != 0)
+            return err_sys(err, E_INTERNAL, "cannot set MPLBACKEND");
+    }
+    rc = sbx_py_start(err);
+    if (rc || !warm)
+        return rc;
+    PyObject *ns = PyDict_New();
+    PyObject *r = NULL;
+    if (ns && PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0)
+        r = PyRun_String(sbx_py_warm_src, Py_file_input, ns, ns);
+    if (!r) {
+        PyErr_Clear();
+        rc = err_set(err, E_INTERNAL, "cannot pre-import the data packages");
+    }
+    Py_XDECREF(r);
+    Py_XDECREF(ns);
+    return rc;
+}
+
+/* Join the runner's lines (fixed table, bounded). */
+static char *sbx_py_runner_source(void)
+{
+    struct buf b;
+    buf_init(&b, SBX_PY_RUNNER_MAX);
+    for (size_t i = 0; sbx_py_runner[i]; i++) {
+        if (buf_append_str(&b, sbx_py_runner[i], NULL)) {
+            buf_release(&b);
+            return NULL;
+        }
+    }
+    return buf_take(&b, NULL);
+}
+
+/* Run the job; the result text (new reference) or NULL with a Python error. */
+static PyObject *sbx_py_call(const struct sbx_py_job *job)
+{
+    PyObject *ns = NULL, *co = NULL, *r = NULL, *args = NULL, *res = NULL;
+    char *src = sbx_py_runner_source();
+    if (!src) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    ns = PyDict_New();
+    if (!ns || PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) != 0)
+        goto out;
+    co = Py_CompileString(src, SBX_PY_RUNNER_NAME, Py_file_input);
+    if (!co)
+        goto out;
+    r = PyEval_EvalCode(co, ns, ns);
+    if (!r)
+        goto out;
+    PyObject *fn = PyDict_GetItemString(ns, "_kiln_main"); /* borrowed */
+    if (!fn) {
+        PyErr_SetString(PyExc_RuntimeError, "runner has no _kiln_main");
+        goto out;
+    }
+    args = Py_BuildValue("(s#ssllii)", job->code, (Py_ssize_t)job->code_len,
+                         job->inputs_json ? job->inputs_json : "{}",
+                         job->packages_json ? job->packages_json : "[]", job->return_cap,
+                         job->traceback_cap, job->max_depth, job->call_entry ? 1 : 0);
+    if (!args)
+        goto out;
+    res = PyObject_CallObject(fn, args);
+    if (res && !PyUnicode_Check(res)) {
+        Py_DECREF(res);
+        res = NULL;
+        PyErr_SetString(PyExc_RuntimeError, "runner returned a non-string");
+    }
+out:
+    Py_XDECREF(args);
+    Py_XDECREF(r);
+    Py_XDECREF(co);
+    Py_XDECREF(ns);
+    free(src);
+    return res;
+}
+
+int sbx_py_child(void *arg, int result_fd)
+{
+    const struct sbx_py_job *job = arg;
+    struct err err;
+
+    /* A file over RLIMIT_FSIZE or a closed pipe become Python exceptions
+     * (OSError: File too large / BrokenPipeError) instead of a silent death. */
+    signal(SIGXFSZ, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    if (sbx_py_started) {
+        PyOS_AfterFork_Child();
+    } else {
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
+        setenv("OMP_NUM_THREADS", "1", 1);
+        if (sbx_py_start(&err)) {
+            sbx_py_write_error(result_fd, "SANDBOX_ERROR", err.msg);
+            return SBX_PY_EXIT_INIT;
+        }
+    }
+    PyObject *res = sbx_py_call(job);
+    if (!res) {
+        if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
+            PyErr_Clear();
+            sbx_py_write_error(result_fd, "MEMORY_LIMIT",
+                               "out of memory while running the code (MemoryError)");
+            return 0;
+        }
+        PyErr_Print();
+        sbx_py_write_error(result_fd, "INTERNAL",
+                           "the Python runner failed (see stderr); please report this");
+        return SBX_PY_EXIT_RUNNER;
+    }
+    Py_ssize_t n = 0;
+    const char *text = PyUnicode_AsUTF8AndSize(res, &n);
+    int rc = 0;
+    if (!text || !sbx_py_write_all(result_fd, text, (size_t)n))
+        rc = SBX_PY_EXIT_WRITE;
+    Py_DECREF(res);
+    return rc;
+}

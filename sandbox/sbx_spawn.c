@@ -1,0 +1,824 @@
+/*
+ * sbx_spawn: the process side of the sandbox (see sbx.h).
+ *
+ * Process tree: the caller (P) forks a supervisor (C) that stays in the
+ * caller's pid namespace, enters a new user namespace (P writes its uid/gid
+ * maps), unshares the other namespaces and forks the init (I) of the new pid
+ * namespace. I builds the filesystem view and forks the worker (W), which
+ * drops privileges, applies Landlock, rlimits and seccomp and calls fn. I
+ * reaps everything and, when W ends, reports W's wait status on the status
+ * pipe and exits, which makes the kernel kill whatever else is left in the
+ * namespace. I dies with C (PR_SET_PDEATHSIG, forced because C is in the
+ * ancestor pid namespace), so P's wall-clock kill of C takes the whole tree.
+ * Without a pid namespace P kills C's process group instead.
+ *
+ * Child code follows STYLE §3: a flat list of steps; the first failure writes
+ * a struct sbx_status_rec to the status pipe and _exit(SBX_EXIT(step)).
+ * Not thread-safe (one sbx_run at a time per process).
+ */
+#include "sbx.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "klimits.h"
+#include "log.h"
+#include "sbx_fs.h"
+#include "sbx_int.h"
+#include "sbx_rlimit.h"
+#include "sbx_seccomp.h"
+
+#include "banned.h"
+
+extern char **environ;
+
+static const char *const sbx_step_names[SBX_STEP_COUNT_] = {
+    [SBX_STEP_NONE] = "none",
+    [SBX_STEP_SETGROUPS] = "setgroups",
+    [SBX_STEP_UNSHARE_USER] = "unshare user namespace",
+    [SBX_STEP_UID_MAP] = "uid/gid map",
+    [SBX_STEP_UNSHARE] = "unshare namespaces",
+    [SBX_STEP_FORK_INIT] = "fork namespace init",
+    [SBX_STEP_PDEATHSIG] = "parent death signal",
+    [SBX_STEP_MOUNT_PRIVATE] = "make mounts private",
+    [SBX_STEP_MOUNT_ROOT] = "mount new root",
+    [SBX_STEP_BIND_SYSTEM] = "bind system dirs",
+    [SBX_STEP_ETC] = "populate /etc",
+    [SBX_STEP_MOUNT_DEV] = "mount /dev",
+    [SBX_STEP_MOUNT_TMP] = "mount /tmp",
+    [SBX_STEP_BIND_SCRATCH] = "bind scratch dir",
+    [SBX_STEP_BIND_EXTRA] = "bind extra paths",
+    [SBX_STEP_MOUNT_PROC] = "mount /proc",
+    [SBX_STEP_PIVOT_ROOT] = "pivot_root",
+    [SBX_STEP_ROOT_READONLY] = "remount root read-only",
+    [SBX_STEP_CHDIR] = "chdir to scratch",
+    [SBX_STEP_HOSTNAME] = "sethostname",
+    [SBX_STEP_FORK_WORKER] = "fork worker",
+    [SBX_STEP_NNP] = "no_new_privs",
+    [SBX_STEP_LANDLOCK] = "landlock",
+    [SBX_STEP_CAPS] = "drop capabilities",
+    [SBX_STEP_SETUID] = "switch to the sandbox user",
+    [SBX_STEP_RLIMITS] = "rlimits",
+    [SBX_STEP_FDS] = "file descriptors",
+    [SBX_STEP_SIGNALS] = "signals",
+    [SBX_STEP_SECCOMP] = "seccomp",
+};
+
+#define SBX_ENV_MAX 12
+#define SBX_ENV_LEN (PATH_MAX + 32)
+#define SBX_READ_CHUNK 65536
+#define SBX_SYNC_MS 5000 /* the supervisor's namespace handshake */
+#define SBX_GRACE_MS 200 /* pipes still open after the supervisor exited */
+#define SBX_HOSTNAME "kiln"
+
+/* Everything the children need, prepared by the parent before fork(). */
+struct sbx_ctx {
+    const struct sbx_opts *o;
+    sbx_child_fn fn;
+    void *arg;
+    unsigned layers;
+    int out_w, err_w, res_w, status_w, sync_c; /* child ends */
+    int out_r, err_r, res_r, status_r, sync_p; /* parent ends (closed in children) */
+    int devnull;
+    bool set_ids;
+    uid_t run_uid;
+    gid_t run_gid;
+    const struct sock_fprog *prog;
+    struct sbx_fs_plan fs;
+    char env_store[SBX_ENV_MAX][SBX_ENV_LEN];
+    char *envp[SBX_ENV_MAX + 1];
+};
+
+static struct sbx_ctx sbx_ctx;
+static int sbx_status_fd = -1; /* child: where sbx_fail() reports */
+static uid_t sbx_chown_uid;
+static gid_t sbx_chown_gid;
+
+void sbx_opts_from_config(struct sbx_opts *o, const struct config *cfg, const char *scratch)
+{
+    memset(o, 0, sizeof(*o));
+    o->scratch = scratch;
+    o->wall_ms = cfg->wall_ms;
+    o->memory_bytes = cfg->memory_bytes;
+    o->procs = cfg->procs;
+    o->fsize_bytes = cfg->output_bytes;
+    o->stdio_cap = (size_t)cfg->stdio_bytes;
+    o->result_cap = (size_t)cfg->return_bytes;
+    o->layers = SBX_L_ALL;
+    o->ro_binds = NULL;
+}
+
+void sbx_outcome_release(struct sbx_outcome *outcome)
+{
+    if (!outcome)
+        return;
+    buf_release(&outcome->out);
+    buf_release(&outcome->err);
+    buf_release(&outcome->result);
+}
+
+/* ---- child side (no heap, async-signal-safe) ---------------------------- */
+
+static _Noreturn void sbx_fail(enum sbx_step step, int e)
+{
+    struct sbx_status_rec r = {SBX_REC_SETUP_FAILED, (int32_t)step, e, 0};
+    if (sbx_status_fd >= 0) {
+        ssize_t n = write(sbx_status_fd, &r, sizeof(r));
+        (void)n;
+    }
+    _exit(SBX_EXIT(step));
+}
+
+static void sbx_close(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+static void sbx_close_parent_ends(const struct sbx_ctx *c)
+{
+    sbx_close(c->out_r);
+    sbx_close(c->err_r);
+    sbx_close(c->res_r);
+    sbx_close(c->status_r);
+    sbx_close(c->sync_p);
+}
+
+static bool sbx_step_nnp(void)
+{
+    return prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) == 0;
+}
+
+/* Empty the bounding and ambient sets (needs CAP_SETPCAP, so before setuid). */
+static bool sbx_step_bounding(void)
+{
+    for (int cap = 0; cap <= 63; cap++) {
+        if (prctl(PR_CAPBSET_DROP, (long)cap, 0L, 0L, 0L) != 0) {
+            if (errno == EINVAL)
+                break; /* past the last capability the kernel knows */
+            return false;
+        }
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0L, 0L, 0L) != 0 && errno != EINVAL)
+        return false;
+    return true;
+}
+
+static bool sbx_step_capset_zero(void)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof(data));
+    return syscall(SYS_capset, &hdr, data) == 0;
+}
+
+static bool sbx_step_setuid(const struct sbx_ctx *c)
+{
+    if (!c->set_ids)
+        return true;
+    if (setresgid(c->run_gid, c->run_gid, c->run_gid) != 0)
+        return false;
+    return setresuid(c->run_uid, c->run_uid, c->run_uid) == 0;
+}
+
+/* 0 = /dev/null, 1 = stdout pipe, 2 = stderr pipe, 3 = result, 4 = status;
+ * everything else closed. */
+static bool sbx_step_fds(const struct sbx_ctx *c)
+{
+    int src[5] = {c->devnull, c->out_w, c->err_w, c->res_w, c->status_w};
+    int hi[5];
+    for (int i = 0; i < 5; i++) {
+        hi[i] = fcntl(src[i], F_DUPFD, 64);
+        if (hi[i] < 0)
+            return false;
+    }
+    for (int i = 0; i < 5; i++)
+        if (dup2(hi[i], i) != i)
+            return false;
+    sbx_status_fd = 4;
+    if (syscall(SYS_close_range, 5U, ~0U, 0U) != 0) {
+        for (int fd = 5; fd < 4096; fd++)
+            close(fd);
+    }
+    return true;
+}
+
+static bool sbx_step_signals(unsigned layers)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        if (sigaction(sig, &sa, NULL) != 0 && errno != EINVAL)
+            return false;
+    }
+    if (layers & SBX_L_RLIMITS) {
+        sa.sa_handler = SIG_IGN; /* write() past RLIMIT_FSIZE fails with EFBIG */
+        if (sigaction(SIGXFSZ, &sa, NULL) != 0)
+            return false;
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) != 0)
+        return false;
+    struct itimerval zero;
+    memset(&zero, 0, sizeof(zero));
+    alarm(0);
+    setitimer(ITIMER_REAL, &zero, NULL);
+    setitimer(ITIMER_VIRTUAL, &zero, NULL);
+    setitimer(ITIMER_PROF, &zero, NULL);
+    return true;
+}
+
+static _Noreturn void sbx_worker(const struct sbx_ctx *c)
+{
+    unsigned l = c->layers;
+    if ((l & SBX_L_NNP) && !sbx_step_nnp())
+        sbx_fail(SBX_STEP_NNP, errno);
+    if ((l & SBX_L_LANDLOCK) && !sbx_fs_landlock(&c->fs, (l & SBX_L_MNTNS) != 0))
+        sbx_fail(SBX_STEP_LANDLOCK, errno);
+    if ((l & SBX_L_NNP) && !sbx_step_bounding())
+        sbx_fail(SBX_STEP_CAPS, errno);
+    if (!sbx_step_setuid(c))
+        sbx_fail(SBX_STEP_SETUID, errno);
+    if ((l & SBX_L_NNP) && !sbx_step_capset_zero())
+        sbx_fail(SBX_STEP_CAPS, errno);
+    if ((l & SBX_L_RLIMITS) && !sbx_rlimit_apply(c->o))
+        sbx_fail(SBX_STEP_RLIMITS, errno);
+    if (!sbx_step_fds(c))
+        sbx_fail(SBX_STEP_FDS, errno);
+    if (!sbx_step_signals(l))
+        sbx_fail(SBX_STEP_SIGNALS, errno);
+    environ = (char **)c->envp;
+    if ((l & SBX_L_SECCOMP) && !sbx_seccomp_apply(c->prog))
+        sbx_fail(SBX_STEP_SECCOMP, errno);
+    close(sbx_status_fd);
+    sbx_status_fd = -1;
+    _exit(c->fn(c->arg, SBX_FD_RESULT));
+}
+
+/* Init of the new pid namespace (or a plain reaper without one). */
+static _Noreturn void sbx_init(const struct sbx_ctx *c, int death_r, int death_w)
+{
+    if (prctl(PR_SET_PDEATHSIG, (long)SIGKILL, 0L, 0L, 0L) != 0)
+        sbx_fail(SBX_STEP_PDEATHSIG, errno);
+    close(death_w);
+    /* Only the supervisor holds the write end and never writes: readable
+     * means it died before the death signal was armed. */
+    struct pollfd pfd = {death_r, POLLIN, 0};
+    if (poll(&pfd, 1, 0) != 0)
+        sbx_fail(SBX_STEP_PDEATHSIG, ESRCH);
+    if (c->layers & SBX_L_MNTNS) {
+        enum sbx_step st = SBX_STEP_NONE;
+        if (!sbx_fs_enter(&c->fs, &st))
+            sbx_fail(st, errno);
+    } else if (chdir(c->fs.scratch) != 0) {
+        sbx_fail(SBX_STEP_CHDIR, errno);
+    }
+    if ((c->layers & SBX_L_UTSNS) && sethostname(SBX_HOSTNAME, strlen(SBX_HOSTNAME)) != 0)
+        sbx_fail(SBX_STEP_HOSTNAME, errno);
+    pid_t w = fork();
+    if (w < 0)
+        sbx_fail(SBX_STEP_FORK_WORKER, errno);
+    if (w == 0) {
+        close(death_r);
+        sbx_worker(c);
+    }
+    close(death_r);
+    close(c->out_w);
+    close(c->err_w);
+    close(c->res_w);
+    close(c->devnull);
+    prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L);
+    for (;;) {
+        int st = 0;
+        pid_t r = waitpid(-1, &st, 0);
+        if (r == w) {
+            struct sbx_status_rec rec = {SBX_REC_WORKER_DONE, 0, 0, st};
+            ssize_t n = write(c->status_w, &rec, sizeof(rec));
+            (void)n;
+            _exit(0);
+        }
+        if (r < 0 && errno != EINTR)
+            _exit(SBX_EXIT(SBX_STEP_FORK_WORKER));
+    }
+}
+
+static _Noreturn void sbx_supervisor(const struct sbx_ctx *c)
+{
+    sbx_status_fd = c->status_w;
+    sbx_close_parent_ends(c);
+    setpgid(0, 0);
+    if (geteuid() == 0 && setgroups(0, NULL) != 0)
+        sbx_fail(SBX_STEP_SETGROUPS, errno);
+    if (c->layers & SBX_L_USERNS) {
+        if (unshare(CLONE_NEWUSER) != 0)
+            sbx_fail(SBX_STEP_UNSHARE_USER, errno);
+        char b = 'u';
+        if (write(c->sync_c, &b, 1) != 1)
+            sbx_fail(SBX_STEP_UID_MAP, errno);
+        if (read(c->sync_c, &b, 1) != 1 || b != 'm')
+            sbx_fail(SBX_STEP_UID_MAP, EPROTO);
+        /* Become the mapped user now (capabilities in the new namespace
+         * stay): files created while building the root need a mapped owner. */
+        if (!sbx_step_setuid(c))
+            sbx_fail(SBX_STEP_SETUID, errno);
+    }
+    close(c->sync_c);
+    int fl = 0;
+    if (c->layers & SBX_L_PIDNS)
+        fl |= CLONE_NEWPID;
+    if (c->layers & SBX_L_NETNS)
+        fl |= CLONE_NEWNET;
+    if (c->layers & SBX_L_MNTNS)
+        fl |= CLONE_NEWNS;
+    if (c->layers & SBX_L_IPCNS)
+        fl |= CLONE_NEWIPC;
+    if (c->layers & SBX_L_UTSNS)
+        fl |= CLONE_NEWUTS;
+    if (fl && unshare(fl) != 0)
+        sbx_fail(SBX_STEP_UNSHARE, errno);
+    int death[2];
+    if (pipe2(death, O_CLOEXEC) != 0)
+        sbx_fail(SBX_STEP_FORK_INIT, errno);
+    pid_t init = fork();
+    if (init < 0)
+        sbx_fail(SBX_STEP_FORK_INIT, errno);
+    if (init == 0)
+        sbx_init(c, death[0], death[1]);
+    close(death[0]);
+    close(c->out_w);
+    close(c->err_w);
+    close(c->res_w);
+    close(c->status_w);
+    close(c->devnull);
+    int st = 0;
+    while (waitpid(init, &st, 0) < 0) {
+        if (errno != EINTR)
+            _exit(SBX_EXIT(SBX_STEP_FORK_INIT));
+    }
+    if (WIFSIGNALED(st)) {
+        signal(WTERMSIG(st), SIG_DFL);
+        kill(getpid(), WTERMSIG(st));
+        _exit(128 + WTERMSIG(st));
+    }
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+}
+
+/* ---- parent side -------------------------------------------------------- */
+
+static double sbx_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static int sbx_chown_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    if (lchown(path, sbx_chown_uid, sbx_chown_gid) != 0)
+        return -1;
+    return 0;
+}
+
+static enum err_code sbx_env_add(struct sbx_ctx *c, size_t *n, const char *k, const char *v,
+                                 struct err *err)
+{
+    if (*n >= SBX_ENV_MAX)
+        return err_set(err, E_INTERNAL, "too many sandbox environment variables");
+    int r = snprintf(c->env_store[*n], SBX_ENV_LEN, "%s=%s", k, v);
+    if (r < 0 || r >= SBX_ENV_LEN)
+        return err_set(err, E_SANDBOX, "environment variable '%s' is too long", k);
+    c->envp[*n] = c->env_store[*n];
+    (*n)++;
+    c->envp[*n] = NULL;
+    return E_OK;
+}
+
+static enum err_code sbx_env_build(struct sbx_ctx *c, struct err *err)
+{
+    size_t n = 0;
+    enum err_code rc;
+    static const char *const fixed[][2] = {
+        {"PATH", "/usr/local/bin:/usr/bin:/bin"},
+        {"LANG", "C.UTF-8"},
+        {"MPLBACKEND", "Agg"},
+        {"OPENBLAS_NUM_THREADS", "1"},
+        {"OMP_NUM_THREADS", "1"},
+        {"MKL_NUM_THREADS", "1"},
+        {"PYTHONDONTWRITEBYTECODE", "1"},
+    };
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        if ((rc = sbx_env_add(c, &n, fixed[i][0], fixed[i][1], err)))
+            return rc;
+    if ((rc = sbx_env_add(c, &n, "HOME", c->fs.scratch, err)))
+        return rc;
+    if (c->layers & SBX_L_MNTNS) {
+        /* Private /tmp: matplotlib's cache and Python's tempfile go there. */
+        if ((rc = sbx_env_add(c, &n, "TMPDIR", "/tmp", err)))
+            return rc;
+        if ((rc = sbx_env_add(c, &n, "MPLCONFIGDIR", "/tmp/matplotlib", err)))
+            return rc;
+    }
+    return E_OK;
+}
+
+/* Prepare the context: fs plan, seccomp program, ids, environment, fds. */
+static enum err_code sbx_ctx_init(struct sbx_ctx *c, const struct sbx_opts *o, sbx_child_fn fn,
+                                  void *arg, struct err *err)
+{
+    enum err_code rc;
+    memset(c, 0, sizeof(*c));
+    c->o = o;
+    c->fn = fn;
+    c->arg = arg;
+    c->layers = o->layers & SBX_L_ALL;
+    c->out_w = c->err_w = c->res_w = c->status_w = c->sync_c = -1;
+    c->out_r = c->err_r = c->res_r = c->status_r = c->sync_p = -1;
+    c->devnull = -1;
+    if (!o->scratch || !*o->scratch)
+        return err_set(err, E_SANDBOX, "sandbox needs a scratch dir");
+    if ((rc = sbx_fs_plan_init(&c->fs, o->scratch, o->ro_binds, err)))
+        return rc;
+    c->fs.fresh_proc = (c->layers & SBX_L_PIDNS) != 0;
+    c->fs.tmp_bytes = o->fsize_bytes > 0 ? o->fsize_bytes : LIM_OUTPUT_BYTES_DEFAULT;
+    if ((c->layers & SBX_L_SECCOMP) && (rc = sbx_seccomp_prog(&c->prog, err)))
+        return rc;
+    if (c->layers & SBX_L_USERNS) {
+        c->set_ids = true;
+        c->run_uid = SBX_INSIDE_ID;
+        c->run_gid = SBX_INSIDE_ID;
+    } else if (geteuid() == 0) {
+        c->set_ids = true;
+        c->run_uid = SBX_OUTSIDE_ID_ROOT;
+        c->run_gid = SBX_OUTSIDE_ID_ROOT;
+    }
+    /* The sandbox user must own the scratch tree to write into it. */
+    if (geteuid() == 0) {
+        sbx_chown_uid = SBX_OUTSIDE_ID_ROOT;
+        sbx_chown_gid = SBX_OUTSIDE_ID_ROOT;
+        if (nftw(c->fs.scratch, sbx_chown_cb, 16, FTW_PHYS) != 0)
+            return err_sys(err, E_SANDBOX, "cannot hand the scratch dir '%s' to the sandbox user",
+                           c->fs.scratch);
+    }
+    return sbx_env_build(c, err);
+}
+
+static void sbx_ctx_close(struct sbx_ctx *c)
+{
+    int *fds[] = {&c->out_w, &c->err_w, &c->res_w,    &c->status_w, &c->sync_c, &c->out_r,
+                  &c->err_r, &c->res_r, &c->status_r, &c->sync_p,   &c->devnull};
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+        *fds[i] = -1;
+    }
+}
+
+static enum err_code sbx_pipe(int *r, int *w, struct err *err)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return err_sys(err, E_SANDBOX, "cannot create a pipe for the sandbox");
+    *r = p[0];
+    *w = p[1];
+    return E_OK;
+}
+
+static enum err_code sbx_write_file(pid_t pid, const char *name, const char *text, struct err *err)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(err, E_SANDBOX,
+                       "sandbox setup failed at step 'uid/gid map': cannot open "
+                       "'%s'",
+                       path);
+    size_t len = strlen(text);
+    ssize_t n = write(fd, text, len);
+    int e = errno;
+    close(fd);
+    if (n != (ssize_t)len) {
+        errno = n < 0 ? e : EIO;
+        return err_sys(err, E_SANDBOX, "sandbox setup failed at step 'uid/gid map': writing '%s'",
+                       path);
+    }
+    return E_OK;
+}
+
+/* Answer the supervisor's 'u' with the maps and 'm'. A supervisor that died
+ * first is not an error here: its status record says why. */
+static enum err_code sbx_map_ids(struct sbx_ctx *c, pid_t pid, struct err *err)
+{
+    struct pollfd pfd = {c->sync_p, POLLIN, 0};
+    int r;
+    do {
+        r = poll(&pfd, 1, SBX_SYNC_MS);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return err_set(err, E_SANDBOX,
+                       "sandbox setup failed at step 'uid/gid map': the child "
+                       "did not answer");
+    char b = 0;
+    if (r < 0 || read(c->sync_p, &b, 1) != 1 || b != 'u')
+        return E_OK;
+    unsigned long ou = geteuid() == 0 ? SBX_OUTSIDE_ID_ROOT : (unsigned long)geteuid();
+    unsigned long og = getegid() == 0 ? SBX_OUTSIDE_ID_ROOT : (unsigned long)getegid();
+    char map[64];
+    enum err_code rc;
+    if ((rc = sbx_write_file(pid, "setgroups", "deny", err)))
+        return rc;
+    snprintf(map, sizeof(map), "%d %lu 1\n", SBX_INSIDE_ID, ou);
+    if ((rc = sbx_write_file(pid, "uid_map", map, err)))
+        return rc;
+    snprintf(map, sizeof(map), "%d %lu 1\n", SBX_INSIDE_ID, og);
+    if ((rc = sbx_write_file(pid, "gid_map", map, err)))
+        return rc;
+    b = 'm';
+    if (write(c->sync_p, &b, 1) != 1)
+        return err_sys(err, E_SANDBOX, "sandbox setup failed at step 'uid/gid map'");
+    return E_OK;
+}
+
+struct sbx_stream {
+    int *fd;
+    struct buf *b;
+    size_t cap;
+    bool *truncated;
+};
+
+/* Read what is there; false at EOF or error (the fd is then closed). */
+static bool sbx_drain(struct sbx_stream *s, char *chunk)
+{
+    ssize_t n = read(*s->fd, chunk, SBX_READ_CHUNK);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return true;
+    if (n <= 0) {
+        close(*s->fd);
+        *s->fd = -1;
+        return false;
+    }
+    size_t take = (size_t)n;
+    if (s->b->len + take > s->cap) {
+        take = s->cap > s->b->len ? s->cap - s->b->len : 0;
+        *s->truncated = true;
+    }
+    if (take && buf_append(s->b, chunk, take, NULL) != E_OK)
+        *s->truncated = true;
+    return true;
+}
+
+/* Status records: the first setup failure and the worker's wait status. */
+struct sbx_status_acc {
+    unsigned char raw[sizeof(struct sbx_status_rec)];
+    size_t have;
+    bool failed;
+    struct sbx_status_rec fail;
+    bool done;
+    int wstatus;
+};
+
+static bool sbx_drain_status(int *fd, struct sbx_status_acc *a)
+{
+    ssize_t n = read(*fd, a->raw + a->have, sizeof(a->raw) - a->have);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return true;
+    if (n <= 0) {
+        close(*fd);
+        *fd = -1;
+        return false;
+    }
+    a->have += (size_t)n;
+    if (a->have == sizeof(a->raw)) {
+        struct sbx_status_rec r;
+        memcpy(&r, a->raw, sizeof(r));
+        a->have = 0;
+        if (r.kind == SBX_REC_SETUP_FAILED && !a->failed) {
+            a->failed = true;
+            a->fail = r;
+        } else if (r.kind == SBX_REC_WORKER_DONE) {
+            a->done = true;
+            a->wstatus = r.wstatus;
+        }
+    }
+    return true;
+}
+
+/* Has the supervisor exited? (not reaped: its pid and group stay ours) */
+static bool sbx_exited(pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return true;
+    return si.si_pid == pid;
+}
+
+static void sbx_kill_tree(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    kill(-pid, SIGKILL);
+}
+
+enum err_code sbx_run(const struct sbx_opts *o, sbx_child_fn fn, void *arg,
+                      struct sbx_outcome *outcome, struct err *err)
+{
+    enum err_code rc = E_OK;
+    struct sbx_ctx *c = &sbx_ctx;
+    pid_t pid = -1;
+    char *chunk = NULL;
+    struct sbx_status_acc acc;
+    memset(&acc, 0, sizeof(acc));
+    memset(outcome, 0, sizeof(*outcome));
+    buf_init(&outcome->out, o->stdio_cap);
+    buf_init(&outcome->err, o->stdio_cap);
+    buf_init(&outcome->result, o->result_cap);
+    double t0 = sbx_now_ms();
+
+    if ((rc = sbx_ctx_init(c, o, fn, arg, err)))
+        goto out;
+    chunk = malloc(SBX_READ_CHUNK);
+    if (!chunk) {
+        rc = err_set(err, E_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = sbx_pipe(&c->out_r, &c->out_w, err)) || (rc = sbx_pipe(&c->err_r, &c->err_w, err)) ||
+        (rc = sbx_pipe(&c->res_r, &c->res_w, err)) ||
+        (rc = sbx_pipe(&c->status_r, &c->status_w, err)))
+        goto out;
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) {
+        rc = err_sys(err, E_SANDBOX, "cannot create the sandbox sync socket");
+        goto out;
+    }
+    c->sync_p = sp[0];
+    c->sync_c = sp[1];
+    c->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (c->devnull < 0) {
+        rc = err_sys(err, E_SANDBOX, "cannot open '/dev/null'");
+        goto out;
+    }
+
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        rc = err_sys(err, E_SANDBOX, "cannot fork the sandbox");
+        goto out;
+    }
+    if (pid == 0)
+        sbx_supervisor(c);
+    setpgid(pid, pid);
+    close(c->out_w);
+    close(c->err_w);
+    close(c->res_w);
+    close(c->status_w);
+    close(c->sync_c);
+    close(c->devnull);
+    c->out_w = c->err_w = c->res_w = c->status_w = c->sync_c = c->devnull = -1;
+
+    if ((c->layers & SBX_L_USERNS) && (rc = sbx_map_ids(c, pid, err)))
+        goto out;
+
+    struct sbx_stream streams[3] = {
+        {&c->out_r, &outcome->out, o->stdio_cap, &outcome->out_truncated},
+        {&c->err_r, &outcome->err, o->stdio_cap, &outcome->err_truncated},
+        {&c->res_r, &outcome->result, o->result_cap, &outcome->result_truncated},
+    };
+    double deadline = t0 + (double)(o->wall_ms > 0 ? o->wall_ms : LIM_WALL_MS_DEFAULT);
+    double grace_end = 0;
+    for (;;) {
+        double now = sbx_now_ms();
+        if (!outcome->timed_out && now >= deadline) {
+            outcome->timed_out = true;
+            sbx_kill_tree(pid);
+        }
+        if (grace_end == 0 && sbx_exited(pid)) {
+            kill(-pid, SIGKILL); /* stragglers without a pid namespace */
+            grace_end = now + SBX_GRACE_MS;
+        }
+        if (grace_end != 0 && now >= grace_end)
+            break;
+        struct pollfd pfd[4];
+        int *which[4];
+        nfds_t n = 0;
+        for (int i = 0; i < 3; i++)
+            if (*streams[i].fd >= 0) {
+                pfd[n] = (struct pollfd){*streams[i].fd, POLLIN, 0};
+                which[n++] = streams[i].fd;
+            }
+        if (c->status_r >= 0) {
+            pfd[n] = (struct pollfd){c->status_r, POLLIN, 0};
+            which[n++] = &c->status_r;
+        }
+        if (n == 0) {
+            if (grace_end != 0)
+                break;
+            /* All pipes closed: wait for the supervisor to exit. */
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        double until = grace_end != 0 ? grace_end : deadline;
+        if (!outcome->timed_out && grace_end == 0 && until > now + 50)
+            until = now + 50; /* re-check the supervisor now and then */
+        int tmo = until > now ? (int)(until - now) + 1 : 0;
+        int r = poll(pfd, n, tmo);
+        if (r < 0 && errno != EINTR) {
+            rc = err_sys(err, E_SANDBOX, "poll on the sandbox pipes");
+            goto out;
+        }
+        for (nfds_t i = 0; r > 0 && i < n; i++) {
+            if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            if (which[i] == &c->status_r) {
+                sbx_drain_status(&c->status_r, &acc);
+                continue;
+            }
+            for (int k = 0; k < 3; k++)
+                if (streams[k].fd == which[i])
+                    sbx_drain(&streams[k], chunk);
+        }
+    }
+    /* Drain what is left without waiting (data of a finished worker). */
+    for (int k = 0; k < 3; k++)
+        while (*streams[k].fd >= 0) {
+            struct pollfd p1 = {*streams[k].fd, POLLIN, 0};
+            if (poll(&p1, 1, 0) <= 0 || !sbx_drain(&streams[k], chunk))
+                break;
+        }
+    while (c->status_r >= 0) {
+        struct pollfd p1 = {c->status_r, POLLIN, 0};
+        if (poll(&p1, 1, 0) <= 0 || !sbx_drain_status(&c->status_r, &acc))
+            break;
+    }
+
+    int st = 0;
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    pid = -1;
+    outcome->wall_ms = sbx_now_ms() - t0;
+
+    if (acc.failed) {
+        int step = acc.fail.step;
+        const char *name = step > 0 && step < SBX_STEP_COUNT_ ? sbx_step_names[step] : "unknown";
+        errno = acc.fail.err;
+        rc = err_sys(err, E_SANDBOX, "sandbox setup failed at step '%s'", name);
+        goto out;
+    }
+    int ws = acc.done ? acc.wstatus : st;
+    if (outcome->timed_out) {
+        outcome->term_signal = SIGKILL;
+    } else if (WIFSIGNALED(ws)) {
+        outcome->term_signal = WTERMSIG(ws);
+    } else if (WIFEXITED(ws)) {
+        outcome->exit_status = WEXITSTATUS(ws);
+    }
+    if (!acc.done && !outcome->timed_out && !outcome->term_signal) {
+        rc = err_set(err, E_SANDBOX, "sandbox ended without a report (status %d)",
+                     outcome->exit_status);
+        goto out;
+    }
+    if (!outcome->timed_out && (c->layers & SBX_L_RLIMITS) && sbx_rlimit_memory_enforced() &&
+        (outcome->term_signal == SIGKILL || outcome->term_signal == SIGSEGV ||
+         outcome->term_signal == SIGBUS || outcome->term_signal == SIGABRT))
+        outcome->mem_limit = true;
+out:
+    if (pid > 0) {
+        sbx_kill_tree(pid);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+    sbx_ctx_close(c);
+    free(chunk);
+    if (rc != E_OK)
+        sbx_outcome_release(outcome);
+    return rc;
+}

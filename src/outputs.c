@@ -1,0 +1,208 @@
+#include "outputs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "input.h"
+#include "klimits.h"
+
+#include "banned.h"
+
+#define OUTPUTS_MAX_DEPTH 16
+
+/* Visitor of regular files: rel path, the open fd, its stat. */
+typedef enum err_code (*outputs_visit_fn)(void *ctx, const char *rel, int fd,
+                                          const struct stat *st, struct err *err);
+typedef void (*outputs_skip_fn)(void *ctx, const char *rel, const char *reason);
+
+static enum err_code walk(int dfd, const char *prefix, int depth, outputs_visit_fn visit,
+                          outputs_skip_fn skip, void *ctx, struct err *err)
+{
+    enum err_code rc = E_OK;
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return err_sys(err, E_IO, "cannot read output directory");
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char rel[4096];
+        int n = snprintf(rel, sizeof(rel), "%s%s%s", prefix, *prefix ? "/" : "", e->d_name);
+        if (n < 0 || (size_t)n >= sizeof(rel)) {
+            skip(ctx, e->d_name, "path too long");
+            continue;
+        }
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) {
+            if (errno == ELOOP)
+                skip(ctx, rel, "symbolic link");
+            else
+                skip(ctx, rel, "cannot be opened");
+            continue;
+        }
+        struct stat st;
+        if (fstat(fd, &st) != 0) {
+            close(fd);
+            skip(ctx, rel, "cannot be inspected");
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (depth >= OUTPUTS_MAX_DEPTH) {
+                close(fd);
+                skip(ctx, rel, "directory nested too deep");
+                continue;
+            }
+            rc = walk(fd, rel, depth + 1, visit, skip, ctx, err);
+            if (rc)
+                break;
+            continue;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            close(fd);
+            skip(ctx, rel,
+                 S_ISFIFO(st.st_mode)   ? "FIFO"
+                 : S_ISSOCK(st.st_mode) ? "socket"
+                                        : "device or special file");
+            continue;
+        }
+        if (st.st_nlink > 1) {
+            close(fd);
+            skip(ctx, rel, "hard link (a file with several names)");
+            continue;
+        }
+        rc = visit(ctx, rel, fd, &st, err);
+        close(fd);
+        if (rc)
+            break;
+    }
+    closedir(d);
+    return rc;
+}
+
+static void skip_ignore(void *ctx, const char *rel, const char *reason)
+{
+    (void)ctx, (void)rel, (void)reason;
+}
+
+static enum err_code snap_visit(void *ctx, const char *rel, int fd, const struct stat *st,
+                                struct err *err)
+{
+    (void)fd;
+    struct outputs_snap *snap = ctx;
+    if (snap->n >= LIM_ACTION_OUTPUT_FILES * 4)
+        return E_OK;
+    struct outputs_snap_entry *v = realloc(snap->v, (snap->n + 1) * sizeof(*v));
+    if (!v)
+        return err_set(err, E_NOMEM, "out of memory");
+    snap->v = v;
+    struct outputs_snap_entry *x = &v[snap->n++];
+    snprintf(x->rel, sizeof(x->rel), "%s", rel);
+    x->dev = st->st_dev;
+    x->ino = st->st_ino;
+    x->size = st->st_size;
+    x->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    return E_OK;
+}
+
+enum err_code outputs_snapshot(const char *dir, struct outputs_snap *snap, struct err *err)
+{
+    snap->v = NULL;
+    snap->n = 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(err, E_IO, "cannot open '%s'", dir);
+    enum err_code rc = walk(fd, "", 0, snap_visit, skip_ignore, snap, err);
+    if (rc)
+        outputs_snap_release(snap);
+    return rc;
+}
+
+void outputs_snap_release(struct outputs_snap *snap)
+{
+    if (!snap)
+        return;
+    free(snap->v);
+    snap->v = NULL;
+    snap->n = 0;
+}
+
+struct collect_ctx {
+    const struct outputs_snap *snap;
+    struct store *store;
+    enum store_scope scope;
+    const char *session;
+    uint64_t max_bytes;
+    uint64_t total;
+    size_t count;
+    json_t *files;
+    json_t *skipped;
+};
+
+static void collect_skip(void *vctx, const char *rel, const char *reason)
+{
+    struct collect_ctx *c = vctx;
+    if (!c->skipped)
+        return;
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(rel));
+    json_object_set_new(o, "reason", json_string(reason));
+    json_array_append_new(c->skipped, o);
+}
+
+static enum err_code collect_visit(void *vctx, const char *rel, int fd, const struct stat *st,
+                                   struct err *err)
+{
+    struct collect_ctx *c = vctx;
+    if (c->snap) {
+        int64_t mt = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+        for (size_t i = 0; i < c->snap->n; i++) {
+            const struct outputs_snap_entry *x = &c->snap->v[i];
+            if (!strcmp(x->rel, rel) && x->ino == st->st_ino && x->dev == st->st_dev &&
+                x->size == st->st_size && x->mtime_ns == mt)
+                return E_OK; /* an input left as it was */
+        }
+    }
+    if (strlen(rel) > LIM_FILE_NAME_LEN) {
+        collect_skip(c, rel, "name too long");
+        return E_OK;
+    }
+    if (c->count >= LIM_ACTION_OUTPUT_FILES)
+        return err_set(err, E_OUTPUT_LIMIT, "more than %d output files",
+                       LIM_ACTION_OUTPUT_FILES);
+    c->total += (uint64_t)st->st_size;
+    if (c->total > c->max_bytes)
+        return err_set(err, E_OUTPUT_LIMIT,
+                       "output files exceed the limit of %llu bytes together (at '%s')",
+                       (unsigned long long)c->max_bytes, rel);
+    /* Store from the fd we opened and checked, not from the path. */
+    char fdpath[64];
+    snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+    struct store_meta meta;
+    enum err_code rc = store_put_file(c->store, fdpath, rel, input_mime_for_name(rel), c->scope,
+                                      c->session, &meta, err);
+    if (rc)
+        return rc;
+    c->count++;
+    json_array_append_new(c->files, store_meta_json(&meta));
+    return E_OK;
+}
+
+enum err_code outputs_collect(const char *dir, const struct outputs_snap *snap,
+                              struct store *store, enum store_scope scope, const char *session,
+                              uint64_t max_bytes, json_t *files, json_t *skipped,
+                              struct err *err)
+{
+    struct collect_ctx c = {snap, store, scope, session, max_bytes, 0, 0, files, skipped};
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(err, E_IO, "cannot open '%s'", dir);
+    return walk(fd, "", 0, collect_visit, collect_skip, &c, err);
+}

@@ -1,0 +1,107 @@
+"""Small helpers shared by the Python-driven test suites.
+
+Each suite defines test_* functions and calls kilntest.main(globals()); the
+runner prints FAIL lines on stderr and ends stdout with "N passed, N failed".
+"""
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+
+KILN = os.environ.get("KILN_BIN") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "kiln"))
+CORPUS = os.environ.get("KILN_CORPUS") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "corpus"))
+
+
+class Env:
+    """A private store and config for one test."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="kiln-pyt-")
+        os.chmod(self.dir, 0o711)  # the sandbox user reaches scratch dirs by path
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("KILN_")}
+        self.env["KILN_BIN"] = KILN
+        self.env["KILN_STORE_DIR"] = os.path.join(self.dir, "store")
+        self.env["XDG_CONFIG_HOME"] = os.path.join(self.dir, "config")
+        self.env["KILN_SCRATCH_DIR"] = os.path.join(self.dir, "scratch")
+
+    def leftovers(self):
+        """Scratch dirs still present (a run must never leave one behind)."""
+        d = os.path.join(self.dir, "scratch")
+        return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def kiln(self, *args, input=None, timeout=120, env=None, check_json=False):
+        e = dict(self.env)
+        if env:
+            e.update({k: str(v) for k, v in env.items()})
+        p = subprocess.run([KILN, *args], input=input, capture_output=True, timeout=timeout,
+                           env=e)
+        return p
+
+    def run(self, request, env=None, timeout=120):
+        """kiln run - with request (dict or raw bytes): (envelope, exit status, stderr)."""
+        data = request if isinstance(request, (bytes, str)) else json.dumps(request)
+        if isinstance(data, str):
+            data = data.encode()
+        p = self.kiln("run", "-", input=data, env=env, timeout=timeout)
+        try:
+            out = json.loads(p.stdout)
+        except ValueError:
+            raise AssertionError(f"stdout is not JSON (exit {p.returncode}): {p.stdout[:400]!r} "
+                                 f"stderr: {p.stderr[:400]!r}")
+        return out, p.returncode, p.stderr.decode(errors="replace")
+
+
+def b64(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.b64encode(data).decode()
+
+
+def expect_error(env, request, code, contains=None, extra_env=None):
+    out, rc, err = env.run(request, env=extra_env)
+    assert out.get("ok") is False, f"expected failure {code}, got {json.dumps(out)[:500]}"
+    assert out["error"]["code"] == code, f"expected {code}, got {out['error']}"
+    if contains:
+        assert contains in out["error"]["message"], \
+            f"message {out['error']['message']!r} lacks {contains!r}"
+    assert rc == 1, f"exit status {rc}, expected 1"
+    return out
+
+
+def main(ns):
+    names = [n for n in sorted(ns) if n.startswith("test_") and callable(ns[n])]
+    filt = sys.argv[1:]
+    passed = failed = skipped = 0
+    for n in names:
+        if filt and not any(f in n for f in filt):
+            continue
+        env = Env()
+        try:
+            r = ns[n](env)
+            left = env.leftovers()
+            assert not left, f"scratch dirs left behind: {left}"
+            if r == "skip":
+                skipped += 1
+                print(f"SKIP {n}", file=sys.stderr)
+            else:
+                passed += 1
+        except Exception:
+            failed += 1
+            print(f"FAIL {n}: " + traceback.format_exc().strip().replace("\n", "\n     "),
+                  file=sys.stderr)
+        finally:
+            env.close()
+    if skipped:
+        print(f"{passed} passed, {failed} failed, {skipped} skipped")
+    else:
+        print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,71 @@
+#!/usr/bin/python3
+"""processFile/analyze through `kiln run`, compared with pandas 1.5.
+
+Pending (not run by tests/run_all.sh): move to tests/py/ once processFile
+runs operations in the sandbox. The same comparison runs today in
+tests/unit/t_analyze.c, which calls the operation directly.
+"""
+import base64, json, math, os, subprocess, sys, tempfile
+import pandas as pd
+
+KILN = os.environ.get("KILN_BIN", "./kiln")
+CORPUS = os.environ.get("KILN_CORPUS", "../shared/corpus")
+FILES = ["csv/iris.csv", "csv/seattle_weather_daily.csv", "csv/synthetic_10_types_10k_rows.csv",
+         "csv/nfl_play_by_play_10k.csv", "csv/weather_seattle_newyork.csv",
+         "csv/worldcitiespop_20k.csv", "csv/us_airports.csv", "csv/iowa_electricity_by_source.csv"]
+passed = failed = 0
+
+
+def close(a, b):
+    if a is None or b is None or (isinstance(b, float) and math.isnan(b)):
+        return (a is None) == (b is None or math.isnan(b))
+    return abs(a - b) <= 1e-9 * max(abs(a), abs(b)) or abs(a - b) <= 1e-12
+
+
+def check(name, cond, msg=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name}: {msg}", file=sys.stderr)
+
+
+for rel in FILES:
+    path = os.path.join(CORPUS, rel)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, KILN_STORE_DIR=os.path.join(tmp, "store"))
+        req = {"action": "processFile", "arguments": {
+            "operation": "analyze", "fileName": os.path.basename(path),
+            "fileBase64": base64.b64encode(open(path, "rb").read()).decode(),
+            "options": {"report": "none"}}}
+        p = subprocess.run([KILN, "run", "-"], input=json.dumps(req).encode(), env=env,
+                           capture_output=True, timeout=60)
+        try:
+            resp = json.loads(p.stdout)
+        except ValueError:
+            check(rel, False, f"no JSON reply: {p.stderr[:300]!r}")
+            continue
+        if not resp.get("ok"):
+            check(rel, False, json.dumps(resp.get("error")))
+            continue
+        res = resp["result"]
+        df = pd.read_csv(path)
+        num = df.select_dtypes(include=["number"]).select_dtypes(exclude=["bool"])
+        check(rel + " rows", res["rows"] == len(df), f'{res["rows"]} != {len(df)}')
+        cols = {c["name"]: c for c in res["columns"]}
+        for c in num.columns:
+            s = num[c]
+            q = s.quantile([0.25, 0.5, 0.75])
+            want = dict(count=s.count(), mean=s.mean(), std=s.std(), min=s.min(), max=s.max(),
+                        p25=q.iloc[0], p50=q.iloc[1], p75=q.iloc[2])
+            for k, v in want.items():
+                got = cols.get(str(c), {}).get(k)
+                check(f"{rel} {c} {k}", close(got, float(v)), f"{got} != {v}")
+        corr = num.corr().values.tolist()
+        m = res["correlations"]["matrix"]
+        check(rel + " corr", len(m) == len(corr) and all(
+            close(m[i][j], corr[i][j]) for i in range(len(corr)) for j in range(len(corr))))
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

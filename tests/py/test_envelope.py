@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""The `kiln run` contract: request validation, error codes, exit statuses."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kilntest import b64, expect_error, main  # noqa: E402
+
+PF = "processFile"
+# Input validation happens before the operation runs; any operation will do.
+OP = "parse_excel"
+
+
+def pf(**args):
+    return {"action": PF, "arguments": args}
+
+
+def test_malformed_json(env):
+    out, rc, _ = env.run(b'{"action": "processFile", ')
+    assert rc == 1 and out["ok"] is False
+    assert out["error"]["code"] == "INVALID_REQUEST"
+    assert "malformed JSON at line 1" in out["error"]["message"], out
+    assert out["action"] is None
+
+
+def test_not_an_object(env):
+    expect_error(env, b"[1,2]", "INVALID_REQUEST", "must be a JSON object")
+    expect_error(env, b'"x"', "INVALID_REQUEST")
+
+
+def test_unknown_action(env):
+    expect_error(env, {"action": "deleteEverything", "arguments": {}}, "INVALID_REQUEST",
+                 "unknown action 'deleteEverything'")
+
+
+def test_missing_fields(env):
+    expect_error(env, {"arguments": {}}, "INVALID_REQUEST", "missing 'action'")
+    expect_error(env, {"action": PF}, "INVALID_REQUEST", "missing 'arguments'")
+    expect_error(env, {"action": PF, "arguments": []}, "INVALID_REQUEST",
+                 "'arguments' must be an object")
+    expect_error(env, {"action": PF, "arguments": {}, "extra": 1}, "INVALID_REQUEST",
+                 "unknown request field 'extra'")
+
+
+def test_duplicate_keys_rejected(env):
+    expect_error(env, b'{"action":"processFile","action":"executeCode","arguments":{}}',
+                 "INVALID_REQUEST", "duplicate")
+
+
+def test_missing_required_argument(env):
+    out = expect_error(env, pf(fileBase64=b64("a\n1\n")), "INVALID_REQUEST",
+                       "missing required argument 'operation'")
+    assert out["action"] == PF
+    expect_error(env, {"action": "executeCode", "arguments": {}}, "INVALID_REQUEST",
+                 "missing required argument 'code'")
+
+
+def test_mistyped_arguments(env):
+    expect_error(env, pf(operation=3), "INVALID_REQUEST", "'operation' must be a string")
+    expect_error(env, pf(operation=OP, options=[1]), "INVALID_REQUEST",
+                 "'options' must be an object")
+    expect_error(env, {"action": "executeCode", "arguments": {"code": "1", "timeoutMs": "5"}},
+                 "INVALID_REQUEST", "'timeoutMs' must be an integer")
+    expect_error(env, {"action": "executeCode", "arguments": {"code": "1", "timeoutMs": 0}},
+                 "INVALID_REQUEST", "'timeoutMs' must be positive")
+    expect_error(env, {"action": "executeCode", "arguments": {"code": "1", "packages": "x"}},
+                 "INVALID_REQUEST", "'packages' must be an array")
+
+
+def test_unknown_argument_named(env):
+    expect_error(env, pf(operation=OP, fileurl="x"), "INVALID_REQUEST",
+                 "unknown argument 'fileurl'")
+
+
+def test_unknown_operation(env):
+    expect_error(env, pf(operation="explode", fileBase64=b64("a")), "INVALID_REQUEST",
+                 "unknown operation 'explode'")
+
+
+def test_input_required_and_exclusive(env):
+    expect_error(env, pf(operation=OP), "INVALID_REQUEST",
+                 "needs one of 'fileUrl', 'fileBase64' or 'fileId'")
+    expect_error(env, pf(operation=OP, fileBase64=b64("a"), fileUrl="http://x/"),
+                 "INVALID_REQUEST", "only one of")
+
+
+def test_bad_file_names(env):
+    for name, why in [("../x.csv", "not a path"), ("/etc/passwd", "not a path"),
+                      ("a\u0000b", "NUL"), ("..", "must be a file name"),
+                      ("a\nb", "control character"), ("", "must not be empty"),
+                      ("x" * 300, "longer than")]:
+        expect_error(env, pf(operation=OP, fileBase64=b64("a,b\n1,2\n"), fileName=name),
+                     "INVALID_REQUEST", why)
+
+
+def test_bad_base64(env):
+    expect_error(env, pf(operation=OP, fileBase64="YQ*=", fileName="a.csv"),
+                 "INVALID_REQUEST", "not valid base64")
+
+
+def test_base64_too_large(env):
+    data = b64(b"x" * 5000)
+    expect_error(env, pf(operation=OP, fileBase64=data, fileName="a.csv"),
+                 "FILE_TOO_LARGE", "limit of 4096 bytes", extra_env={"KILN_INPUT_BYTES": 4096})
+
+
+def test_missing_file_id(env):
+    expect_error(env, pf(operation=OP, fileId="f_" + "0" * 32), "NOT_FOUND")
+    expect_error(env, pf(operation=OP, fileId="../../etc/passwd"), "NOT_FOUND")
+
+
+def test_bad_session(env):
+    expect_error(env, {"action": "executeCode", "arguments": {"code": "1", "session": "a/b"}},
+                 "INVALID_REQUEST", "'session'")
+
+
+def test_url_scheme_refused(env):
+    expect_error(env, pf(operation=OP, fileUrl="file:///etc/passwd"), "URL_BLOCKED")
+    expect_error(env, pf(operation=OP, fileUrl="http://127.0.0.1:9/x.csv"), "URL_BLOCKED")
+
+
+def test_id_echoed(env):
+    out, rc, _ = env.run({"id": "req-7", "action": "nope", "arguments": {}})
+    assert out["id"] == "req-7", out
+
+
+def test_usage_exit_status(env):
+    p = env.kiln("run", "--bogus")
+    assert p.returncode == 2, p
+    p = env.kiln("frobnicate")
+    assert p.returncode == 2, p
+    p = env.kiln("run", "/nonexistent/request.json")
+    assert p.returncode == 2, p
+    p = env.kiln("--help")
+    assert p.returncode == 0 and b"usage: kiln" in p.stdout
+
+
+def test_request_from_file(env):
+    path = os.path.join(env.dir, "req.json")
+    with open(path, "w") as f:
+        json.dump({"action": "nope", "arguments": {}}, f)
+    p = env.kiln("run", path)
+    assert p.returncode == 1
+    assert json.loads(p.stdout)["error"]["code"] == "INVALID_REQUEST"
+
+
+def test_bad_config_is_usage_error(env):
+    path = os.path.join(env.dir, "bad.json")
+    with open(path, "w") as f:
+        f.write('{"wall_ms": "soon"}')
+    p = env.kiln("run", "-", input=b"{}", env={"KILN_CONFIG": path})
+    assert p.returncode == 2
+    assert b"'wall_ms' must be an integer" in p.stderr, p.stderr
+    p = env.kiln("run", "-", input=b"{}", env={"KILN_WALL_MS": "abc"})
+    assert p.returncode == 2 and b"KILN_WALL_MS" in p.stderr
+
+
+if __name__ == "__main__":
+    main(globals())

@@ -1,0 +1,174 @@
+#!/usr/bin/python3
+"""executeCode end to end through `kiln run` (sandbox, runner, staging, outputs).
+
+Each test gets a fresh store (kilntest.Env). The last stdout line is
+"N passed, N failed"; the exit status is non-zero on failure.
+"""
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kilntest  # noqa: E402
+from kilntest import b64, expect_error  # noqa: E402
+
+
+def ex(env, code, **args):
+    args["code"] = code
+    return env.run({"action": "executeCode", "arguments": args})
+
+
+def ok(env, code, **args):
+    out, rc, err = ex(env, code, **args)
+    assert out.get("ok") is True, f"expected success, got {json.dumps(out)[:1500]} {err[:500]}"
+    assert rc == 0, rc
+    return out
+
+
+def test_print(env):
+    out = ok(env, "print('hello')\nimport sys\nprint('oops', file=sys.stderr)\n")
+    r = out["result"]
+    assert r["stdout"] == "hello\n", r
+    assert r["stderr"] == "oops\n", r
+    assert r["returnValue"] is None and r["entryPoint"] == "script", r
+    assert r["stdoutTruncated"] is False and isinstance(r["durationMs"], int), r
+    assert out["files"] == [], out["files"]
+
+
+def test_main_inputs(env):
+    out = ok(env, "def main(a, b):\n    return {'sum': a + b, 'b': b}\n",
+             inputs={"a": 40, "b": 2})
+    assert out["result"]["returnValue"] == {"sum": 42, "b": 2}, out["result"]
+    assert out["result"]["entryPoint"] == "main"
+
+
+def test_run_ctx(env):
+    out = ok(env, "def run(ctx):\n    return sorted(ctx.items())\n", inputs={"x": 1, "y": "z"})
+    assert out["result"]["returnValue"] == [["x", 1], ["y", "z"]], out["result"]
+    assert out["result"]["entryPoint"] == "run"
+
+
+def test_pandas_seed_example(env):
+    csv = "city,sales\nOslo,10\nLima,32\nOslo,5\n"
+    out = ok(env, "import pandas as pd\n"
+                  "df = pd.read_csv('data.csv')\n"
+                  "print(df.groupby('city')['sales'].sum().to_dict())\n"
+                  "def main():\n    return df\n",
+             fileBase64=b64(csv), fileName="data.csv")
+    assert out["result"]["stdout"] == "{'Lima': 32, 'Oslo': 15}\n", out["result"]
+    assert out["result"]["returnValue"] == [{"city": "Oslo", "sales": 10},
+                                            {"city": "Lima", "sales": 32},
+                                            {"city": "Oslo", "sales": 5}]
+    # The staged input was not modified, so it is not an output.
+    assert out["files"] == [], out["files"]
+
+
+def test_matplotlib_png(env):
+    out = ok(env, "import matplotlib.pyplot as plt\n"
+                  "import os\nos.makedirs('plots', exist_ok=True)\n"
+                  "plt.plot([1, 3, 2])\nplt.savefig('plots/chart.png')\nplt.show()\n")
+    files = out["files"]
+    assert len(files) == 1, files
+    f = files[0]
+    assert f["name"] == "plots/chart.png" and f["mimeType"] == "image/png", f
+    assert f["scope"] == "temporary" and f["size"] > 100, f
+    p = env.kiln("files", "get", f["id"])
+    assert p.returncode == 0, p
+    assert p.stdout[:8] == b"\x89PNG\r\n\x1a\n", p.stdout[:16]
+    assert len(p.stdout) == f["size"]
+
+
+def test_exception_traceback(env):
+    out = expect_error(env, {"action": "executeCode", "arguments": {
+        "code": "print('before')\ndef f(x):\n    return x['missing']\nf({})\n"}},
+        "CODE_ERROR", contains="KeyError")
+    e = out["error"]
+    assert 'File "<code>", line 4' in e["traceback"], e["traceback"]
+    assert 'File "<code>", line 3, in f' in e["traceback"], e["traceback"]
+    assert "kiln-runner" not in e["traceback"], e["traceback"]
+    assert e["type"] == "KeyError" and e["stdout"] == "before\n", e
+
+
+def test_system_exit(env):
+    out = ok(env, "import sys\nprint('a')\nsys.exit(0)\n")
+    assert out["result"]["stdout"] == "a\n"
+    out = expect_error(env, {"action": "executeCode",
+                             "arguments": {"code": "import sys\nsys.exit(4)\n"}},
+                       "CODE_ERROR", contains="status 4")
+    assert out["error"]["exitStatus"] == 4, out["error"]
+
+
+def test_not_serialisable(env):
+    expect_error(env, {"action": "executeCode",
+                       "arguments": {"code": "def main():\n    return open\n"}},
+                 "CODE_ERROR", contains="returnValue is not JSON-serialisable")
+
+
+def test_packages(env):
+    out = expect_error(env, {"action": "executeCode", "arguments": {
+        "code": "print(1)", "packages": ["pandas", "surely-not-installed-pkg"]}},
+        "PACKAGE_MISSING", contains="surely-not-installed-pkg")
+    assert out["error"]["missing"] == ["surely-not-installed-pkg"], out["error"]
+    ok(env, "print(1)", packages=["numpy>=1.0", "python-dateutil", "openpyxl"])
+    expect_error(env, {"action": "executeCode", "arguments": {
+        "code": "print(1)", "packages": ["../etc"]}}, "INVALID_REQUEST")
+
+
+def test_timeout(env):
+    t0 = time.monotonic()
+    out = expect_error(env, {"action": "executeCode", "arguments": {
+        "code": "print('started', flush=True)\nwhile True:\n    pass\n", "timeoutMs": 500}},
+        "TIMEOUT")
+    took = time.monotonic() - t0
+    assert took < 2.5, f"took {took:.2f} s"
+    assert out["error"]["stdout"] == "started\n", out["error"]
+
+
+def test_print_flood(env):
+    out = ok(env, "import sys\nline = 'x' * 99\nfor i in range(20000):\n    print(line)\n"
+                  "print('tail', file=sys.stderr)\n")
+    r = out["result"]
+    assert r["stdoutTruncated"] is True, {k: v for k, v in r.items() if k != "stdout"}
+    assert len(r["stdout"]) <= 1000 * 1000, len(r["stdout"])
+    assert r["stderr"] == "tail\n" and r["stderrTruncated"] is False
+
+
+def test_no_stdlib_shadowing(env):
+    evil = "raise SystemExit('shadowed')\n"
+    out = ok(env, "import os, json, pandas\n"
+                  "def main():\n    return [json.dumps([1]), os.sep, hasattr(pandas, 'Series')]\n",
+             files=[{"base64": b64(evil), "name": "os.py"},
+                    {"base64": b64(evil), "name": "json.py"},
+                    {"base64": b64(evil), "name": "pandas.py"},
+                    {"base64": b64(evil), "name": "sitecustomize.py"}])
+    assert out["result"]["returnValue"] == ["[1]", "/", True], out["result"]
+
+
+def test_session(env):
+    out = ok(env, "with open('notes.txt', 'w') as f:\n    f.write('from call 1')\n",
+             session="s1")
+    assert [f["name"] for f in out["files"]] == ["notes.txt"], out["files"]
+    assert out["files"][0]["scope"] == "session"
+    out = ok(env, "def main():\n    return open('notes.txt').read()\n", session="s1")
+    assert out["result"]["returnValue"] == "from call 1", out["result"]
+    # Staged, unchanged session files are not outputs again.
+    assert out["files"] == [], out["files"]
+    # Another session does not see it.
+    out = ok(env, "import os\ndef main():\n    return os.path.exists('notes.txt')\n",
+             session="s2")
+    assert out["result"]["returnValue"] is False
+
+
+def test_cold_start_timing(env):
+    t0 = time.monotonic()
+    ok(env, "print(1)")
+    t1 = time.monotonic()
+    ok(env, "import pandas")
+    t2 = time.monotonic()
+    print(f"cold one-shot kiln run: print(1) {1000 * (t1 - t0):.0f} ms, "
+          f"import pandas {1000 * (t2 - t1):.0f} ms")
+
+
+if __name__ == "__main__":
+    kilntest.main(globals())

@@ -1,0 +1,175 @@
+#include "harness.h"
+
+#include <stdlib.h>
+
+#include "input.h"
+
+static bool dec(const char *s, const char *want, size_t want_len)
+{
+    unsigned char *out = NULL;
+    size_t n = 0;
+    struct err e;
+    if (input_b64_decode(s, strlen(s), 1000, "fileBase64", &out, &n, &e) != E_OK) {
+        fprintf(stderr, "  decode '%s' failed: %s\n", s, e.msg);
+        return false;
+    }
+    bool ok = n == want_len && !memcmp(out, want, n);
+    free(out);
+    return ok;
+}
+
+static enum err_code dec_err(const char *s, size_t max, char *msg, size_t msglen)
+{
+    unsigned char *out = NULL;
+    size_t n = 0;
+    struct err e;
+    enum err_code rc = input_b64_decode(s, strlen(s), max, "fileBase64", &out, &n, &e);
+    if (rc == E_OK)
+        free(out);
+    else if (msg)
+        snprintf(msg, msglen, "%s", e.msg);
+    return rc;
+}
+
+static void t_b64_valid(void)
+{
+    T_EXPECT(dec("", "", 0));
+    T_EXPECT(dec("YQ==", "a", 1));
+    T_EXPECT(dec("YQ", "a", 1));     /* padding optional */
+    T_EXPECT(dec("YWI=", "ab", 2));
+    T_EXPECT(dec("YWI", "ab", 2));
+    T_EXPECT(dec("YWJj", "abc", 3));
+    T_EXPECT(dec("YW Jj\nZA\r\n==", "abcd", 4)); /* whitespace tolerated */
+    T_EXPECT(dec("+/+/", "\xfb\xff\xbf", 3));    /* standard alphabet */
+    T_EXPECT(dec("-_-_", "\xfb\xff\xbf", 3));    /* URL-safe alphabet */
+    T_EXPECT(dec("AAE=", "\0\1", 2));
+}
+
+static void t_b64_invalid(void)
+{
+    char msg[512];
+    T_EXPECT_INT(dec_err("YQ*=", 100, msg, sizeof(msg)), E_INVALID);
+    T_EXPECT_CONTAINS(msg, "unexpected character 0x2a at 2");
+    T_EXPECT_CONTAINS(msg, "fileBase64");
+    T_EXPECT_INT(dec_err("Y", 100, msg, sizeof(msg)), E_INVALID); /* 1 symbol: truncated */
+    T_EXPECT_CONTAINS(msg, "truncated");
+    T_EXPECT_INT(dec_err("YQ==YQ==", 100, msg, sizeof(msg)), E_INVALID); /* data after pad */
+    T_EXPECT_INT(dec_err("YQ===", 100, NULL, 0), E_INVALID);
+    T_EXPECT_INT(dec_err("Y===", 100, NULL, 0), E_INVALID);
+    T_EXPECT_INT(dec_err("+_+_", 100, msg, sizeof(msg)), E_INVALID); /* mixed alphabets */
+    T_EXPECT_CONTAINS(msg, "mixes");
+    T_EXPECT_INT(dec_err("\xc3\xa9", 100, NULL, 0), E_INVALID);
+}
+
+static void t_b64_size_cap(void)
+{
+    char msg[512];
+    /* 8 symbols = 6 bytes: fits in 6, not in 5. */
+    T_EXPECT_INT(dec_err("YWJjZGVm", 6, NULL, 0), E_OK);
+    T_EXPECT_INT(dec_err("YWJjZGVm", 5, msg, sizeof(msg)), E_TOO_LARGE);
+    T_EXPECT_CONTAINS(msg, "limit of 5 bytes");
+}
+
+static void t_names(void)
+{
+    struct err e;
+    T_EXPECT_INT(input_check_name("data.csv", "fileName", &e), E_OK);
+    T_EXPECT_INT(input_check_name("résumé 2024.xlsx", "fileName", &e), E_OK);
+    T_EXPECT_INT(input_check_name(".hidden", "fileName", &e), E_OK);
+    T_EXPECT_INT(input_check_name("../x", "fileName", &e), E_INVALID);
+    T_EXPECT_CONTAINS(e.msg, "fileName");
+    T_EXPECT_CONTAINS(e.msg, "not a path");
+    T_EXPECT_INT(input_check_name("/etc/passwd", "fileName", &e), E_INVALID);
+    T_EXPECT_INT(input_check_name("a\\b", "fileName", &e), E_INVALID);
+    T_EXPECT_INT(input_check_name("..", "fileName", &e), E_INVALID);
+    T_EXPECT_INT(input_check_name(".", "fileName", &e), E_INVALID);
+    T_EXPECT_INT(input_check_name("", "fileName", &e), E_INVALID);
+    T_EXPECT_INT(input_check_name("a\nb", "fileName", &e), E_INVALID);
+    T_EXPECT_CONTAINS(e.msg, "control character");
+    T_EXPECT_INT(input_check_name("a\x7f", "fileName", &e), E_INVALID);
+    T_EXPECT_INT(input_check_name(" a", "fileName", &e), E_INVALID);
+    char longname[300];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    T_EXPECT_INT(input_check_name(longname, "fileName", &e), E_INVALID);
+    longname[255] = '\0';
+    T_EXPECT_INT(input_check_name(longname, "fileName", &e), E_OK);
+}
+
+static void t_sessions(void)
+{
+    struct err e;
+    T_EXPECT_INT(input_check_session("abc-1_2.x", &e), E_OK);
+    T_EXPECT_INT(input_check_session("", &e), E_INVALID);
+    T_EXPECT_INT(input_check_session("..", &e), E_INVALID);
+    T_EXPECT_INT(input_check_session("a/b", &e), E_INVALID);
+    T_EXPECT_INT(input_check_session("a b", &e), E_INVALID);
+}
+
+#define SNIFF(lit, name) input_sniff((const unsigned char *)(lit), sizeof(lit) - 1, name)
+
+static void t_sniff(void)
+{
+    T_EXPECT_STR(SNIFF("a,b,c\n1,2,3\n4,5,6\n", NULL), "csv");
+    T_EXPECT_STR(SNIFF("a;b;c\n1;2;3\n", NULL), "csv");
+    T_EXPECT_STR(SNIFF("a\tb\tc\n1\t2\t3\n", NULL), "tsv");
+    T_EXPECT_STR(SNIFF("\xEF\xBB\xBF" "x,y\n1,2\n", NULL), "csv");
+    T_EXPECT_STR(SNIFF("just some words\nand more\n", NULL), "text");
+    T_EXPECT_STR(SNIFF("just some words\n", "notes.csv"), "csv"); /* name decides text */
+    T_EXPECT_STR(SNIFF("[{\"a\":1},{\"a\":2}]", NULL), "json");
+    T_EXPECT_STR(SNIFF("{\"a\":1}\n{\"a\":2}\n", NULL), "jsonl");
+    T_EXPECT_STR(SNIFF("{\"a\":\n 1}\n", NULL), "json");
+    T_EXPECT_STR(SNIFF("{\"a\":1}\n{\"a\":2}\n", "x.json"), "json");
+    T_EXPECT_STR(SNIFF("\x89PNG\r\n\x1a\n....", NULL), "png");
+    T_EXPECT_STR(SNIFF("\xFF\xD8\xFF\xE0", NULL), "jpeg");
+    T_EXPECT_STR(SNIFF("GIF89a", NULL), "gif");
+    T_EXPECT_STR(SNIFF("%PDF-1.7", NULL), "pdf");
+    T_EXPECT_STR(SNIFF("PK\x03\x04....[Content_Types].xml....xl/workbook.xml", NULL), "xlsx");
+    T_EXPECT_STR(SNIFF("PK\x03\x04....stuff", NULL), "zip");
+    T_EXPECT_STR(SNIFF("PK\x03\x04....stuff", "book.xlsx"), "xlsx");
+    T_EXPECT_STR(SNIFF("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", NULL), "xls");
+    T_EXPECT_STR(SNIFF("\xFF\xFE" "a\0,\0b\0", NULL), "csv");
+    T_EXPECT_STR(SNIFF("ab\0cd", NULL), "binary");
+    T_EXPECT_STR(SNIFF("", NULL), "text");
+}
+
+static void t_sniff_corpus(void)
+{
+    char path[4096];
+    static const struct {
+        const char *file, *kind;
+    } files[] = {
+        {"csv/iris.csv", "csv"},
+        {"csv/dummy.tsv", "tsv"},
+        {"csv/pipe_delimited_typed.csv", "csv"},
+        {"csv/german_semicolon_trailing_delimiter.csv", "csv"},
+    };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", t_corpus_dir(), files[i].file);
+        T_EXPECT_STR(input_sniff_file(path, NULL), files[i].kind);
+    }
+}
+
+static void t_mime(void)
+{
+    T_EXPECT_STR(input_mime_for_name("a.CSV"), "text/csv");
+    T_EXPECT_STR(input_mime_for_name("plots/p.png"), "image/png");
+    T_EXPECT_STR(input_mime_for_name("x.xlsx"),
+                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+    T_EXPECT_STR(input_mime_for_name("noext"), "application/octet-stream");
+    T_EXPECT_STR(input_ext_for_kind("csv"), ".csv");
+    T_EXPECT_STR(input_ext_for_kind("nope"), "");
+}
+
+static const struct t_case cases[] = {
+    {"b64_valid", t_b64_valid},
+    {"b64_invalid", t_b64_invalid},
+    {"b64_size_cap", t_b64_size_cap},
+    {"names", t_names},
+    {"sessions", t_sessions},
+    {"sniff", t_sniff},
+    {"sniff_corpus", t_sniff_corpus},
+    {"mime", t_mime},
+    {0},
+};
+T_SUITE(input, cases)
