@@ -28,10 +28,14 @@ struct cli_verb {
 
 /* Sorted by name. */
 static const struct cli_verb cli_verbs[] = {
+    {"analyze", cli_analyze, "statistics and a report of a table file (processFile analyze)"},
     {"doctor", cli_doctor, "check which sandbox layers work on this host (--json)"},
+    {"exec", cli_exec, "run Python code on files in the sandbox (executeCode)"},
     {"files", cli_files, "list, get or remove stored files (files list|get|rm)"},
     {"gc", cli_gc, "remove expired files and leftovers from the store"},
+    {"parse-excel", cli_parse_excel, "every sheet of an .xlsx to CSV/JSON files"},
     {"run", cli_run, "run one JSON request (file or '-') and print the JSON response"},
+    {"transform", cli_transform, "select/filter/derive/sort/group steps over a table file"},
 };
 
 void cli_print_json(const json_t *v, bool pretty)

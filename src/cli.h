@@ -16,6 +16,10 @@ int cli_main(int argc, char **argv);
 
 /* Verbs: argv[0] is the verb name. */
 int cli_run(const struct config *cfg, int argc, char **argv);
+int cli_exec(const struct config *cfg, int argc, char **argv);
+int cli_analyze(const struct config *cfg, int argc, char **argv);
+int cli_parse_excel(const struct config *cfg, int argc, char **argv);
+int cli_transform(const struct config *cfg, int argc, char **argv);
 int cli_doctor(const struct config *cfg, int argc, char **argv);
 int cli_files(const struct config *cfg, int argc, char **argv);
 int cli_gc(const struct config *cfg, int argc, char **argv);

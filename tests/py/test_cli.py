@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""The verbs for people: exec, analyze, parse-excel, transform, help and exit codes."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kilntest import CORPUS, main  # noqa: E402
+
+IRIS = os.path.join(CORPUS, "csv", "iris.csv")
+
+
+def test_help_lists_verbs(env):
+    p = env.kiln("--help")
+    assert p.returncode == 0
+    for verb in [b"run", b"exec", b"analyze", b"parse-excel", b"transform", b"files", b"gc",
+                 b"doctor"]:
+        assert verb in p.stdout, verb
+    for verb in ["exec", "analyze", "parse-excel", "transform", "run", "files"]:
+        p = env.kiln(verb, "--help")
+        assert p.returncode == 0 and b"usage: kiln" in p.stdout, (verb, p)
+
+
+def test_analyze_human_and_json(env):
+    p = env.kiln("analyze", IRIS)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.decode()
+    assert "150 rows" in out, out
+    assert "sepal_length" in out.lower() or "sepal.length" in out.lower(), out
+    p = env.kiln("analyze", IRIS, "--json", "--report", "none")
+    env_ = json.loads(p.stdout)
+    assert env_["ok"] and env_["result"]["rows"] == 150
+    assert env_["files"] == []
+    # The local file was put in the store only for the call.
+    p = env.kiln("files", "list", "--json")
+    names = [f["name"] for f in json.loads(p.stdout)]
+    assert "iris.csv" not in names and names, names
+
+
+def test_analyze_saves_reports(env):
+    out = os.path.join(env.dir, "rep")
+    p = env.kiln("analyze", IRIS, "-o", out)
+    assert p.returncode == 0, p.stderr
+    assert sorted(os.listdir(out)) == ["report.html", "report.xlsx"]
+    with open(os.path.join(out, "report.html"), encoding="utf-8") as f:
+        assert "<svg" in f.read()
+
+
+def test_parse_excel_output_dir(env):
+    book = os.path.join(CORPUS, "xlsx", "data_types_and_formats_small.xlsx")
+    out = os.path.join(env.dir, "sheets")
+    p = env.kiln("parse-excel", book, "-o", out)
+    assert p.returncode == 0, p.stderr
+    assert "Sheet1" in p.stdout.decode()
+    assert os.listdir(out) == ["Sheet1.csv"]
+
+
+def test_exec_inline_with_file_and_inputs(env):
+    p = env.kiln("exec", "-c", "import pandas as pd\n"
+                 "def main(n):\n    return {'rows': len(pd.read_csv('iris.csv')) * n}\n",
+                 "-f", IRIS, "--input", "n=2")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == {"rows": 300}, p.stdout
+
+
+def test_exec_script_from_stdin_and_error(env):
+    p = env.kiln("exec", "-", input=b"print('from stdin')\n")
+    assert p.returncode == 0 and p.stdout == b"from stdin\n", p
+    p = env.kiln("exec", "-c", "1/0")
+    assert p.returncode == 1
+    assert b"CODE_ERROR" in p.stderr and b"ZeroDivisionError" in p.stderr, p.stderr
+
+
+def test_exec_output_dir(env):
+    out = os.path.join(env.dir, "o")
+    p = env.kiln("exec", "-c", "open('r.txt','w').write('x')", "-o", out)
+    assert p.returncode == 0, p.stderr
+    with open(os.path.join(out, "r.txt")) as f:
+        assert f.read() == "x"
+
+
+def test_usage_errors(env):
+    for args in [("exec",), ("exec", "--bogus"), ("analyze",), ("analyze", "a", "b"),
+                 ("analyze", "/nonexistent.csv"), ("exec", "-c", "1", "--timeout", "soon"),
+                 ("transform", IRIS, "--steps", "{not json")]:
+        p = env.kiln(*args)
+        assert p.returncode == 2, (args, p)
+        assert p.stderr, args
+
+
+if __name__ == "__main__":
+    main(globals())
