@@ -300,6 +300,69 @@ static bool cli_is(const char *arg, const char *s1, const char *s2)
     return s2 && !strcmp(arg, s2);
 }
 
+/* Options every verb takes: --session, --timeout, -o, --json, --pretty.
+ * 1 when argv[*i] was one of them, 0 when not, -1 on a usage error. */
+static int cli_common_opt(struct cli_op *op, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i], *v;
+    if (!strcmp(a, "--json")) {
+        op->json = true;
+    } else if (!strcmp(a, "--pretty")) {
+        op->pretty = true;
+    } else if (cli_is(a, "--output", "-o")) {
+        if (!(op->out_dir = cli_val(op->verb, argc, argv, i)))
+            return -1;
+    } else if (cli_is(a, "--session", NULL)) {
+        if (!(v = cli_val(op->verb, argc, argv, i)))
+            return -1;
+        json_object_set_new(op->args, "session", json_string(v));
+    } else if (cli_is(a, "--timeout", NULL)) {
+        if (!(v = cli_val(op->verb, argc, argv, i)))
+            return -1;
+        char *end = NULL;
+        errno = 0;
+        long ms = strtol(v, &end, 10);
+        if (errno || !end || *end || ms <= 0) {
+            cli_usage_error(op->verb, "--timeout takes milliseconds, not '%s'", v);
+            return -1;
+        }
+        json_object_set_new(op->args, "timeoutMs", json_integer(ms));
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* --input/--option KEY=VALUE (single) and --inputs/--options JSON|@FILE
+ * (whole object) into obj. Same return convention as cli_common_opt. */
+static int cli_object_opt(struct cli_op *op, json_t *obj, const char *single, const char *whole,
+                          int argc, char **argv, int *i)
+{
+    const char *a = argv[*i], *v;
+    if (cli_is(a, single, NULL)) {
+        if (!(v = cli_val(op->verb, argc, argv, i)))
+            return -1;
+        if (!cli_set_kv(obj, v)) {
+            cli_usage_error(op->verb, "%s takes KEY=VALUE, not '%s'", single, v);
+            return -1;
+        }
+        return 1;
+    }
+    if (!cli_is(a, whole, NULL))
+        return 0;
+    if (!(v = cli_val(op->verb, argc, argv, i)))
+        return -1;
+    json_t *o = cli_json_arg(op->verb, whole, v);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        cli_usage_error(op->verb, "%s must be a JSON object", whole);
+        return -1;
+    }
+    json_object_update(obj, o);
+    json_decref(o);
+    return 1;
+}
+
 static char *cli_read_text(const char *verb, const char *path)
 {
     struct buf b;
@@ -341,6 +404,13 @@ int cli_exec(const struct config *cfg, int argc, char **argv)
     json_t *packages = json_array();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        int r = cli_common_opt(&op, argc, argv, &i);
+        if (r == 0)
+            r = cli_object_opt(&op, inputs, "--input", "--inputs", argc, argv, &i);
+        if (r < 0)
+            goto out;
+        if (r > 0)
+            continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             cli_exec_help();
             rc = CLI_OK;
@@ -358,50 +428,10 @@ int cli_exec(const struct config *cfg, int argc, char **argv)
                 goto out;
             }
             files[nfiles++] = v;
-        } else if (cli_is(a, "--input", NULL)) {
-            if (!(v = cli_val(op.verb, argc, argv, &i)))
-                goto out;
-            if (!cli_set_kv(inputs, v)) {
-                cli_usage_error(op.verb, "--input takes KEY=VALUE, not '%s'", v);
-                goto out;
-            }
-        } else if (cli_is(a, "--inputs", NULL)) {
-            if (!(v = cli_val(op.verb, argc, argv, &i)))
-                goto out;
-            json_t *o = cli_json_arg(op.verb, "--inputs", v);
-            if (!json_is_object(o)) {
-                json_decref(o);
-                cli_usage_error(op.verb, "--inputs must be a JSON object");
-                goto out;
-            }
-            json_object_update(inputs, o);
-            json_decref(o);
-        } else if (cli_is(a, "--session", NULL)) {
-            if (!(v = cli_val(op.verb, argc, argv, &i)))
-                goto out;
-            json_object_set_new(op.args, "session", json_string(v));
         } else if (cli_is(a, "--package", NULL)) {
             if (!(v = cli_val(op.verb, argc, argv, &i)))
                 goto out;
             json_array_append_new(packages, json_string(v));
-        } else if (cli_is(a, "--timeout", NULL)) {
-            if (!(v = cli_val(op.verb, argc, argv, &i)))
-                goto out;
-            char *end = NULL;
-            errno = 0;
-            long ms = strtol(v, &end, 10);
-            if (errno || !end || *end || ms <= 0) {
-                cli_usage_error(op.verb, "--timeout takes milliseconds, not '%s'", v);
-                goto out;
-            }
-            json_object_set_new(op.args, "timeoutMs", json_integer(ms));
-        } else if (cli_is(a, "--output", "-o")) {
-            if (!(op.out_dir = cli_val(op.verb, argc, argv, &i)))
-                goto out;
-        } else if (!strcmp(a, "--json")) {
-            op.json = true;
-        } else if (!strcmp(a, "--pretty")) {
-            op.pretty = true;
         } else if (a[0] == '-' && a[1]) {
             cli_usage_error(op.verb, "unknown option '%s'", a);
             goto out;
@@ -562,6 +592,13 @@ static int cli_process_verb(const struct config *cfg, const struct cli_pf_verb *
     json_object_set_new(op.args, "operation", json_string(pv->operation));
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        int r = cli_common_opt(&op, argc, argv, &i);
+        if (r == 0)
+            r = cli_object_opt(&op, options, "--option", "--options", argc, argv, &i);
+        if (r < 0)
+            goto out;
+        if (r > 0)
+            continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: kiln %s FILE|URL|ID [options]\n\n%s\ncommon options:\n"
                    "  --option KEY=VALUE   any operation option (VALUE is JSON or a string)\n"
@@ -575,24 +612,6 @@ static int cli_process_verb(const struct config *cfg, const struct cli_pf_verb *
                    pv->verb, pv->help);
             rc = CLI_OK;
             goto out;
-        } else if (cli_is(a, "--option", NULL)) {
-            if (!(v = cli_val(op.verb, argc, argv, &i)))
-                goto out;
-            if (!cli_set_kv(options, v)) {
-                cli_usage_error(op.verb, "--option takes KEY=VALUE, not '%s'", v);
-                goto out;
-            }
-        } else if (cli_is(a, "--options", NULL)) {
-            if (!(v = cli_val(op.verb, argc, argv, &i)))
-                goto out;
-            json_t *o = cli_json_arg(op.verb, "--options", v);
-            if (!json_is_object(o)) {
-                json_decref(o);
-                cli_usage_error(op.verb, "--options must be a JSON object");
-                goto out;
-            }
-            json_object_update(options, o);
-            json_decref(o);
         } else if (cli_is(a, "--steps", NULL)) {
             if (!(v = cli_val(op.verb, argc, argv, &i)))
                 goto out;
@@ -631,28 +650,6 @@ static int cli_process_verb(const struct config *cfg, const struct cli_pf_verb *
             if (!(v = cli_val(op.verb, argc, argv, &i)))
                 goto out;
             json_object_set_new(op.args, "fileName", json_string(v));
-        } else if (cli_is(a, "--session", NULL)) {
-            if (!(v = cli_val(op.verb, argc, argv, &i)))
-                goto out;
-            json_object_set_new(op.args, "session", json_string(v));
-        } else if (cli_is(a, "--timeout", NULL)) {
-            if (!(v = cli_val(op.verb, argc, argv, &i)))
-                goto out;
-            char *end = NULL;
-            errno = 0;
-            long ms = strtol(v, &end, 10);
-            if (errno || !end || *end || ms <= 0) {
-                cli_usage_error(op.verb, "--timeout takes milliseconds, not '%s'", v);
-                goto out;
-            }
-            json_object_set_new(op.args, "timeoutMs", json_integer(ms));
-        } else if (cli_is(a, "--output", "-o")) {
-            if (!(op.out_dir = cli_val(op.verb, argc, argv, &i)))
-                goto out;
-        } else if (!strcmp(a, "--json")) {
-            op.json = true;
-        } else if (!strcmp(a, "--pretty")) {
-            op.pretty = true;
         } else if (a[0] == '-' && a[1]) {
             cli_usage_error(op.verb, "unknown option '%s'", a);
             goto out;
