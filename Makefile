@@ -4,7 +4,7 @@
 CC ?= cc
 CFLAGS ?= -O2 -g
 PYTHON_CONFIG ?= /usr/bin/python3-config
-PKGS := libcurl jansson libseccomp xlsxwriter minizip expat libcrypto
+PKGS := libcurl jansson libseccomp xlsxwriter minizip expat libcrypto libmicrohttpd
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wold-style-definition -Wpointer-arith -Wwrite-strings -Wformat=2 -Wvla -Wundef \

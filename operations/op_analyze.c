@@ -3,10 +3,14 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -34,9 +38,207 @@
  * text) up to LIM_ANALYZE_DISTINCT per column and LIM_ANALYZE_DISTINCT_BYTES
  * for all sets, then a lower bound flagged distinctApproximate; mean with
  * pairwise summation, std two-pass (ddof 1), quartiles with linear
- * interpolation (numpy's lerp) via quickselect; top values by count, ties by
- * first appearance; correlations Pearson over pairwise complete rows.
+ * interpolation (numpy's lerp) on the radix-sorted values, which also give
+ * the numeric distinct counts and runs; top values by count, ties by first
+ * appearance; correlations Pearson over pairwise complete rows.
+ * Threads: the scan runs a reader thread (rows copied into batches) and two
+ * column workers that each take a (column, next batch) task, so a column
+ * sees its rows in order on one thread at a time; numeric summaries run on
+ * two threads too. Shared budgets are atomics.
  */
+
+/* ---- memory and the distinct-value set ---- */
+
+/* Large arrays (values, sets, sort scratch) live in their own mappings
+ * with transparent huge pages: on many (virtual) machines the 4 KiB page
+ * faults of fresh memory cost more than the analysis itself. Smaller ones
+ * use malloc. Callers pass the byte sizes they hold. */
+#define AN_BIG ((size_t)2 << 20)
+
+static size_t an_round(size_t b)
+{
+    return (b + AN_BIG - 1) & ~(AN_BIG - 1);
+}
+
+static void an_advise(void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, bytes, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
+/* Grow a block from oldb to newb bytes (contents kept; new bytes zero when
+ * the block is mapped, unspecified otherwise). NULL on failure, p intact. */
+static void *an_grow(void *p, size_t oldb, size_t newb)
+{
+    if (newb < AN_BIG)
+        return realloc(p, newb ? newb : 1);
+    size_t nr = an_round(newb);
+    void *q;
+    if (oldb < AN_BIG) {
+        q = mmap(NULL, nr, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (q == MAP_FAILED)
+            return NULL;
+        an_advise(q, nr);
+        if (p && oldb)
+            memcpy(q, p, oldb);
+        free(p);
+        return q;
+    }
+    size_t orr = an_round(oldb);
+    if (nr == orr)
+        return p;
+    q = mremap(p, orr, nr, MREMAP_MAYMOVE);
+    if (q == MAP_FAILED)
+        return NULL;
+    an_advise(q, nr);
+    return q;
+}
+
+/* A zeroed block of `bytes`. */
+static void *an_zalloc(size_t bytes)
+{
+    if (bytes < AN_BIG)
+        return calloc(1, bytes ? bytes : 1);
+    return an_grow(NULL, 0, bytes);
+}
+
+static void an_release(void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    if (bytes < AN_BIG)
+        free(p);
+    else
+        munmap(p, an_round(bytes));
+}
+
+/* Grow an array of `size`-byte elements from oldn to newn. */
+static void *an_realloc(void *p, size_t oldn, size_t newn, size_t size)
+{
+    if (newn > SIZE_MAX / size)
+        return NULL;
+    return an_grow(p, oldn * size, newn * size);
+}
+
+/* One distinct text: its bytes in the arena and how often it was seen.
+ * Entries are in order of first appearance (their index is the rank). */
+struct an_sent {
+    uint64_t off;
+    uint32_t len, count;
+};
+
+/* Open addressing; a slot is (hash high 32 bits) << 32 | (entry + 1), 0 empty. */
+struct an_sset {
+    uint64_t *slots;
+    size_t nslots;
+    struct an_sent *ents;
+    size_t n, cap;
+    char *arena;
+    size_t alen, acap;
+};
+
+/* Bytes in use (what the LIM_ANALYZE_DISTINCT_BYTES budget counts):
+ * capacity never written costs no memory. */
+static size_t an_sset_bytes(const struct an_sset *t)
+{
+    return t->nslots * sizeof(*t->slots) + t->n * sizeof(*t->ents) + t->alen;
+}
+
+static void an_sset_release(struct an_sset *t)
+{
+    an_release(t->slots, t->nslots * sizeof(*t->slots));
+    an_release(t->ents, t->cap * sizeof(*t->ents));
+    an_release(t->arena, t->acap);
+    memset(t, 0, sizeof(*t));
+}
+
+/* Add one occurrence. *added: bytes newly allocated; E_LIMIT when a new
+ * entry would pass max_entries or the byte budget `room`. */
+static enum err_code an_sset_add(struct an_sset *t, const char *s, size_t n, size_t room,
+                                 size_t *added, struct err *err)
+{
+    uint64_t h = table_hash(s, n);
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t i = 0;
+    *added = 0;
+    if (t->nslots) {
+        size_t mask = t->nslots - 1;
+        for (i = tag & mask;; i = (i + 1) & mask) {
+            uint64_t v = t->slots[i];
+            if (!v)
+                break;
+            if ((uint32_t)(v >> 32) == tag) {
+                struct an_sent *e = &t->ents[(uint32_t)v - 1];
+                if (e->len == n && !memcmp(t->arena + e->off, s, n)) {
+                    e->count++;
+                    return E_OK;
+                }
+            }
+        }
+    }
+    if (t->n >= (size_t)LIM_ANALYZE_DISTINCT || n > UINT32_MAX)
+        return E_LIMIT;
+    /* Room for the new entry: slots (load <= 3/4: probes stay within a
+     * cache line or two), entries, bytes. */
+    size_t ns = t->nslots, ec = t->cap, ac = t->acap;
+    if ((t->n + 1) * 4 > ns * 3)
+        ns = ns ? ns * 2 : 64;
+    if (t->n == ec)
+        ec = ec ? ec * 2 : 64;
+    if (t->alen + n > ac) {
+        ac = ac ? ac : 1024;
+        while (ac < t->alen + n)
+            ac *= 2;
+    }
+    size_t grow = (ns - t->nslots) * sizeof(*t->slots) + sizeof(*t->ents) + n;
+    if (grow > room)
+        return E_LIMIT;
+    if (ns != t->nslots) {
+        uint64_t *sl = an_zalloc(ns * sizeof(*sl));
+        if (!sl)
+            return err_set(err, E_NOMEM, "out of memory");
+        for (size_t k = 0; k < t->nslots; k++) {
+            uint64_t v = t->slots[k];
+            if (!v)
+                continue;
+            size_t j = (size_t)(v >> 32) & (ns - 1);
+            while (sl[j])
+                j = (j + 1) & (ns - 1);
+            sl[j] = v;
+        }
+        an_release(t->slots, t->nslots * sizeof(*t->slots));
+        t->slots = sl;
+        t->nslots = ns;
+        for (i = tag & (ns - 1); sl[i]; i = (i + 1) & (ns - 1))
+            ;
+    }
+    if (ec != t->cap) {
+        struct an_sent *ne = an_realloc(t->ents, t->cap, ec, sizeof(*ne));
+        if (!ne)
+            return err_set(err, E_NOMEM, "out of memory");
+        t->ents = ne;
+        t->cap = ec;
+    }
+    if (ac != t->acap) {
+        char *na = an_realloc(t->arena, t->acap, ac, 1);
+        if (!na)
+            return err_set(err, E_NOMEM, "out of memory");
+        t->arena = na;
+        t->acap = ac;
+    }
+    if (n)
+        memcpy(t->arena + t->alen, s, n);
+    t->ents[t->n] = (struct an_sent){t->alen, (uint32_t)n, 1};
+    t->alen += n;
+    t->slots[i] = (uint64_t)tag << 32 | (uint64_t)(t->n + 1);
+    t->n++;
+    *added = grow;
+    return E_OK;
+}
 
 enum an_type { AT_INT = 1, AT_FLOAT = 2, AT_BOOL = 4, AT_DATE = 8, AT_DATETIME = 16 };
 
@@ -52,10 +254,11 @@ struct an_col {
     size_t nvals, capvals;
     bool vals_dropped; /* LIM_ANALYZE_NUMBERS reached */
     /* Text values (not collected while numeric; see demote_row). */
-    struct table_strset set;
+    struct an_sset set;
     bool set_full;
     size_t demote_row; /* first row whose text went into set */
     bool need_pass2;
+    struct an_numres *nres; /* numeric statistics, once summarised */
     /* Booleans, dates, lengths. */
     size_t ntrue;
     double tmin, tmax; /* datetime seconds */
@@ -63,22 +266,12 @@ struct an_col {
     double lsum;
 };
 
-struct an_dent {
-    uint64_t key; /* bits of the value + 1; 0 = empty slot */
-    uint32_t count, first;
-};
-
 struct an_state {
-    /* Scratch reused by every numeric column. */
-    double *sa, *sd;
-    size_t scap;
-    struct an_dent *map;
-    size_t mapcap;
     struct an_col *cols;
     size_t ncols;
     size_t rows;
-    size_t numbers; /* doubles allocated over all columns */
-    size_t set_bytes;
+    atomic_size_t numbers;   /* doubles allocated over all columns */
+    atomic_size_t set_bytes; /* bytes of all distinct-value sets */
     size_t topn;
 };
 
@@ -355,8 +548,8 @@ static size_t an_utf8_len(const char *s, size_t n)
 
 static void an_drop_vals(struct an_state *st, struct an_col *c)
 {
-    st->numbers -= c->capvals;
-    free(c->vals);
+    atomic_fetch_sub(&st->numbers, c->capvals);
+    an_release(c->vals, c->capvals * sizeof(*c->vals));
     c->vals = NULL;
     c->nvals = c->capvals = 0;
 }
@@ -370,15 +563,18 @@ static enum err_code an_push_val(struct an_state *st, struct an_col *c, double v
         size_t nc = c->capvals ? c->capvals * 2 : 1024;
         while (nc <= row)
             nc *= 2;
-        if (st->numbers - c->capvals + nc > (size_t)LIM_ANALYZE_NUMBERS) {
+        size_t add = nc - c->capvals;
+        if (atomic_fetch_add(&st->numbers, add) + add > (size_t)LIM_ANALYZE_NUMBERS) {
+            atomic_fetch_sub(&st->numbers, add);
             an_drop_vals(st, c);
             c->vals_dropped = true;
             return E_OK;
         }
-        double *nv = realloc(c->vals, nc * sizeof(*nv));
-        if (!nv)
+        double *nv = an_realloc(c->vals, c->capvals, nc, sizeof(*nv));
+        if (!nv) {
+            atomic_fetch_sub(&st->numbers, add);
             return err_set(err, E_NOMEM, "out of memory");
-        st->numbers += nc - c->capvals;
+        }
         c->vals = nv;
         c->capvals = nc;
     }
@@ -389,25 +585,22 @@ static enum err_code an_push_val(struct an_state *st, struct an_col *c, double v
 }
 
 static enum err_code an_set_add(struct an_state *st, struct an_col *c, const char *s, size_t n,
-                                size_t row, struct err *err)
+                                struct err *err)
 {
     if (c->set_full)
         return E_OK;
-    size_t before = table_strset_bytes(&c->set);
-    if (st->set_bytes + n + 64 > (size_t)LIM_ANALYZE_DISTINCT_BYTES &&
-        !table_strset_has(&c->set, s, n)) {
-        c->set_full = true;
-        return E_OK;
-    }
-    enum err_code rc = table_strset_add(&c->set, s, n, row, NULL, err);
+    size_t used = atomic_load(&st->set_bytes), added = 0;
+    size_t room = used < (size_t)LIM_ANALYZE_DISTINCT_BYTES
+                      ? (size_t)LIM_ANALYZE_DISTINCT_BYTES - used
+                      : 0;
+    enum err_code rc = an_sset_add(&c->set, s, n, room, &added, err);
     if (rc == E_LIMIT) {
         c->set_full = true;
         return E_OK;
     }
-    if (rc)
-        return rc;
-    st->set_bytes += table_strset_bytes(&c->set) - before;
-    return E_OK;
+    if (added)
+        atomic_fetch_add(&st->set_bytes, added);
+    return rc;
 }
 
 static enum err_code an_cell(struct an_state *st, struct an_col *c, const struct tcell *t,
@@ -481,7 +674,7 @@ static enum err_code an_cell(struct an_state *st, struct an_col *c, const struct
             c->cand &= ~(unsigned)(AT_DATE | AT_DATETIME);
         }
     }
-    if ((rc = an_set_add(st, c, s, n, row, err)))
+    if ((rc = an_set_add(st, c, s, n, err)))
         return rc;
 length:;
     size_t L = an_utf8_len(s, n);
@@ -522,46 +715,89 @@ static double an_pairwise(const double *a, size_t n)
     return an_pairwise(a, n2) + an_pairwise(a + n2, n - n2);
 }
 
-static void an_swap(double *a, size_t i, size_t j)
+/* Sorting keys of doubles: unsigned order equals numeric order (no NaN). */
+union an_u {
+    double d;
+    uint64_t u;
+};
+
+static uint64_t an_key(double v)
 {
-    double t = a[i];
-    a[i] = a[j];
-    a[j] = t;
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    return (u >> 63) ? ~u : u | 0x8000000000000000ULL;
 }
 
-/* Put the k-th smallest of a[lo..hi] at a[k] (Hoare partition, median of 3). */
-static void an_select(double *a, size_t lo, size_t hi, size_t k)
+static double an_unkey(uint64_t k)
 {
-    while (hi > lo) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < a[lo])
-            an_swap(a, mid, lo);
-        if (a[hi] < a[lo])
-            an_swap(a, hi, lo);
-        if (a[hi] < a[mid])
-            an_swap(a, hi, mid);
-        double pv = a[mid];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pv)
-                i++;
-            while (a[j] > pv)
-                j--;
-            if (i <= j) {
-                an_swap(a, i, j);
-                i++;
-                if (j == 0)
-                    break;
-                j--;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            return;
+    uint64_t u = (k >> 63) ? k & 0x7FFFFFFFFFFFFFFFULL : ~k;
+    double v;
+    memcpy(&v, &u, 8);
+    return v;
+}
+
+/* LSD radix sort of the keys in a[0..n) (11-bit digits; digits that are the
+ * same in every key are skipped); b is scratch of n. Returns the buffer that
+ * holds the sorted keys. */
+static union an_u *an_radix(union an_u *a, union an_u *b, size_t n)
+{
+    enum { BITS = 11, PASSES = 6, BUCKETS = 1 << BITS };
+    size_t(*hist)[BUCKETS] = calloc(PASSES, sizeof(*hist));
+    if (!hist)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = a[i].u;
+        for (int p = 0; p < PASSES; p++)
+            hist[p][(k >> (p * BITS)) & (BUCKETS - 1)]++;
     }
+    for (int p = 0; p < PASSES; p++) {
+        size_t *h = hist[p];
+        unsigned shift = (unsigned)(p * BITS);
+        if (n && h[(a[0].u >> shift) & (BUCKETS - 1)] == n)
+            continue; /* every key has this digit */
+        size_t sum = 0;
+        for (size_t d = 0; d < BUCKETS; d++) {
+            size_t t = h[d];
+            h[d] = sum;
+            sum += t;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint64_t k = a[i].u;
+            b[h[(k >> shift) & (BUCKETS - 1)]++].u = k;
+        }
+        union an_u *t = a;
+        a = b;
+        b = t;
+    }
+    free(hist);
+    return a;
+}
+
+/* numpy's pairwise summation of (a[i] - m)^2, same blocking as an_pairwise. */
+static double an_pairwise_sq(const double *a, size_t n, double m)
+{
+    if (n < 8) {
+        double s = 0;
+        for (size_t i = 0; i < n; i++)
+            s += (a[i] - m) * (a[i] - m);
+        return s;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int k = 0; k < 8; k++)
+            r[k] = (a[k] - m) * (a[k] - m);
+        size_t i;
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int k = 0; k < 8; k++)
+                r[k] += (a[i + k] - m) * (a[i + k] - m);
+        double s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++)
+            s += (a[i] - m) * (a[i] - m);
+        return s;
+    }
+    size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return an_pairwise_sq(a, n2, m) + an_pairwise_sq(a + n2, n - n2, m);
 }
 
 static double an_lerp(double a, double b, double t)
@@ -570,27 +806,15 @@ static double an_lerp(double a, double b, double t)
     return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }
 
-/* Quartiles of a[0..n) (reordered). */
-static void an_quartiles(double *a, size_t n, double q[3])
+/* Quartiles of the sorted s[0..n) (numpy's linear method). */
+static void an_quartiles(const double *s, size_t n, double q[3])
 {
     static const double qs[3] = {0.25, 0.5, 0.75};
-    size_t from = 0;
     for (int k = 0; k < 3; k++) {
         double vi = (double)n * qs[k] + (1 - qs[k]) - 1;
         size_t lo = (size_t)floor(vi);
         double t = vi - (double)lo;
-        if (lo >= n - 1) {
-            an_select(a, from, n - 1, n - 1);
-            q[k] = a[n - 1];
-            continue;
-        }
-        an_select(a, from, n - 1, lo);
-        double next = a[lo + 1];
-        for (size_t i = lo + 2; i < n; i++)
-            if (a[i] < next)
-                next = a[i];
-        q[k] = an_lerp(a[lo], next, t);
-        from = lo;
+        q[k] = lo >= n - 1 ? s[n - 1] : an_lerp(s[lo], s[lo + 1], t);
     }
 }
 
@@ -657,19 +881,6 @@ static json_t *an_iso(double secs, bool date_only)
     return json_string(tmp);
 }
 
-/* Numeric column: stats from the row-aligned values. */
-static enum err_code an_scratch(struct an_state *st, size_t n, struct err *err)
-{
-    if (n <= st->scap)
-        return E_OK;
-    free(st->sa);
-    free(st->sd);
-    st->sa = malloc(n * sizeof(double));
-    st->sd = malloc(n * sizeof(double));
-    st->scap = st->sa && st->sd ? n : 0;
-    return st->scap ? E_OK : err_set(err, E_NOMEM, "out of memory");
-}
-
 static uint64_t an_mix(uint64_t x)
 {
     x ^= x >> 30;
@@ -680,152 +891,285 @@ static uint64_t an_mix(uint64_t x)
     return x;
 }
 
-/* Count distinct values of vals into st->map (grows by doubling). */
-static enum err_code an_count_values(struct an_state *st, const double *vals, size_t nv,
-                                     size_t *nslots_out, size_t *distinct_out, struct err *err)
+/* The statistics of one numeric column, computed without touching JSON so
+ * that columns can be summarised on several threads. */
+struct an_numres {
+    size_t n, distinct;
+    double min, max, mean, std, q[3];
+    bool has_std;
+    size_t bins;
+    size_t hist[30];
+    size_t ntop;
+    double topv[LIM_ANALYZE_TOPN];
+    size_t topc[LIM_ANALYZE_TOPN];
+};
+
+/* Scratch of one summarising thread. */
+struct an_scratch {
+    union an_u *a, *b;
+    size_t cap;
+};
+
+static enum err_code an_scratch_need(struct an_scratch *s, size_t n, struct err *err)
 {
-    size_t nslots = 1024, distinct = 0;
-    if (st->mapcap < nslots) {
-        free(st->map);
-        st->map = malloc(nslots * sizeof(*st->map));
-        st->mapcap = st->map ? nslots : 0;
-        if (!st->map)
-            return err_set(err, E_NOMEM, "out of memory");
+    if (n <= s->cap)
+        return E_OK;
+    an_release(s->a, s->cap * sizeof(*s->a));
+    an_release(s->b, s->cap * sizeof(*s->b));
+    s->a = an_grow(NULL, 0, n * sizeof(*s->a));
+    s->b = an_grow(NULL, 0, n * sizeof(*s->b));
+    s->cap = n;
+    if (!s->a || !s->b) {
+        an_release(s->a, n * sizeof(*s->a));
+        an_release(s->b, n * sizeof(*s->b));
+        s->a = s->b = NULL;
+        s->cap = 0;
+        return err_set(err, E_NOMEM, "out of memory");
     }
-    struct an_dent *map = st->map;
-    memset(map, 0, nslots * sizeof(*map));
-    for (size_t r = 0; r < nv; r++) {
-        double v = vals[r];
-        if (isnan(v))
-            continue;
-        if (v == 0)
-            v = 0;
-        uint64_t key;
-        memcpy(&key, &v, 8);
-        key += 1;
-        uint64_t hk = an_mix(key);
-        size_t h = (size_t)hk & (nslots - 1);
-        while (map[h].key && map[h].key != key)
-            h = (h + 1) & (nslots - 1);
-        if (!map[h].key) {
-            if ((distinct + 1) * 2 > nslots) {
-                /* Grow and rehash, then place this value again. */
-                size_t ns = nslots * 2;
-                struct an_dent *nm = calloc(ns, sizeof(*nm));
-                if (!nm)
-                    return err_set(err, E_NOMEM, "out of memory");
-                for (size_t i = 0; i < nslots; i++) {
-                    if (!map[i].key)
-                        continue;
-                    size_t j = (size_t)an_mix(map[i].key) & (ns - 1);
-                    while (nm[j].key)
-                        j = (j + 1) & (ns - 1);
-                    nm[j] = map[i];
-                }
-                free(st->map);
-                st->map = map = nm;
-                st->mapcap = nslots = ns;
-                h = (size_t)hk & (nslots - 1);
-                while (map[h].key)
-                    h = (h + 1) & (nslots - 1);
-            }
-            map[h] = (struct an_dent){key, 0, (uint32_t)r};
-            distinct++;
-        }
-        map[h].count++;
-    }
-    *nslots_out = nslots;
-    *distinct_out = distinct;
     return E_OK;
 }
 
-/* Numeric column: stats from the row-aligned values. */
-static enum err_code an_numeric(struct an_state *st, struct an_col *c, bool integer, json_t *o,
-                                struct err *err)
+/* Normalised bits of a value for the candidate table (-0 is 0). */
+static uint64_t an_vbits(double v)
+{
+    if (v == 0)
+        v = 0;
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    return u;
+}
+
+/* Top values: runs of the sorted u[0..U) with counts cnt[]; first
+ * appearances come from a scan of vals in row order. */
+static enum err_code an_num_top(const double *vals, size_t nv, const double *u, const size_t *cnt,
+                                size_t U, size_t topn, struct an_numres *r, struct err *err)
 {
     enum err_code rc = E_OK;
-    struct an_top *top = NULL;
-    size_t n = 0;
-    if ((rc = an_scratch(st, c->nvals ? c->nvals : 1, err)))
+    if (!topn || !U)
+        return E_OK;
+    /* Threshold: the topn-th largest count (min-heap of counts). */
+    size_t T = 0, hn = 0;
+    size_t heap[LIM_ANALYZE_TOPN];
+    for (size_t i = 0; i < U; i++) {
+        size_t c = cnt[i];
+        if (hn < topn) {
+            size_t j = hn++;
+            while (j && heap[(j - 1) / 2] > c) {
+                heap[j] = heap[(j - 1) / 2];
+                j = (j - 1) / 2;
+            }
+            heap[j] = c;
+        } else if (c > heap[0]) {
+            size_t j = 0;
+            for (;;) {
+                size_t l = 2 * j + 1, m = j;
+                if (l < hn && heap[l] < c)
+                    m = l;
+                if (l + 1 < hn && heap[l + 1] < (m == j ? c : heap[m]))
+                    m = l + 1;
+                if (m == j)
+                    break;
+                heap[j] = heap[m];
+                j = m;
+            }
+            heap[j] = c;
+        }
+    }
+    T = U <= topn ? 0 : heap[0];
+    /* Candidates: every run with count >= T, in a small hash (or, when
+     * there are very many, binary search over u). */
+    size_t ngreater = 0, ncand = 0;
+    for (size_t i = 0; i < U; i++) {
+        ngreater += cnt[i] > T;
+        ncand += cnt[i] >= T;
+    }
+    size_t need_ties = U <= topn ? 0 : topn - ngreater;
+    size_t nslots = 0;
+    uint64_t *hk = NULL;
+    uint32_t *hv = NULL;
+    if (ncand <= 65536) {
+        nslots = 64;
+        while (nslots < ncand * 2)
+            nslots *= 2;
+        hk = calloc(nslots, sizeof(*hk));
+        hv = calloc(nslots, sizeof(*hv));
+        if (!hk || !hv) {
+            rc = err_set(err, E_NOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < U; i++) {
+            if (cnt[i] < T)
+                continue;
+            uint64_t k = an_vbits(u[i]) + 1;
+            size_t h = (size_t)an_mix(k) & (nslots - 1);
+            while (hk[h])
+                h = (h + 1) & (nslots - 1);
+            hk[h] = k;
+            hv[h] = (uint32_t)i;
+        }
+    }
+    /* Chosen runs with their first rows. */
+    struct an_top sel[2 * LIM_ANALYZE_TOPN + 2];
+    size_t nsel = 0, found_greater = 0, ties = 0;
+    size_t want_all = U <= topn ? U : 0;
+    for (size_t row = 0; row < nv; row++) {
+        double v = vals[row];
+        if (isnan(v))
+            continue;
+        size_t idx = (size_t)-1;
+        if (hk) {
+            uint64_t k = an_vbits(v) + 1;
+            size_t h = (size_t)an_mix(k) & (nslots - 1);
+            while (hk[h] && hk[h] != k)
+                h = (h + 1) & (nslots - 1);
+            if (hk[h])
+                idx = hv[h];
+        } else {
+            size_t lo = 0, hi = U;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (u[mid] < v)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo < U && u[lo] == v && cnt[lo] >= T)
+                idx = lo;
+        }
+        if (idx == (size_t)-1)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < nsel && !seen; k++)
+            seen = sel[k].idx == idx;
+        if (seen)
+            continue;
+        if (want_all || cnt[idx] > T) {
+            sel[nsel++] = (struct an_top){idx, cnt[idx], row};
+            found_greater++;
+        } else if (ties < need_ties) {
+            sel[nsel++] = (struct an_top){idx, cnt[idx], row};
+            ties++;
+        } else {
+            continue;
+        }
+        if ((want_all ? found_greater == want_all : found_greater == ngreater) &&
+            ties == need_ties)
+            break;
+    }
+    struct an_top top[LIM_ANALYZE_TOPN + 1];
+    size_t ntop = 0;
+    for (size_t k = 0; k < nsel; k++)
+        an_top_offer(top, &ntop, topn, sel[k].idx, sel[k].count, sel[k].first);
+    for (size_t k = 0; k < ntop; k++) {
+        r->topv[k] = u[top[k].idx] == 0 ? 0 : u[top[k].idx];
+        r->topc[k] = top[k].count;
+    }
+    r->ntop = ntop;
+out:
+    free(hk);
+    free(hv);
+    return rc;
+}
+
+/* Numeric column: stats from the row-aligned values (NaN = missing). */
+static enum err_code an_numeric_compute(struct an_scratch *sc, const struct an_col *c, size_t topn,
+                                        struct an_numres *r, struct err *err)
+{
+    enum err_code rc;
+    memset(r, 0, offsetof(struct an_numres, topv));
+    if ((rc = an_scratch_need(sc, c->nvals ? c->nvals : 1, err)))
         return rc;
-    double *a = st->sa, *d = st->sd;
+    union an_u *a = sc->a;
+    size_t n = 0;
+    /* The compact values, as doubles in sc->b for the sums. */
+    double *x = (double *)(void *)sc->b;
     for (size_t i = 0; i < c->nvals; i++)
         if (!isnan(c->vals[i]))
-            a[n++] = c->vals[i];
+            x[n++] = c->vals[i];
+    r->n = n;
     if (!n)
-        goto out;
-    double mn = a[0], mx = a[0];
+        return E_OK;
+    double mn = x[0], mx = x[0];
     for (size_t i = 1; i < n; i++) {
-        if (a[i] < mn)
-            mn = a[i];
-        if (a[i] > mx)
-            mx = a[i];
+        if (x[i] < mn)
+            mn = x[i];
+        if (x[i] > mx)
+            mx = x[i];
     }
-    double mean = an_pairwise(a, n) / (double)n;
-    json_object_set_new(o, "min", an_num_typed(mn, integer));
-    json_object_set_new(o, "max", an_num_typed(mx, integer));
-    json_object_set_new(o, "mean", an_num(mean));
+    r->min = mn;
+    r->max = mx;
+    r->mean = an_pairwise(x, n) / (double)n;
     if (n > 1) {
-        for (size_t i = 0; i < n; i++)
-            d[i] = (a[i] - mean) * (a[i] - mean);
-        double var = an_pairwise(d, n) / (double)(n - 1);
-        json_object_set_new(o, "std", an_num(sqrt(var)));
+        r->std = sqrt(an_pairwise_sq(x, n, r->mean) / (double)(n - 1));
+        r->has_std = true;
     }
-    /* Distinct and top values by value (-0 counts as 0). */
-    size_t nslots = 0, distinct = 0;
-    if ((rc = an_count_values(st, c->vals, c->nvals, &nslots, &distinct, err)))
-        goto out;
-    const struct an_dent *map = st->map;
-    json_object_set_new(o, "distinct", json_integer((json_int_t)distinct));
-    top = calloc(st->topn + 1, sizeof(*top));
-    if (!top) {
-        rc = err_set(err, E_NOMEM, "out of memory");
-        goto out;
-    }
-    size_t ntop = 0;
-    for (size_t h = 0; h < nslots; h++)
-        if (map[h].key)
-            an_top_offer(top, &ntop, st->topn, h, map[h].count, map[h].first);
-    json_t *ta = json_array();
-    for (size_t i = 0; i < ntop; i++) {
-        uint64_t key = map[top[i].idx].key - 1;
-        double v;
-        memcpy(&v, &key, 8);
-        json_array_append_new(ta, json_pack("{s:o,s:I}", "value", an_num_typed(v, integer), "count",
-                                            (json_int_t)top[i].count));
-    }
-    json_object_set_new(o, "top", ta);
     /* Histogram (Sturges' bins over [min, max]). */
     size_t bins = (size_t)ceil(log2((double)n)) + 1;
     if (bins > 30)
         bins = 30;
     if (mn == mx || !isfinite(mn) || !isfinite(mx))
         bins = 1;
-    json_t *edges = json_array(), *counts = json_array();
-    size_t hc[30] = {0};
     double w = (mx - mn) / (double)bins;
     for (size_t i = 0; i < n; i++) {
-        if (!isfinite(a[i]))
+        if (!isfinite(x[i]))
             continue;
-        size_t k = bins == 1 ? 0 : (size_t)((a[i] - mn) / w);
+        size_t k = bins == 1 ? 0 : (size_t)((x[i] - mn) / w);
         if (k >= bins)
             k = bins - 1;
-        hc[k]++;
+        r->hist[k]++;
     }
-    for (size_t k = 0; k <= bins; k++)
-        json_array_append_new(edges, an_num(k == bins ? mx : mn + w * (double)k));
-    for (size_t k = 0; k < bins; k++)
-        json_array_append_new(counts, json_integer((json_int_t)hc[k]));
+    r->bins = bins;
+    /* Sort: quartiles, distinct (-0 counts as 0) and runs for top values. */
+    for (size_t i = 0; i < n; i++)
+        a[i].u = an_key(x[i]);
+    union an_u *s = an_radix(a, sc->b, n);
+    if (!s)
+        return err_set(err, E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        s[i].d = an_unkey(s[i].u);
+    double *sd = (double *)(void *)s;
+    an_quartiles(sd, n, r->q);
+    /* Runs, compacted in place: values to the front of s, counts in the other buffer. */
+    size_t *cnt = (size_t *)(void *)(s == sc->a ? sc->b : sc->a);
+    size_t U = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && sd[j] == sd[i])
+            j++;
+        sd[U] = sd[i];
+        cnt[U++] = j - i;
+        i = j;
+    }
+    r->distinct = U;
+    return an_num_top(c->vals, c->nvals, sd, cnt, U, topn, r, err);
+}
+
+/* The JSON fields of a numeric column from its statistics. */
+static void an_numeric_json(const struct an_numres *r, bool integer, json_t *o)
+{
+    if (!r->n)
+        return;
+    json_object_set_new(o, "min", an_num_typed(r->min, integer));
+    json_object_set_new(o, "max", an_num_typed(r->max, integer));
+    json_object_set_new(o, "mean", an_num(r->mean));
+    if (r->has_std)
+        json_object_set_new(o, "std", an_num(r->std));
+    json_object_set_new(o, "distinct", json_integer((json_int_t)r->distinct));
+    json_t *ta = json_array();
+    for (size_t i = 0; i < r->ntop; i++)
+        json_array_append_new(ta, json_pack("{s:o,s:I}", "value", an_num_typed(r->topv[i], integer),
+                                            "count", (json_int_t)r->topc[i]));
+    json_object_set_new(o, "top", ta);
+    json_t *edges = json_array(), *counts = json_array();
+    double w = (r->max - r->min) / (double)r->bins;
+    for (size_t k = 0; k <= r->bins; k++)
+        json_array_append_new(edges, an_num(k == r->bins ? r->max : r->min + w * (double)k));
+    for (size_t k = 0; k < r->bins; k++)
+        json_array_append_new(counts, json_integer((json_int_t)r->hist[k]));
     json_object_set_new(o, "histogram", json_pack("{s:o,s:o}", "edges", edges, "counts", counts));
-    /* Quartiles last: they reorder a. */
-    double q[3];
-    an_quartiles(a, n, q);
-    json_object_set_new(o, "p25", an_num(q[0]));
-    json_object_set_new(o, "p50", an_num(q[1]));
-    json_object_set_new(o, "p75", an_num(q[2]));
-out:
-    free(top);
-    return rc;
+    json_object_set_new(o, "p25", an_num(r->q[0]));
+    json_object_set_new(o, "p50", an_num(r->q[1]));
+    json_object_set_new(o, "p75", an_num(r->q[2]));
 }
 
 static const char *an_type_name(const struct an_col *c)
@@ -858,11 +1202,11 @@ static enum err_code an_column_json(struct an_state *st, struct an_col *c, json_
     if (numeric) {
         if (c->vals_dropped) {
             json_object_set_new(o, "statsOmitted", json_string("numeric value cap reached"));
-        } else if ((rc = an_numeric(st, c, c->cand & AT_INT, o, err))) {
-            goto out;
+        } else if (c->nres) {
+            an_numeric_json(c->nres, c->cand & AT_INT, o);
         }
     } else if (c->count) {
-        struct table_strset *s = &c->set;
+        struct an_sset *s = &c->set;
         json_object_set_new(o, "distinct", json_integer((json_int_t)s->n));
         if (c->set_full)
             json_object_set_new(o, "distinctApproximate", json_true());
@@ -879,8 +1223,8 @@ static enum err_code an_column_json(struct an_state *st, struct an_col *c, json_
                 bool bv;
                 an_bool(s->arena + s->ents[i].off, s->ents[i].len, &bv);
                 size_t *f = bv ? &ft : &ff;
-                if (s->ents[i].first < *f)
-                    *f = s->ents[i].first;
+                if (i < *f)
+                    *f = i;
             }
             if (c->ntrue)
                 an_top_offer(top, &ntop, st->topn, 1, c->ntrue, ft);
@@ -894,9 +1238,9 @@ static enum err_code an_column_json(struct an_state *st, struct an_col *c, json_
         } else {
             size_t imin = 0, imax = 0;
             for (size_t i = 0; i < s->n; i++) {
-                const struct table_strset_ent *e = &s->ents[i];
-                an_top_offer(top, &ntop, st->topn, i, e->count, e->first);
-                const struct table_strset_ent *m = &s->ents[imin], *x = &s->ents[imax];
+                const struct an_sent *e = &s->ents[i];
+                an_top_offer(top, &ntop, st->topn, i, e->count, i);
+                const struct an_sent *m = &s->ents[imin], *x = &s->ents[imax];
                 size_t lm = e->len < m->len ? e->len : m->len;
                 int cm = memcmp(s->arena + e->off, s->arena + m->off, lm);
                 if (cm < 0 || (cm == 0 && e->len < m->len))
@@ -908,7 +1252,7 @@ static enum err_code an_column_json(struct an_state *st, struct an_col *c, json_
             }
             json_t *ta = json_object_get(o, "top");
             for (size_t i = 0; i < ntop; i++) {
-                const struct table_strset_ent *e = &s->ents[top[i].idx];
+                const struct an_sent *e = &s->ents[top[i].idx];
                 json_array_append_new(ta, json_pack("{s:s%,s:I}", "value", s->arena + e->off,
                                                     e->len, "count", (json_int_t)e->count));
             }
@@ -1053,12 +1397,10 @@ static enum err_code an_options(json_t *opt, struct an_opts *o, struct err *err)
 
 static void an_state_release(struct an_state *st)
 {
-    free(st->sa);
-    free(st->sd);
-    free(st->map);
     for (size_t i = 0; i < st->ncols; i++) {
-        free(st->cols[i].vals);
-        table_strset_release(&st->cols[i].set);
+        an_release(st->cols[i].vals, st->cols[i].capvals * sizeof(double));
+        free(st->cols[i].nres);
+        an_sset_release(&st->cols[i].set);
     }
     free(st->cols);
 }
@@ -1083,7 +1425,354 @@ static enum err_code an_pick_columns(struct an_state *st, const struct table_src
         c->idx = idx;
         c->name = src->names[idx];
         c->cand = AT_INT | AT_FLOAT | AT_BOOL | AT_DATE | AT_DATETIME;
-        table_strset_init(&c->set, (size_t)LIM_ANALYZE_DISTINCT);
+    }
+    return E_OK;
+}
+
+/* ---- the scan: serial, or a reader thread and two column workers ---- */
+
+static enum err_code an_scan_serial(struct an_state *st, struct table_src *src, struct err *err)
+{
+    enum err_code rc;
+    for (;;) {
+        const struct tcell *cells;
+        size_t nc;
+        bool eof;
+        if ((rc = table_next_row(src, &cells, &nc, &eof, err)))
+            return rc;
+        if (eof)
+            return E_OK;
+        for (size_t i = 0; i < st->ncols; i++) {
+            struct an_col *c = &st->cols[i];
+            static const struct tcell empty = {TC_EMPTY, "", 0, 0, false};
+            const struct tcell *t = c->idx < nc ? &cells[c->idx] : &empty;
+            if ((rc = an_cell(st, c, t, st->rows, err)))
+                return rc;
+        }
+        if (++st->rows >= UINT32_MAX)
+            return err_set(err, E_LIMIT, "more than %u rows", UINT32_MAX - 1);
+    }
+}
+
+/* A batch of rows copied out of the reader: cells column-major (ncols x
+ * cap), their bytes in one arena that never moves while the batch fills. */
+struct an_batch {
+    size_t row0, nrows;
+    struct tcell *cells;
+    char *bytes;
+    size_t blen, bcap;
+    size_t pending; /* columns still to process it */
+};
+
+struct an_pipe {
+    struct an_state *st;
+    struct table_src *src;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct an_batch b[LIM_ANALYZE_BATCHES];
+    size_t produced; /* batches filled so far */
+    bool eof, stop;
+    size_t *next; /* per column: the next batch to process */
+    bool *busy;
+    enum err_code rc;
+    struct err err;
+};
+
+static void an_pipe_fail(struct an_pipe *p, enum err_code rc, const struct err *e)
+{
+    pthread_mutex_lock(&p->mu);
+    if (!p->rc) {
+        p->rc = rc;
+        p->err = *e;
+    }
+    p->stop = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Copy one row into batch b (false: no room, the batch is full). */
+static bool an_batch_put(struct an_batch *b, size_t ncols, const struct an_col *cols,
+                         const struct tcell *cells, size_t nc)
+{
+    static const struct tcell empty = {TC_EMPTY, "", 0, 0, false};
+    size_t need = 0;
+    for (size_t i = 0; i < ncols; i++)
+        if (cols[i].idx < nc)
+            need += cells[cols[i].idx].len;
+    if (b->nrows && b->blen + need > b->bcap)
+        return false;
+    if (b->blen + need > b->bcap) {
+        /* The first row of the batch: the arena may move (no cells point at it). */
+        char *nb = realloc(b->bytes, need + 1);
+        if (!nb)
+            return false;
+        b->bytes = nb;
+        b->bcap = need + 1;
+    }
+    size_t r = b->nrows;
+    for (size_t i = 0; i < ncols; i++) {
+        const struct tcell *t = cols[i].idx < nc ? &cells[cols[i].idx] : &empty;
+        struct tcell *d = &b->cells[i * LIM_ANALYZE_BATCH_ROWS + r];
+        *d = *t;
+        if (t->s && t->len) {
+            memcpy(b->bytes + b->blen, t->s, t->len);
+            d->s = b->bytes + b->blen;
+            b->blen += t->len;
+        } else {
+            d->s = "";
+        }
+    }
+    b->nrows++;
+    return true;
+}
+
+static void *an_reader(void *arg)
+{
+    struct an_pipe *p = arg;
+    struct an_state *st = p->st;
+    struct err e;
+    enum err_code rc = E_OK;
+    const struct tcell *cells = NULL;
+    size_t nc = 0;
+    bool held = false; /* a row read but not yet stored */
+    size_t rows = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        for (;;) {
+            if (p->stop)
+                break;
+            size_t oldest = p->produced;
+            for (size_t i = 0; i < st->ncols; i++)
+                if (p->next[i] < oldest)
+                    oldest = p->next[i];
+            if (p->produced - oldest < (size_t)LIM_ANALYZE_BATCHES)
+                break;
+            pthread_cond_wait(&p->cv, &p->mu);
+        }
+        bool stop = p->stop;
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            return NULL;
+        struct an_batch *b = &p->b[p->produced % LIM_ANALYZE_BATCHES];
+        b->row0 = rows;
+        b->nrows = b->blen = 0;
+        bool eof = false;
+        while (b->nrows < (size_t)LIM_ANALYZE_BATCH_ROWS) {
+            if (!held) {
+                if ((rc = table_next_row(p->src, &cells, &nc, &eof, &e)))
+                    break;
+                if (eof)
+                    break;
+                held = true;
+            }
+            if (!an_batch_put(b, st->ncols, st->cols, cells, nc)) {
+                if (!b->nrows)
+                    rc = err_set(&e, E_NOMEM, "out of memory");
+                break;
+            }
+            held = false;
+            if (++rows >= UINT32_MAX) {
+                rc = err_set(&e, E_LIMIT, "more than %u rows", UINT32_MAX - 1);
+                break;
+            }
+        }
+        if (rc) {
+            an_pipe_fail(p, rc, &e);
+            return NULL;
+        }
+        pthread_mutex_lock(&p->mu);
+        if (b->nrows) {
+            b->pending = st->ncols;
+            p->produced++;
+        }
+        if (eof) {
+            p->eof = true;
+            st->rows = rows;
+        }
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        if (eof)
+            return NULL;
+    }
+}
+
+static void an_worker(struct an_pipe *p)
+{
+    struct an_state *st = p->st;
+    struct err e;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        if (p->stop)
+            break;
+        /* The free column furthest behind whose next batch is ready. */
+        size_t pick = (size_t)-1, all_done = 1;
+        for (size_t i = 0; i < st->ncols; i++) {
+            if (p->next[i] < p->produced)
+                all_done = 0;
+            if (p->busy[i] || p->next[i] >= p->produced)
+                continue;
+            if (pick == (size_t)-1 || p->next[i] < p->next[pick])
+                pick = i;
+        }
+        if (pick == (size_t)-1) {
+            if (p->eof && all_done)
+                break;
+            pthread_cond_wait(&p->cv, &p->mu);
+            continue;
+        }
+        p->busy[pick] = true;
+        struct an_batch *b = &p->b[p->next[pick] % LIM_ANALYZE_BATCHES];
+        pthread_mutex_unlock(&p->mu);
+        struct an_col *c = &st->cols[pick];
+        const struct tcell *cells = &b->cells[pick * LIM_ANALYZE_BATCH_ROWS];
+        enum err_code rc = E_OK;
+        for (size_t r = 0; r < b->nrows && !rc; r++)
+            rc = an_cell(st, c, &cells[r], b->row0 + r, &e);
+        if (rc) {
+            an_pipe_fail(p, rc, &e);
+            pthread_mutex_lock(&p->mu);
+            break;
+        }
+        pthread_mutex_lock(&p->mu);
+        p->busy[pick] = false;
+        p->next[pick]++;
+        b->pending--;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void *an_worker_thread(void *arg)
+{
+    an_worker(arg);
+    return NULL;
+}
+
+/* The threaded scan; *ran false when threads could not be started (the
+ * caller scans serially then; nothing was read). */
+static enum err_code an_scan_threads(struct an_state *st, struct table_src *src, bool *ran,
+                                     struct err *err)
+{
+    enum err_code rc = E_OK;
+    struct an_pipe p = {.st = st, .src = src};
+    pthread_t rd, wk;
+    bool rd_ok = false, wk_ok = false;
+    *ran = false;
+    p.next = calloc(st->ncols, sizeof(*p.next));
+    p.busy = calloc(st->ncols, sizeof(*p.busy));
+    bool init = !pthread_mutex_init(&p.mu, NULL);
+    if (init && pthread_cond_init(&p.cv, NULL)) {
+        pthread_mutex_destroy(&p.mu);
+        init = false;
+    }
+    bool mem = p.next && p.busy;
+    for (size_t k = 0; k < (size_t)LIM_ANALYZE_BATCHES && mem; k++) {
+        p.b[k].cells = malloc((size_t)LIM_ANALYZE_BATCH_ROWS * st->ncols * sizeof(struct tcell));
+        p.b[k].bcap = (size_t)LIM_ANALYZE_BATCH_BYTES;
+        p.b[k].bytes = malloc(p.b[k].bcap);
+        mem = p.b[k].cells && p.b[k].bytes;
+    }
+    if (!init || !mem)
+        goto out;
+    rd_ok = !pthread_create(&rd, NULL, an_reader, &p);
+    if (!rd_ok)
+        goto out;
+    *ran = true;
+    wk_ok = !pthread_create(&wk, NULL, an_worker_thread, &p);
+    an_worker(&p);
+    if (wk_ok)
+        pthread_join(wk, NULL);
+    pthread_join(rd, NULL);
+    if (p.rc) {
+        *err = p.err;
+        rc = p.rc;
+    }
+out:
+    if (init) {
+        pthread_cond_destroy(&p.cv);
+        pthread_mutex_destroy(&p.mu);
+    }
+    for (size_t k = 0; k < (size_t)LIM_ANALYZE_BATCHES; k++) {
+        free(p.b[k].cells);
+        free(p.b[k].bytes);
+    }
+    free(p.next);
+    free(p.busy);
+    return rc;
+}
+
+static enum err_code an_scan(struct an_state *st, struct table_src *src, struct err *err)
+{
+    if (st->ncols && st->ncols <= (size_t)LIM_ANALYZE_THREAD_COLUMNS) {
+        bool ran;
+        enum err_code rc = an_scan_threads(st, src, &ran, err);
+        if (ran || rc)
+            return rc;
+    }
+    return an_scan_serial(st, src, err);
+}
+
+/* The statistics of every numeric column (the costly part after the
+ * scan: sorting), one column per task on up to two threads. */
+struct an_sumjob {
+    struct an_state *st;
+    atomic_size_t next;
+    atomic_int rc;
+    struct err err; /* the first failure */
+    atomic_flag err_taken;
+};
+
+static void an_sum_worker(struct an_sumjob *j)
+{
+    struct an_scratch sc = {0};
+    struct err e;
+    for (;;) {
+        size_t i = atomic_fetch_add(&j->next, 1);
+        if (i >= j->st->ncols || atomic_load(&j->rc))
+            break;
+        struct an_col *c = &j->st->cols[i];
+        if (!c->count || !(c->cand & (AT_INT | AT_FLOAT)) || c->vals_dropped)
+            continue;
+        enum err_code rc = E_OK;
+        c->nres = malloc(sizeof(*c->nres));
+        if (!c->nres)
+            rc = err_set(&e, E_NOMEM, "out of memory");
+        else
+            rc = an_numeric_compute(&sc, c, j->st->topn, c->nres, &e);
+        if (rc) {
+            if (!atomic_flag_test_and_set(&j->err_taken)) {
+                j->err = e;
+                atomic_store(&j->rc, (int)rc);
+            }
+            break;
+        }
+    }
+    an_release(sc.a, sc.cap * sizeof(*sc.a));
+    an_release(sc.b, sc.cap * sizeof(*sc.b));
+}
+
+static void *an_sum_thread(void *arg)
+{
+    an_sum_worker(arg);
+    return NULL;
+}
+
+static enum err_code an_summarise(struct an_state *st, struct err *err)
+{
+    struct an_sumjob j = {.st = st, .err_taken = ATOMIC_FLAG_INIT};
+    atomic_init(&j.next, 0);
+    atomic_init(&j.rc, 0);
+    size_t numeric = 0;
+    for (size_t i = 0; i < st->ncols; i++)
+        numeric += st->cols[i].count && (st->cols[i].cand & (AT_INT | AT_FLOAT));
+    pthread_t th;
+    bool two = numeric > 1 && pthread_create(&th, NULL, an_sum_thread, &j) == 0;
+    an_sum_worker(&j);
+    if (two)
+        pthread_join(th, NULL);
+    if (atomic_load(&j.rc)) {
+        *err = j.err;
+        return (enum err_code)atomic_load(&j.rc);
     }
     return E_OK;
 }
@@ -1091,28 +1780,36 @@ static enum err_code an_pick_columns(struct an_state *st, const struct table_src
 /* Second pass: the text of rows before each demoted column's demote_row. */
 static enum err_code an_pass2(struct an_state *st, const struct op_ctx *ctx, struct err *err)
 {
+    /* The sets of demoted columns are rebuilt from the first row so that
+     * entries stay in order of first appearance. */
+    for (size_t i = 0; i < st->ncols; i++) {
+        struct an_col *c = &st->cols[i];
+        if (!c->need_pass2)
+            continue;
+        atomic_fetch_sub(&st->set_bytes, an_sset_bytes(&c->set));
+        an_sset_release(&c->set);
+        c->set_full = false;
+    }
     struct table_src *src = NULL;
     enum err_code rc =
         table_open(ctx->input->path, ctx->input->kind, ctx->input->name, ctx->options, &src, err);
-    for (size_t row = 0; !rc; row++) {
+    while (!rc) {
         const struct tcell *cells;
         size_t nc;
         bool eof;
         if ((rc = table_next_row(src, &cells, &nc, &eof, err)) || eof)
             break;
-        bool more = false;
         for (size_t i = 0; i < st->ncols && !rc; i++) {
             struct an_col *c = &st->cols[i];
-            if (!c->need_pass2 || row >= c->demote_row || c->idx >= nc)
+            if (!c->need_pass2 || c->idx >= nc)
                 continue;
-            more = true;
             const struct tcell *t = &cells[c->idx];
-            if (t->type == TC_EMPTY || an_is_na(t->s ? t->s : "", t->len))
+            const char *s = t->s ? t->s : "";
+            if (t->type == TC_EMPTY ||
+                ((t->type == TC_STRING || t->type == TC_ERROR) && an_is_na(s, t->len)))
                 continue;
-            rc = an_set_add(st, c, t->s ? t->s : "", t->len, row, err);
+            rc = an_set_add(st, c, s, t->len, err);
         }
-        if (!more)
-            break;
     }
     table_close(src);
     return rc;
@@ -1145,30 +1842,14 @@ enum err_code op_analyze(const struct op_ctx *ctx, json_t **result, struct err *
         goto out;
     if ((rc = an_pick_columns(&st, src, o.columns, err)))
         goto out;
-    for (;;) {
-        const struct tcell *cells;
-        size_t nc;
-        bool eof;
-        if ((rc = table_next_row(src, &cells, &nc, &eof, err)))
-            goto out;
-        if (eof)
-            break;
-        for (size_t i = 0; i < st.ncols; i++) {
-            struct an_col *c = &st.cols[i];
-            static const struct tcell empty = {TC_EMPTY, "", 0, 0, false};
-            const struct tcell *t = c->idx < nc ? &cells[c->idx] : &empty;
-            if ((rc = an_cell(&st, c, t, st.rows, err)))
-                goto out;
-        }
-        if (++st.rows >= UINT32_MAX) {
-            rc = err_set(err, E_LIMIT, "more than %u rows", UINT32_MAX - 1);
-            goto out;
-        }
-    }
+    if ((rc = an_scan(&st, src, err)))
+        goto out;
     bool pass2 = false;
     for (size_t i = 0; i < st.ncols; i++)
         pass2 |= st.cols[i].need_pass2;
     if (pass2 && (rc = an_pass2(&st, ctx, err)))
+        goto out;
+    if ((rc = an_summarise(&st, err)))
         goto out;
     cols = json_array();
     if (!cols) {

@@ -7,7 +7,8 @@
  * correlation matrix of numeric columns, and writes report.html and/or
  * report.xlsx into out_dir. Inference rules, options and the result shape
  * are documented in docs/analyze.md. Memory is bounded by the LIM_ANALYZE_*
- * caps of klimits.h. Not thread-safe.
+ * caps of klimits.h. Uses up to three threads internally (a reader and two
+ * column workers, see op_analyze.c); one call at a time per input.
  */
 #pragma once
 

@@ -50,8 +50,7 @@ static enum err_code px_write(struct px_out *o, const void *p, size_t len, struc
 {
     *o->total += len;
     if (*o->total > o->max)
-        return err_set(err, E_OUTPUT_LIMIT,
-                       "output files exceed %llu bytes; select fewer sheets",
+        return err_set(err, E_OUTPUT_LIMIT, "output files exceed %llu bytes; select fewer sheets",
                        (unsigned long long)o->max);
     if (len > PX_WBUF - o->n) {
         enum err_code rc = px_flush(o, err);
@@ -93,7 +92,8 @@ static enum err_code px_csv_field(struct px_out *o, const char *s, size_t len, s
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '"') {
-            if ((rc = px_write(o, s + start, i + 1 - start, err)) || (rc = px_write(o, "\"", 1, err)))
+            if ((rc = px_write(o, s + start, i + 1 - start, err)) ||
+                (rc = px_write(o, "\"", 1, err)))
                 return rc;
             start = i + 1;
         }
@@ -164,7 +164,7 @@ static json_t *px_cell_json(const struct xlsx_cell *c)
 {
     switch (c->type) {
     case XLSX_NUMBER:
-        if (c->num == (double)(long long)c->num && c->num > -9e15 && c->num < 9e15)
+        if (c->num > -9e15 && c->num < 9e15 && c->num == (double)(long long)c->num)
             return json_integer((json_int_t)c->num);
         return json_real(c->num);
     case XLSX_BOOL:
@@ -195,8 +195,8 @@ struct px_sheet {
     long first_row, last_row;
     size_t records; /* records written, the header included */
     size_t data_rows;
-    json_t *hdr;     /* raw header texts */
-    char **keys;     /* JSON keys per column (header mode) */
+    json_t *hdr; /* raw header texts */
+    char **keys; /* JSON keys per column (header mode) */
     size_t nkeys;
     json_t *preview;
     bool first_obj;
@@ -331,7 +331,7 @@ static enum err_code px_json_row(struct px_sheet *p, const struct xlsx_row *r, s
             next = r->cells[j].col;
         col = next;
     }
-    return px_write(p->o, p->fmt == PX_JSONL ? "}\n" : "}", 2, err);
+    return p->fmt == PX_JSONL ? px_write(p->o, "}\n", 2, err) : px_write(p->o, "}", 1, err);
 }
 
 static enum err_code px_csv_row(struct px_sheet *p, const struct xlsx_row *r, struct err *err)
@@ -685,8 +685,7 @@ static enum err_code px_do_sheet(struct xlsx *x, size_t si, const struct op_ctx 
             p.need_fix = true; /* ragged: some records are narrower than the widest */
     }
     if (o) {
-        if (fmt == PX_JSON && (rc = px_write(o, p.first_obj ? "[]\n" : "\n]\n",
-                                             p.first_obj ? 3 : 3, err)))
+        if (fmt == PX_JSON && (rc = px_write(o, p.first_obj ? "[]\n" : "\n]\n", 3, err)))
             goto out;
         if ((rc = px_flush(o, err)))
             goto out;
@@ -798,8 +797,9 @@ enum err_code op_parse_excel(const struct op_ctx *ctx, json_t **result, struct e
             else if (f && !strcmp(f, "jsonl"))
                 fmt = PX_JSONL;
             else
-                return err_set(err, E_INVALID, "option 'format' must be \"csv\", \"json\" or "
-                                               "\"jsonl\"");
+                return err_set(err, E_INVALID,
+                               "option 'format' must be \"csv\", \"json\" or "
+                               "\"jsonl\"");
         }
         if ((v = json_object_get(opts, "header"))) {
             if (!json_is_boolean(v))
@@ -823,8 +823,8 @@ enum err_code op_parse_excel(const struct op_ctx *ctx, json_t **result, struct e
         rc = err_set(err, E_NOMEM, "out of memory");
         goto out;
     }
-    if ((rc = px_select(x, opts ? json_object_get(opts, "sheets") : NULL, include_hidden, sel,
-                        err)))
+    if ((rc =
+             px_select(x, opts ? json_object_get(opts, "sheets") : NULL, include_hidden, sel, err)))
         goto out;
     for (size_t i = 0; i < n; i++) {
         json_t *entry = NULL;
@@ -840,7 +840,9 @@ enum err_code op_parse_excel(const struct op_ctx *ctx, json_t **result, struct e
     sheets = NULL;
     json_object_set_new(res, "dateSystem", json_string(xlsx_date1904(x) ? "1904" : "1900"));
     json_object_set_new(res, "format",
-                        json_string(fmt == PX_CSV ? "csv" : fmt == PX_JSON ? "json" : "jsonl"));
+                        json_string(fmt == PX_CSV    ? "csv"
+                                    : fmt == PX_JSON ? "json"
+                                                     : "jsonl"));
     *result = res;
     res = NULL;
 out:

@@ -1,6 +1,7 @@
 #include "op.h"
 #include "op_analyze.h"
 #include "op_parse_excel.h"
+#include "op_transform.h"
 
 #include <string.h>
 
@@ -10,6 +11,7 @@
 static const struct op_def op_table[] = {
     {"analyze", op_analyze, "statistics of a table with HTML/XLSX reports"},
     {"parse_excel", op_parse_excel, "every sheet of an .xlsx into CSV/JSON files"},
+    {"transform", op_transform, "steps (filter, derive, group, sort...) into CSV/JSON/XLSX"},
     {NULL, NULL, NULL},
 };
 

@@ -60,8 +60,8 @@ static bool xl_index(const char *s, size_t len, unsigned long long *v)
 {
     while (len && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
         s++, len--;
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' ||
-                   s[len - 1] == '\r'))
+    while (len &&
+           (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' || s[len - 1] == '\r'))
         len--;
     if (!len || len > 18)
         return false;
@@ -335,8 +335,7 @@ static void XMLCALL xl_rels_start(void *ud, const XML_Char *name, const XML_Char
     if (!id || !type || !target)
         return;
     if (r->n >= (size_t)LIM_XLSX_ENTRIES) {
-        xl_fail(r->xp, err_set(r->xp->err, E_LIMIT, "too many relationships in '%s'",
-                               r->xp->part));
+        xl_fail(r->xp, err_set(r->xp->err, E_LIMIT, "too many relationships in '%s'", r->xp->part));
         return;
     }
     if (r->n == r->cap) {
@@ -440,8 +439,8 @@ static void XMLCALL xl_wb_start(void *ud, const XML_Char *name, const XML_Char *
     if (!rid)
         rid = "";
     if (w->n >= (size_t)LIM_XLSX_SHEETS) {
-        xl_fail(w->xp, err_set(w->xp->err, E_LIMIT, "workbook has more than %ld sheets",
-                               LIM_XLSX_SHEETS));
+        xl_fail(w->xp,
+                err_set(w->xp->err, E_LIMIT, "workbook has more than %ld sheets", LIM_XLSX_SHEETS));
         return;
     }
     if (w->n == w->cap) {
@@ -717,14 +716,13 @@ static void XMLCALL xl_sst_end(void *ud, const XML_Char *name)
                                    LIM_XLSX_SST_COUNT));
             return;
         }
-        size_t n = x->sst.len > s->start
-                       ? xl_unescape(x->sst.data + s->start, x->sst.len - s->start)
-                       : 0;
+        size_t n =
+            x->sst.len > s->start ? xl_unescape(x->sst.data + s->start, x->sst.len - s->start) : 0;
         x->sst.len = s->start + n;
         if (buf_append(&x->sst, "", 1, s->xp->err) ||
             buf_append(&x->sst_off, &s->start, sizeof s->start, s->xp->err)) {
-            xl_fail(s->xp, err_set(s->xp->err, E_TOO_LARGE,
-                                   "shared strings exceed %ld bytes", LIM_XLSX_SST_BYTES));
+            xl_fail(s->xp, err_set(s->xp->err, E_TOO_LARGE, "shared strings exceed %ld bytes",
+                                   LIM_XLSX_SST_BYTES));
             return;
         }
         x->nsst++;
@@ -823,8 +821,7 @@ enum err_code xlsx_open(const char *path, struct xlsx **out, struct err *err)
         struct xl_ct ct = {&xp, &wbpart};
         buf_reset(&wbpart);
         if (zr_find(x->zip, "[Content_Types].xml", &idx)) {
-            if ((rc = xl_parser(&xp, &ct, xl_ct_start, xl_noend, NULL, "[Content_Types].xml",
-                                err)))
+            if ((rc = xl_parser(&xp, &ct, xl_ct_start, xl_noend, NULL, "[Content_Types].xml", err)))
                 goto out;
             rc = xl_feed(x, idx, &xp, err);
             XML_ParserFree(xp.p);
@@ -883,8 +880,7 @@ enum err_code xlsx_open(const char *path, struct xlsx **out, struct err *err)
     t = NULL;
     xl_rels_find(&wbrels, "sharedStrings", &t);
     if (t) {
-        if ((rc = xl_resolve(wbpart.data, t, &part, err)) ||
-            (rc = xl_sst_read(x, part.data, err)))
+        if ((rc = xl_resolve(wbpart.data, t, &part, err)) || (rc = xl_sst_read(x, part.data, err)))
             goto out;
     }
 
@@ -1063,8 +1059,9 @@ static void xl_sh_cell_start(struct xlsx_sheet *s, const char **atts)
     const char *r = xl_attr(atts, "r"), *t = xl_attr(atts, "t"), *st = xl_attr(atts, "s");
     long col = r ? xl_ref_col(r) : -1;
     if (col == -2) {
-        xl_fail(&s->xp, err_set(s->xp.err, E_PARSE, "cell reference '%.20s' in '%s' is beyond "
-                                                    "column XFD",
+        xl_fail(&s->xp, err_set(s->xp.err, E_PARSE,
+                                "cell reference '%.20s' in '%s' is beyond "
+                                "column XFD",
                                 r, s->xp.part));
         return;
     }
@@ -1115,8 +1112,9 @@ static void xl_sh_cell_start(struct xlsx_sheet *s, const char **atts)
 static bool xl_arena_nul(struct xlsx_sheet *s)
 {
     if (buf_append(&s->arena, "", 1, s->xp.err)) {
-        xl_fail(&s->xp, err_set(s->xp.err, E_TOO_LARGE, "row %ld of '%s' holds more than %ld "
-                                                        "bytes of text",
+        xl_fail(&s->xp, err_set(s->xp.err, E_TOO_LARGE,
+                                "row %ld of '%s' holds more than %ld "
+                                "bytes of text",
                                 s->row_r, s->xp.part, LIM_XLSX_ROW_BYTES));
         return false;
     }
@@ -1150,10 +1148,11 @@ static void xl_sh_cell_end(struct xlsx_sheet *s)
     case CT_S: {
         unsigned long long i;
         if (!xl_index(v, vlen, &i) || i >= x->nsst) {
-            xl_fail(&s->xp, err_set(s->xp.err, E_PARSE,
-                                    "shared string index '%.*s' out of range (%zu strings) in "
-                                    "row %ld of '%s'",
-                                    (int)(vlen > 20 ? 20 : vlen), v, x->nsst, s->row_r, s->xp.part));
+            xl_fail(&s->xp,
+                    err_set(s->xp.err, E_PARSE,
+                            "shared string index '%.*s' out of range (%zu strings) in "
+                            "row %ld of '%s'",
+                            (int)(vlen > 20 ? 20 : vlen), v, x->nsst, s->row_r, s->xp.part));
             return;
         }
         size_t off;
@@ -1327,8 +1326,8 @@ static void XMLCALL xl_sh_start(void *ud, const XML_Char *name, const XML_Char *
         else
             s->row_r = s->prev_row + 1;
         if (s->row_r > LIM_XLSX_MAX_ROWS) {
-            xl_fail(&s->xp, err_set(s->xp.err, E_PARSE, "'%s' has more than %ld rows",
-                                    s->xp.part, LIM_XLSX_MAX_ROWS));
+            xl_fail(&s->xp, err_set(s->xp.err, E_PARSE, "'%s' has more than %ld rows", s->xp.part,
+                                    LIM_XLSX_MAX_ROWS));
             return;
         }
         s->prev_row = s->row_r;
@@ -1398,8 +1397,9 @@ static void XMLCALL xl_sh_text(void *ud, const XML_Char *t, int len)
     if (!s->in_c || !(s->in_v || (s->in_is && s->in_t && !s->rph)))
         return;
     if (buf_append(&s->arena, t, (size_t)len, s->xp.err))
-        xl_fail(&s->xp, err_set(s->xp.err, E_TOO_LARGE, "row %ld of '%s' holds more than %ld "
-                                                        "bytes of text",
+        xl_fail(&s->xp, err_set(s->xp.err, E_TOO_LARGE,
+                                "row %ld of '%s' holds more than %ld "
+                                "bytes of text",
                                 s->row_r, s->xp.part, LIM_XLSX_ROW_BYTES));
 }
 
@@ -1420,8 +1420,7 @@ void xlsx_sheet_close(struct xlsx_sheet *s)
     free(s);
 }
 
-enum err_code xlsx_sheet_open(struct xlsx *x, size_t i, struct xlsx_sheet **out,
-                              struct err *err)
+enum err_code xlsx_sheet_open(struct xlsx *x, size_t i, struct xlsx_sheet **out, struct err *err)
 {
     enum err_code rc;
     struct xlsx_sheet *s = NULL;
@@ -1459,8 +1458,7 @@ out:
     return rc;
 }
 
-enum err_code xlsx_sheet_next(struct xlsx_sheet *s, const struct xlsx_row **row,
-                              struct err *err)
+enum err_code xlsx_sheet_next(struct xlsx_sheet *s, const struct xlsx_row **row, struct err *err)
 {
     enum err_code rc;
     s->xp.err = err;

@@ -80,14 +80,12 @@ const struct xlsx_sheet_info *xlsx_sheet_info(const struct xlsx *x, size_t i);
 bool xlsx_date1904(const struct xlsx *x);
 
 /* Start streaming sheet i (a missing part or a chartsheet yields no rows). */
-enum err_code xlsx_sheet_open(struct xlsx *x, size_t i, struct xlsx_sheet **out,
-                              struct err *err);
+enum err_code xlsx_sheet_open(struct xlsx *x, size_t i, struct xlsx_sheet **out, struct err *err);
 /*
  * The next row that has at least one value, or *row = NULL at the end. The
  * row and its strings are valid until the next call.
  */
-enum err_code xlsx_sheet_next(struct xlsx_sheet *s, const struct xlsx_row **row,
-                              struct err *err);
+enum err_code xlsx_sheet_next(struct xlsx_sheet *s, const struct xlsx_row **row, struct err *err);
 /* Statistics; complete once xlsx_sheet_next() has returned NULL. */
 const struct xlsx_sheet_stats *xlsx_sheet_stats(const struct xlsx_sheet *s);
 void xlsx_sheet_close(struct xlsx_sheet *s);

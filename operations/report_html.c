@@ -78,8 +78,10 @@ static enum err_code rh_val(struct buf *b, const json_t *v, struct err *err)
     return E_OK;
 }
 
+/* Vertical bars (a histogram): labels are titles; `lo` and `hi` (may be
+ * NULL) are printed under the left and right ends of the axis. */
 static enum err_code rh_bars(struct buf *b, const double *vals, const char *const *labels, size_t n,
-                             bool labels_below, struct err *err)
+                             const char *lo, const char *hi, struct err *err)
 {
     const int W = 420, H = 160, PAD = 20;
     double mx = 0;
@@ -102,19 +104,54 @@ static enum err_code rh_bars(struct buf *b, const double *vals, const char *cons
         if (!rc)
             rc = buf_printf(b, err, ": %.0f</title></rect>", vals[i]);
     }
-    if (!rc && labels_below && n) {
+    if (!rc && lo && hi && n) {
         rc = buf_printf(b, err, "<text x=\"1\" y=\"%d\" font-size=\"11\">", H + 14);
         if (!rc)
-            rc = rh_esc(b, labels[0], strlen(labels[0]), err);
+            rc = rh_esc(b, lo, strlen(lo), err);
         if (!rc)
             rc = buf_printf(b, err,
                             "</text><text x=\"%d\" y=\"%d\" font-size=\"11\" "
                             "text-anchor=\"end\">",
                             W - 1, H + 14);
         if (!rc)
-            rc = rh_esc(b, labels[n - 1], strlen(labels[n - 1]), err);
+            rc = rh_esc(b, hi, strlen(hi), err);
         if (!rc)
             rc = buf_append_str(b, "</text>", err);
+    }
+    if (!rc)
+        rc = buf_append_str(b, "</svg>", err);
+    return rc;
+}
+
+/* Horizontal bars with their labels and counts (top values). */
+static enum err_code rh_hbars(struct buf *b, const double *vals, const char *const *labels,
+                              size_t n, struct err *err)
+{
+    const int LABEL_W = 180, BAR_W = 300, ROW = 18;
+    double mx = 0;
+    for (size_t i = 0; i < n; i++)
+        if (vals[i] > mx)
+            mx = vals[i];
+    enum err_code rc = buf_printf(b, err,
+                                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+                                  "height=\"%d\" role=\"img\" font-size=\"11\">",
+                                  LABEL_W + BAR_W + 60, (int)n * ROW + 4);
+    for (size_t i = 0; i < n && !rc; i++) {
+        double w = mx > 0 ? vals[i] / mx * BAR_W : 0;
+        int y = (int)i * ROW + 2;
+        rc = buf_printf(b, err,
+                        "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" "
+                        "dominant-baseline=\"middle\">",
+                        LABEL_W - 6, y + ROW / 2);
+        if (!rc)
+            rc = rh_esc(b, labels[i], strlen(labels[i]), err);
+        if (!rc)
+            rc = buf_printf(b, err,
+                            "</text><rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
+                            "fill=\"#4a7bb7\"/><text x=\"%.1f\" y=\"%d\" "
+                            "dominant-baseline=\"middle\">%.0f</text>",
+                            LABEL_W, y + 2, w < 1 ? 1 : w, ROW - 4, LABEL_W + w + 4,
+                            y + ROW / 2, vals[i]);
     }
     if (!rc)
         rc = buf_append_str(b, "</svg>", err);
@@ -138,9 +175,12 @@ static enum err_code rh_column_chart(struct buf *b, const json_t *col, struct er
             labels[n] = lab[n];
         }
         if (n) {
+            char hi[48];
+            snprintf(hi, sizeof(hi), "%.4g",
+                     json_number_value(json_array_get(edges, json_array_size(edges) - 1)));
             rc = buf_append_str(b, "<figure><figcaption>Histogram</figcaption>", err);
             if (!rc)
-                rc = rh_bars(b, vals, labels, n, true, err);
+                rc = rh_bars(b, vals, labels, n, labels[0], hi, err);
             return rc ? rc : buf_append_str(b, "</figure>", err);
         }
         return E_OK;
@@ -162,7 +202,7 @@ static enum err_code rh_column_chart(struct buf *b, const json_t *col, struct er
         return E_OK;
     rc = buf_append_str(b, "<figure><figcaption>Most frequent values</figcaption>", err);
     if (!rc)
-        rc = rh_bars(b, vals, labels, n, false, err);
+        rc = rh_hbars(b, vals, labels, n, err);
     if (!rc)
         rc = buf_append_str(b, "</figure>", err);
     return rc;

@@ -196,27 +196,66 @@ enum err_code table_set_default_names(struct table_src *src, size_t n, struct er
 
 /* ---- string set ---- */
 
-uint64_t table_hash(const void *p, size_t len)
+static uint64_t table_mum(uint64_t a, uint64_t b)
 {
-    /* FNV-1a over 8-byte words, then a final mix: fast and good enough for
-     * a table that also compares the bytes. */
-    const unsigned char *s = p;
-    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)len;
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0x100000001b3ULL;
-        h ^= h >> 29;
-        s += 8;
-        len -= 8;
+#ifdef __SIZEOF_INT128__
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+    uint64_t ha = a >> 32, la = (uint32_t)a, hb = b >> 32, lb = (uint32_t)b;
+    uint64_t rh = ha * hb, rm0 = ha * lb, rm1 = hb * la, rl = la * lb, t = rl + (rm0 << 32);
+    uint64_t c = t < rl;
+    uint64_t lo = t + (rm1 << 32);
+    c += lo < t;
+    uint64_t hi = rh + (rm0 >> 32) + (rm1 >> 32) + c;
+    return lo ^ hi;
+#endif
+}
+
+static uint64_t table_r8(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static uint64_t table_r4(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+uint64_t table_hash(const void *key, size_t len)
+{
+    /* Multiply-fold mixing of 16-byte blocks; short keys (most cells) take
+     * two overlapping loads and two multiplications. */
+    static const uint64_t k0 = 0xa0761d6478bd642fULL, k1 = 0xe7037ed1a0b428dbULL,
+                          k2 = 0x8ebc6af09c88c6e3ULL;
+    const unsigned char *p = key;
+    uint64_t seed = k0 ^ table_mum(len ^ k1, k0), a, b;
+    if (len <= 16) {
+        if (len >= 4) {
+            size_t d = (len >> 3) << 2;
+            a = table_r4(p) << 32 | table_r4(p + d);
+            b = table_r4(p + len - 4) << 32 | table_r4(p + len - 4 - d);
+        } else if (len) {
+            a = (uint64_t)p[0] << 16 | (uint64_t)p[len >> 1] << 8 | p[len - 1];
+            b = 0;
+        } else {
+            a = b = 0;
+        }
+    } else {
+        size_t i = len;
+        while (i > 16) {
+            seed = table_mum(table_r8(p) ^ k1, table_r8(p + 8) ^ seed);
+            p += 16;
+            i -= 16;
+        }
+        a = table_r8(p + i - 16);
+        b = table_r8(p + i - 8);
     }
-    uint64_t w = 0;
-    memcpy(&w, s, len);
-    h = (h ^ w) * 0x100000001b3ULL;
-    h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ULL;
-    h ^= h >> 32;
-    return h;
+    return table_mum(k1 ^ len, table_mum(a ^ k1, b ^ seed ^ k2));
 }
 
 void table_strset_init(struct table_strset *s, size_t max_entries)

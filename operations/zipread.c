@@ -245,8 +245,8 @@ enum err_code zr_part_slurp(struct zr *z, size_t i, size_t max, char **data, siz
         if (!got)
             break;
         if ((rc = buf_append(&b, chunk, got, err))) {
-            rc = err_set(err, E_TOO_LARGE, "zip entry '%s' is larger than %zu bytes",
-                         zr_name(z, i), max);
+            rc = err_set(err, E_TOO_LARGE, "zip entry '%s' is larger than %zu bytes", zr_name(z, i),
+                         max);
             goto out;
         }
     }

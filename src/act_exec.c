@@ -88,8 +88,9 @@ static enum err_code exec_package(const char *req, size_t len, size_t idx, char 
     char name[LIM_PACKAGE_NAME_LEN + 1];
     size_t n = 0;
     if (len == 0 || len > LIM_PACKAGE_NAME_LEN || strlen(req) != len)
-        return err_set(err, E_INVALID, "'packages[%zu]' must be a package name of 1 to %d "
-                                       "characters",
+        return err_set(err, E_INVALID,
+                       "'packages[%zu]' must be a package name of 1 to %d "
+                       "characters",
                        idx, LIM_PACKAGE_NAME_LEN);
     while (*req == ' ')
         req++;
@@ -98,12 +99,11 @@ static enum err_code exec_package(const char *req, size_t len, size_t idx, char 
     memcpy(name, req, n);
     name[n] = '\0';
     if (!n || !(exec_alpha(name[0]) || exec_digit(name[0])))
-        return err_set(err, E_INVALID, "'packages[%zu]' is not a package name: '%.100s'", idx,
-                       req);
+        return err_set(err, E_INVALID, "'packages[%zu]' is not a package name: '%.100s'", idx, req);
     for (size_t i = 0; i < n; i++)
         if (!(exec_alpha(name[i]) || exec_digit(name[i]) || name[i] == '-' || name[i] == '.'))
-            return err_set(err, E_INVALID, "'packages[%zu]' is not a package name: '%.100s'",
-                           idx, req);
+            return err_set(err, E_INVALID, "'packages[%zu]' is not a package name: '%.100s'", idx,
+                           req);
     char lower[LIM_PACKAGE_NAME_LEN + 1];
     for (size_t i = 0; i <= n; i++)
         lower[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] - 'A' + 'a') : name[i];
@@ -293,8 +293,8 @@ static void exec_put_stdio(json_t *o, const struct sbx_outcome *oc)
 
 static bool exec_memory_hint(const struct sbx_outcome *oc)
 {
-    static const char *const hints[] = {"MemoryError",       "Cannot allocate memory",
-                                        "out of memory",     "bad_alloc",
+    static const char *const hints[] = {"MemoryError",        "Cannot allocate memory",
+                                        "out of memory",      "bad_alloc",
                                         "Unable to allocate", "memory allocation failed"};
     if (!oc->err.data)
         return false;
@@ -310,27 +310,31 @@ static enum err_code exec_no_result(const struct action *a, const struct sbx_out
 {
     *ok_exit = false;
     if (oc->result_truncated)
-        return err_set(err, E_OUTPUT_LIMIT, "the code's result is larger than the limit of %ld "
-                                            "bytes",
+        return err_set(err, E_OUTPUT_LIMIT,
+                       "the code's result is larger than the limit of %ld "
+                       "bytes",
                        a->cfg->return_bytes);
     if (oc->mem_limit || (oc->term_signal == SIGKILL && !oc->timed_out))
-        return err_set(err, E_MEMORY, "the code was killed on reaching the memory limit of %ld "
-                                      "bytes",
+        return err_set(err, E_MEMORY,
+                       "the code was killed on reaching the memory limit of %ld "
+                       "bytes",
                        a->cfg->memory_bytes);
     if (oc->term_signal == SIGSYS)
-        return err_set(err, E_CODE, "the code made a system call the sandbox forbids and was "
-                                    "killed (SIGSYS)");
+        return err_set(err, E_CODE,
+                       "the code made a system call the sandbox forbids and was "
+                       "killed (SIGSYS)");
     if (oc->term_signal == SIGXCPU)
         return err_set(err, E_TIMEOUT, "the code used up its CPU time limit and was killed");
     if (oc->term_signal == SIGXFSZ)
-        return err_set(err, E_OUTPUT_LIMIT, "the code wrote a file larger than the limit of %ld "
-                                            "bytes",
+        return err_set(err, E_OUTPUT_LIMIT,
+                       "the code wrote a file larger than the limit of %ld "
+                       "bytes",
                        a->cfg->output_bytes);
-    if ((oc->term_signal == SIGSEGV || oc->term_signal == SIGABRT ||
-         oc->term_signal == SIGBUS) &&
+    if ((oc->term_signal == SIGSEGV || oc->term_signal == SIGABRT || oc->term_signal == SIGBUS) &&
         exec_memory_hint(oc))
-        return err_set(err, E_MEMORY, "the code crashed running out of memory (limit %ld "
-                                      "bytes, signal %d)",
+        return err_set(err, E_MEMORY,
+                       "the code crashed running out of memory (limit %ld "
+                       "bytes, signal %d)",
                        a->cfg->memory_bytes, oc->term_signal);
     if (oc->term_signal)
         return err_set(err, E_CODE, "the Python process was killed by signal %d (%s)",
@@ -342,8 +346,9 @@ static enum err_code exec_no_result(const struct action *a, const struct sbx_out
     if (oc->exit_status == SBX_PY_EXIT_INIT)
         return err_set(err, E_SANDBOX, "the Python interpreter could not start in the sandbox");
     if (oc->exit_status == SBX_PY_EXIT_RUNNER || oc->exit_status == SBX_PY_EXIT_WRITE)
-        return err_set(err, E_INTERNAL, "the Python runner failed (status %d); please report "
-                                        "this with the stderr shown",
+        return err_set(err, E_INTERNAL,
+                       "the Python runner failed (status %d); please report "
+                       "this with the stderr shown",
                        oc->exit_status);
     return err_set(err, E_CODE, "the code exited with status %d", oc->exit_status);
 }
@@ -380,8 +385,8 @@ static enum err_code exec_child_error(struct action *a, json_t *e, struct err *e
 }
 
 /* Interpret the outcome: the result object (new reference) on success. */
-static enum err_code exec_outcome(struct action *a, const struct sbx_outcome *oc,
-                                  json_t **result, struct err *err)
+static enum err_code exec_outcome(struct action *a, const struct sbx_outcome *oc, json_t **result,
+                                  struct err *err)
 {
     enum err_code rc = E_OK;
     json_t *msg = NULL;
@@ -396,8 +401,9 @@ static enum err_code exec_outcome(struct action *a, const struct sbx_outcome *oc
     if (oc->result.len && !oc->result_truncated) {
         msg = json_loadb(oc->result.data, oc->result.len, JSON_ALLOW_NUL, &jerr);
         if (!msg || !json_is_object(msg)) {
-            rc = err_set(err, E_INTERNAL, "unreadable result from the Python runner (%s); "
-                                          "please report this",
+            rc = err_set(err, E_INTERNAL,
+                         "unreadable result from the Python runner (%s); "
+                         "please report this",
                          msg ? "not an object" : jerr.text);
             goto out;
         }
@@ -412,8 +418,9 @@ static enum err_code exec_outcome(struct action *a, const struct sbx_outcome *oc
     if (!status || strcmp(status, "ok") != 0) {
         json_t *e = json_object_get(msg, "error");
         if (!json_is_object(e)) {
-            rc = err_set(err, E_INTERNAL, "the Python runner reported a failure without "
-                                          "details; please report this");
+            rc = err_set(err, E_INTERNAL,
+                         "the Python runner reported a failure without "
+                         "details; please report this");
             goto out;
         }
         rc = exec_child_error(a, e, err);
@@ -508,8 +515,6 @@ enum err_code act_execute_code(struct action *a, json_t **result, struct err *er
     size_t need = (size_t)a->cfg->return_bytes + LIM_TRACEBACK_BYTES + LIM_RESULT_OVERHEAD;
     if (opts.result_cap < need)
         opts.result_cap = need;
-    if (getenv("KILN_PY_DEV_LAYERS")) /* TEMP(py): remove */
-        opts.layers = (unsigned)strtoul(getenv("KILN_PY_DEV_LAYERS"), NULL, 0);
     rc = sbx_run(&opts, sbx_py_child, &job, &oc, err);
     if (rc)
         goto out;
@@ -522,8 +527,8 @@ enum err_code act_execute_code(struct action *a, json_t **result, struct err *er
         rc = err_set(err, E_NOMEM, "out of memory");
         goto out;
     }
-    rc = outputs_collect(scratch, &snap, store, session ? STORE_SESSION : STORE_TEMPORARY,
-                         session, (uint64_t)a->cfg->output_bytes, a->files, skipped, err);
+    rc = outputs_collect(scratch, &snap, store, session ? STORE_SESSION : STORE_TEMPORARY, session,
+                         (uint64_t)a->cfg->output_bytes, a->files, skipped, err);
     if (rc)
         goto out;
     if (json_array_size(skipped))

@@ -29,12 +29,16 @@ struct cli_verb {
 /* Sorted by name. */
 static const struct cli_verb cli_verbs[] = {
     {"analyze", cli_analyze, "statistics and a report of a table file (processFile analyze)"},
+    {"batch", cli_batch, "run many files or a JSON Lines file of requests in parallel"},
     {"doctor", cli_doctor, "check which sandbox layers work on this host (--json)"},
     {"exec", cli_exec, "run Python code on files in the sandbox (executeCode)"},
     {"files", cli_files, "list, get or remove stored files (files list|get|rm)"},
     {"gc", cli_gc, "remove expired files and leftovers from the store"},
+    {"mcp", cli_mcp, "Model Context Protocol server over stdio (both actions as tools)"},
     {"parse-excel", cli_parse_excel, "every sheet of an .xlsx to CSV/JSON files"},
     {"run", cli_run, "run one JSON request (file or '-') and print the JSON response"},
+    {"schema", cli_schema, "the tool definitions as JSON Schema (mcp, openai, anthropic)"},
+    {"serve", cli_serve, "HTTP API: actions, file download, health, metrics (API keys)"},
     {"transform", cli_transform, "select/filter/derive/sort/group steps over a table file"},
 };
 
@@ -64,6 +68,11 @@ int cli_usage_error(const char *verb, const char *fmt, ...)
     fprintf(stderr, "kiln %s: %s\n", verb ? verb : "", msg);
     fprintf(stderr, "try 'kiln %s%s--help'\n", verb ? verb : "", verb ? " " : "");
     return CLI_USAGE;
+}
+
+const char *cli_version(void)
+{
+    return KILN_VERSION;
 }
 
 bool cli_color(void)

@@ -23,6 +23,10 @@ int cli_transform(const struct config *cfg, int argc, char **argv);
 int cli_doctor(const struct config *cfg, int argc, char **argv);
 int cli_files(const struct config *cfg, int argc, char **argv);
 int cli_gc(const struct config *cfg, int argc, char **argv);
+int cli_mcp(const struct config *cfg, int argc, char **argv);
+int cli_schema(const struct config *cfg, int argc, char **argv);
+int cli_serve(const struct config *cfg, int argc, char **argv);
+int cli_batch(const struct config *cfg, int argc, char **argv);
 
 /* Print a JSON value on stdout, compact (or indented when pretty), + newline. */
 void cli_print_json(const json_t *v, bool pretty);
@@ -30,3 +34,5 @@ void cli_print_json(const json_t *v, bool pretty);
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True when stdout is a terminal and NO_COLOR is unset. */
 bool cli_color(void);
+/* The version string ("0.1.0"). */
+const char *cli_version(void);

@@ -277,8 +277,7 @@ static void fetch_pct_decode(const char *s, size_t n, char *out, size_t out_len)
     size_t o = 0;
     for (size_t i = 0; i < n && o + 1 < out_len; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < n &&
-            (hi = fetch_hex((unsigned char)s[i + 1])) >= 0 &&
+        if (s[i] == '%' && i + 2 < n && (hi = fetch_hex((unsigned char)s[i + 1])) >= 0 &&
             (lo = fetch_hex((unsigned char)s[i + 2])) >= 0) {
             out[o++] = (char)(hi * 16 + lo);
             i += 2;
@@ -380,7 +379,7 @@ void fetch_disposition_name(const char *value, char *out, size_t out_len)
         p++;
         while (*p == ' ' || *p == '\t')
             p++;
-        char val[LIM_FETCH_HEADER_BYTES];
+        char val[LIM_FETCH_HEADER_BYTES] = "";
         size_t v = 0;
         if (*p == '"') {
             p++;
@@ -601,7 +600,7 @@ static enum err_code fetch_parse_url(const struct config *cfg, const char *url,
         unsigned char c = (unsigned char)url[i];
         if (c <= 0x20 || c == 0x7f || c == '\\')
             return err_set(err, E_INVALID, "malformed URL: it contains %s",
-                           c == '\\' ? "a backslash"
+                           c == '\\'  ? "a backslash"
                            : c == ' ' ? "a space"
                                       : "a control character");
     }
@@ -618,8 +617,7 @@ static enum err_code fetch_parse_url(const struct config *cfg, const char *url,
         goto out;
     }
     if (strcasecmp(scheme, "http") && strcasecmp(scheme, "https")) {
-        rc = err_set(err, E_BLOCKED, "scheme '%.32s' is not allowed (only http and https)",
-                     scheme);
+        rc = err_set(err, E_BLOCKED, "scheme '%.32s' is not allowed (only http and https)", scheme);
         goto out;
     }
     snprintf(t->scheme, sizeof(t->scheme), "%s", strcasecmp(scheme, "http") ? "https" : "http");
@@ -735,6 +733,7 @@ struct fetch_xfer {
     long long clen;    /* its Content-Length, -1 if none */
     bool too_large;    /* stopped at the cap */
     bool http_error;   /* stopped at a >= 400 status */
+    size_t discarded;  /* body bytes of redirects, capped like the file */
     bool write_failed; /* write(2) failed, errno in write_errno */
     int write_errno;
     bool sock_refused; /* curl tried an address we did not check */
@@ -810,8 +809,15 @@ static size_t fetch_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct fetch_xfer *x = userp;
     size_t n = size * nmemb;
-    if (x->status < 200 || x->status >= 300)
-        return n; /* a redirect's body: not the file */
+    if (x->status < 200 || x->status >= 300) {
+        /* A redirect's body: not the file, but still capped. */
+        if (n > x->max_bytes - x->discarded) {
+            x->too_large = true;
+            return 0;
+        }
+        x->discarded += n;
+        return n;
+    }
     if (n > x->max_bytes - x->written) {
         x->too_large = true;
         return 0;
@@ -872,8 +878,9 @@ static long fetch_now_ms(void)
 /* One request to a checked target. On a redirect, *next gets the absolute
  * URL to check next (malloc'd). */
 static enum err_code fetch_hop(const struct config *cfg, const char *url,
-                               const struct fetch_target *t, struct fetch_xfer *x, long remaining_ms,
-                               struct fetch_info *info, char **next, struct err *err)
+                               const struct fetch_target *t, struct fetch_xfer *x,
+                               long remaining_ms, struct fetch_info *info, char **next,
+                               struct err *err)
 {
     CURL *c = NULL;
     struct curl_slist *resolve = NULL;
@@ -949,8 +956,8 @@ static enum err_code fetch_hop(const struct config *cfg, const char *url,
         goto out;
     }
     if (x->too_large) {
-        rc = err_set(err, E_TOO_LARGE, "download of '%s' exceeds the limit of %zu bytes",
-                     t->label, x->max_bytes);
+        rc = err_set(err, E_TOO_LARGE, "download of '%s' exceeds the limit of %zu bytes", t->label,
+                     x->max_bytes);
         goto out;
     }
     if (x->write_failed) {
@@ -1066,8 +1073,8 @@ enum err_code fetch_url(const struct config *cfg, const char *url, int fd, size_
             goto out;
         long remaining = deadline - fetch_now_ms();
         if (remaining <= 0) {
-            rc = err_set(err, E_FETCH, "cannot fetch '%s': timed out after %ld ms", t->label,
-                         total);
+            rc =
+                err_set(err, E_FETCH, "cannot fetch '%s': timed out after %ld ms", t->label, total);
             goto out;
         }
         memset(x, 0, sizeof(*x));

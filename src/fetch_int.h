@@ -16,8 +16,8 @@
 
 /* One hop, checked and ready to connect: only addrs may be connected to. */
 struct fetch_target {
-    char scheme[8];  /* "http" or "https" */
-    char host[256];  /* lower case, IPv6 without brackets */
+    char scheme[8]; /* "http" or "https" */
+    char host[256]; /* lower case, IPv6 without brackets */
     int port;
     bool literal;    /* host is an IP address (nothing to resolve) */
     bool allowed;    /* on the operator allowlist: address check skipped */

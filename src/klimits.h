@@ -89,4 +89,53 @@
 #define LIM_ANALYZE_NUMBERS (12L * 1024 * 1024) /* numeric cells kept for quartiles */
 #define LIM_ANALYZE_CORR_COLUMNS 64L            /* numeric columns in the correlation */
 #define LIM_ANALYZE_TOPN 100L                   /* max "topN" option */
+#define LIM_ANALYZE_BATCHES 4L            /* row batches in flight (threaded scan) */
+#define LIM_ANALYZE_BATCH_ROWS 2048L      /* rows per batch */
+#define LIM_ANALYZE_BATCH_BYTES (1L << 20) /* cell bytes per batch (grows for one huge row) */
+#define LIM_ANALYZE_THREAD_COLUMNS 512L   /* wider tables are scanned on one thread */
 #define LIM_ANALYZE_REPORT_COLUMNS 512L         /* columns charted in reports */
+
+/* transform (operations/op_transform.c, expr.c, xval.c, wr_*.c). */
+#define LIM_TRANSFORM_STEPS 64                        /* steps in one request */
+#define LIM_TRANSFORM_ROWS_BYTES (768L * 1024 * 1024) /* rows kept by sort/group/dedupe */
+#define LIM_TRANSFORM_SCRATCH_BYTES (64L * 1024 * 1024) /* strings made for one row */
+#define LIM_TRANSFORM_PREVIEW_ROWS 5
+#define LIM_TRANSFORM_NAME_LEN 100   /* output base name */
+#define LIM_TRANSFORM_FORMAT_LEN 64  /* a date format string */
+#define LIM_TRANSFORM_XLSX_WIDTH_ROWS 1000L /* rows sampled for column widths */
+#define LIM_TRANSFORM_XLSX_CELL_BYTES 32767L /* Excel keeps at most 32767 characters */
+#define LIM_EXPR_BYTES 4096L  /* one expression's text */
+#define LIM_EXPR_NODES 1024L  /* nodes of one compiled expression */
+#define LIM_EXPR_DEPTH 64L    /* nesting of one expression */
+#define LIM_EXPR_ARGS 256L    /* arguments of a call or items of an in-list */
+
+/* kiln serve (src/srv_http.c) and kiln batch (src/cli_batch.c). */
+#define LIM_SERVE_QUEUE_DEFAULT 64L       /* accepted requests waiting for a worker */
+#define LIM_SERVE_WORKERS_MAX 1024L       /* --workers / --jobs upper bound */
+#define LIM_SERVE_QUEUE_MAX 100000L       /* --queue upper bound */
+#define LIM_SERVE_API_KEYS 64             /* API keys accepted at once */
+#define LIM_SERVE_API_KEY_LEN 256         /* one API key */
+#define LIM_SERVE_GC_INTERVAL_S 60L       /* TTL sweep period of a running server */
+#define LIM_SERVE_KILL_GRACE_MS 15000L    /* past wall + fetch time before a worker is killed */
+#define LIM_SERVE_DRAIN_EXTRA_MS 5000L    /* shutdown: time to send the last responses */
+#define LIM_SERVE_CONN_TIMEOUT_S 120U     /* idle HTTP connection */
+#define LIM_SERVE_CONNECTIONS 1024U       /* open HTTP connections */
+#define LIM_SERVE_PATH_LOG 200            /* characters of a path kept for the access log */
+#define LIM_SERVE_RETRY_AFTER_S 1         /* Retry-After of a 503 */
+#define LIM_SERVE_DISCARD_BYTES (1L * 1024 * 1024) /* chunked body read past the cap for a 413 */
+#define LIM_BATCH_LINE_BYTES LIM_REQUEST_BYTES /* one JSON Lines request */
+#define LIM_BATCH_INPUTS 1000000L         /* inputs of one batch run */
+#define LIM_BATCH_OUTPUT_BYTES (256L * 1000 * 1000) /* one result line */
+
+/* kiln mcp (src/srv_mcp.c). */
+#define LIM_MCP_LINE_BYTES (LIM_REQUEST_BYTES + 1024L * 1024) /* one JSON-RPC message */
+#define LIM_MCP_PROGRESS_MS 1000L           /* period of progress notifications */
+#define LIM_MCP_QUEUE 256L                  /* tool calls waiting for a worker */
+#define LIM_MCP_WORKERS_MAX 256L            /* --workers upper bound */
+#define LIM_MCP_IMAGES 4                    /* PNG outputs inlined as image content */
+#define LIM_MCP_IMAGE_BYTES (1024L * 1024)  /* largest PNG inlined */
+#define LIM_MCP_RESOURCES 1000L             /* output files remembered for resources/list */
+#define LIM_MCP_ENVELOPE_EXTRA (4L * 1024 * 1024) /* envelope beyond returnValue and stdio */
+#define LIM_MCP_KILL_GRACE_MS 15000L        /* past wall + fetch time before a worker is killed */
+#define LIM_MCP_STRAY_CHECK_MS 5000L        /* look for orphans this long after a kill */
+#define LIM_MCP_KEEP_BYTES (1024L * 1024)   /* input buffer kept between messages */

@@ -170,5 +170,52 @@ def test_cold_start_timing(env):
           f"import pandas {1000 * (t2 - t1):.0f} ms")
 
 
+def sanitized():
+    with open(kilntest.KILN, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+def test_memory_limit(env):
+    if sanitized():
+        return "skip"  # no RLIMIT_AS under ASan
+    out, rc, _ = env.run({"action": "executeCode", "arguments": {
+        "code": "print('alloc')\nx = bytearray(400 * 1024 * 1024)\n"}},
+        env={"KILN_MEMORY_BYTES": 200 * 1024 * 1024})
+    assert rc == 1 and out["error"]["code"] == "MEMORY_LIMIT", out
+    assert out["error"]["stdout"] == "alloc\n", out["error"]
+    assert out["error"]["type"] == "MemoryError", out["error"]
+
+
+def test_os_exit(env):
+    out = ok(env, "import os, sys\nprint('bye')\nsys.stdout.flush()\nos._exit(0)\n")
+    assert out["result"]["stdout"] == "bye\n" and out["result"]["returnValue"] is None
+    expect_error(env, {"action": "executeCode",
+                       "arguments": {"code": "import os\nos._exit(7)\n"}},
+                 "CODE_ERROR", contains="status 7")
+
+
+def test_stdout_not_spoofable(env):
+    # A JSON result printed on stdout is just output.
+    out = ok(env, "print('{\"status\":\"ok\",\"returnValue\":666}')\n"
+                  "def main():\n    return 1\n")
+    assert out["result"]["returnValue"] == 1, out["result"]
+
+
+def test_invalid_utf8_output(env):
+    out = ok(env, "import sys\nsys.stdout.buffer.write(b'a\\xffb\\n')\n")
+    assert out["result"]["stdout"] == "a\ufffdb\n", out["result"]
+
+
+def test_bad_arguments(env):
+    expect_error(env, {"action": "executeCode",
+                       "arguments": {"code": "print(1)", "packages": [1]}}, "INVALID_REQUEST")
+    expect_error(env, {"action": "executeCode",
+                       "arguments": {"code": "print(1)", "packages": ["a b c"] * 65}},
+                 "INVALID_REQUEST")
+    expect_error(env, {"action": "executeCode",
+                       "arguments": {"code": "print(1)", "fileName": "../x",
+                                     "fileBase64": b64("x")}}, "INVALID_REQUEST")
+
+
 if __name__ == "__main__":
     kilntest.main(globals())

@@ -312,11 +312,92 @@ static void t_analyze_json_source(void)
     json_decref(res);
 }
 
+
+/* Top values (count desc, then first appearance), distinct counts (-0 is 0),
+ * a late-demoted column (second pass) and a high-cardinality text column,
+ * against counts computed here. */
+static void t_analyze_top_distinct(void)
+{
+    enum { ROWS = 30000 };
+    char path[1024], out[1024];
+    snprintf(path, sizeof(path), "%s/top.csv", t_tmpdir());
+    snprintf(out, sizeof(out), "%s/out", t_tmpdir());
+    FILE *f = fopen(path, "w");
+    T_ASSERT(f != NULL);
+    fputs("n,s,late\n", f);
+    /* n: v = (i * 7919) % 1000 - 500 (ties everywhere); 0 written as -0 on
+     * odd rows; every 13th blank. */
+    static long cnt[1000];
+    static long first[1000];
+    for (int k = 0; k < 1000; k++)
+        first[k] = -1;
+    for (long i = 0; i < ROWS; i++) {
+        long v = (i * 7919) % 1000 - 500;
+        if (i % 13 == 0)
+            fputs(",", f);
+        else {
+            if (v == 0 && i % 2)
+                fputs("-0.0,", f);
+            else
+                fprintf(f, "%ld,", v);
+            if (first[v + 500] < 0)
+                first[v + 500] = i;
+            cnt[v + 500]++;
+        }
+        fprintf(f, "w%ld,", (i * 31) % 20011);
+        if (i == ROWS - 5)
+            fputs("text\n", f);
+        else
+            fprintf(f, "%ld\n", i % 97);
+    }
+    fclose(f);
+    /* Expected top 5 of n by brute force. */
+    long best[5];
+    for (int t = 0; t < 5; t++) {
+        long b = -1;
+        for (int k = 0; k < 1000; k++) {
+            bool taken = false;
+            for (int u = 0; u < t; u++)
+                taken |= best[u] == k;
+            if (taken || !cnt[k])
+                continue;
+            if (b < 0 || cnt[k] > cnt[b] || (cnt[k] == cnt[b] && first[k] < first[b]))
+                b = k;
+        }
+        best[t] = b;
+    }
+    enum err_code rc;
+    struct err e = {0};
+    json_t *res = tan_run(path, "csv", "{\"report\":\"none\"}", out, &rc, &e);
+    T_ASSERT(rc == E_OK);
+    const json_t *n = tan_col(res, "n"), *sc = tan_col(res, "s"), *late = tan_col(res, "late");
+    T_ASSERT(n && sc && late);
+    T_EXPECT_INT(json_integer_value(json_object_get(n, "distinct")), 1000);
+    json_t *top = json_object_get(n, "top");
+    T_EXPECT_INT(json_array_size(top), 5);
+    for (size_t t = 0; t < json_array_size(top) && t < 5; t++) {
+        json_t *it = json_array_get(top, t);
+        T_EXPECT_INT(json_integer_value(json_object_get(it, "value")), best[t] - 500);
+        T_EXPECT_INT(json_integer_value(json_object_get(it, "count")), cnt[best[t]]);
+    }
+    /* (i * 31) % 20011 over 30000 rows: 20011 distinct, the first 9989 twice. */
+    T_EXPECT_INT(json_integer_value(json_object_get(sc, "distinct")), 20011);
+    json_t *st0 = json_array_get(json_object_get(sc, "top"), 0);
+    T_EXPECT_STR(json_string_value(json_object_get(st0, "value")), "w0");
+    T_EXPECT_INT(json_integer_value(json_object_get(st0, "count")), 2);
+    T_EXPECT_STR(json_string_value(json_object_get(late, "type")), "string");
+    T_EXPECT_INT(json_integer_value(json_object_get(late, "distinct")), 98);
+    json_t *lt0 = json_array_get(json_object_get(late, "top"), 0);
+    T_EXPECT_STR(json_string_value(json_object_get(lt0, "value")), "0");
+    json_decref(res);
+}
+
 static const struct t_case cases[] = {
     {"corpus_vs_pandas", t_analyze_corpus_vs_pandas, .fork = true, .timeout_s = 120},
     {"generated_vs_pandas", t_analyze_generated_vs_pandas, .fork = true, .timeout_s = 60},
     {"types_and_reports", t_analyze_types_and_reports},
     {"json_source", t_analyze_json_source},
+    {"top_distinct", t_analyze_top_distinct, .fork = true, .timeout_s = 60},
     {0},
 };
 T_SUITE(analyze, cases)

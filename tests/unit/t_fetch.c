@@ -171,13 +171,13 @@ static void fill_port(char *out, size_t out_len, const char *tmpl, int port)
     out[o] = '\0';
 }
 
-#define START_SERVER(s)                                                                        \
-    do {                                                                                       \
-        if (!srv_start(&(s))) {                                                                \
-            srv_stop(&(s));                                                                    \
-            t_skip("cannot start tests/helpers/httpd.py with /usr/bin/python3");               \
-            return;                                                                            \
-        }                                                                                      \
+#define START_SERVER(s)                                                                            \
+    do {                                                                                           \
+        if (!srv_start(&(s))) {                                                                    \
+            srv_stop(&(s));                                                                        \
+            t_skip("cannot start tests/helpers/httpd.py with /usr/bin/python3");                   \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
 /* ---- pure pieces ---------------------------------------------------------- */
@@ -258,8 +258,7 @@ static void t_fetch_classifier(void)
             t_fail(__FILE__, __LINE__, "%s: blocked=%d, expected %d (%s)", tab[i].ip, b,
                    tab[i].blocked, why);
         if (tab[i].why && !strstr(why, tab[i].why))
-            t_fail(__FILE__, __LINE__, "%s: reason '%s' lacks '%s'", tab[i].ip, why,
-                   tab[i].why);
+            t_fail(__FILE__, __LINE__, "%s: reason '%s' lacks '%s'", tab[i].ip, why, tab[i].why);
     }
     /* The sockaddr entry point agrees. */
     struct sockaddr_in s4;
@@ -284,9 +283,9 @@ static void t_fetch_noncanonical(void)
                                       "127.1",      "127.0.1",    "127.0.0.1.", "0x7f.1",
                                       "999.1.1.1",  "1.2.3.4.5",  "01.2.3.4",   "example.1",
                                       "0x",         "0"};
-    static const char *const good[] = {"127.0.0.1", "8.8.8.8", "example.com", "a1.example",
-                                       "1.2.3.4.example", "example.com.", "0x7f.example",
-                                       "1e5"};
+    static const char *const good[] = {
+        "127.0.0.1",       "8.8.8.8",      "example.com",  "a1.example",
+        "1.2.3.4.example", "example.com.", "0x7f.example", "1e5"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (!fetch_host_noncanonical_ipv4(bad[i]))
             t_fail(__FILE__, __LINE__, "'%s' should be non-canonical IPv4", bad[i]);
@@ -326,8 +325,7 @@ static void t_fetch_names(void)
     T_EXPECT_STR(out, "report.csv");
     fetch_disposition_name("attachment; filename=plain.txt ; size=3", out, sizeof(out));
     T_EXPECT_STR(out, "plain.txt");
-    fetch_disposition_name("attachment; filename=\"../../etc/report 2024.csv\"", out,
-                           sizeof(out));
+    fetch_disposition_name("attachment; filename=\"../../etc/report 2024.csv\"", out, sizeof(out));
     T_EXPECT_STR(out, "report 2024.csv");
     fetch_disposition_name("attachment; filename=\"C:\\\\temp\\\\x.csv\"", out, sizeof(out));
     T_EXPECT_STR(out, "x.csv");
@@ -442,8 +440,9 @@ static void t_fetch_ok(void)
     T_EXPECT_INT(info.size, 1000);
     T_EXPECT_INT(get(&cfg, &s, "/files/data%20set.csv", fd, 1000, 5000, &info, &e), E_OK);
     T_EXPECT_STR(info.file_name, "data set.csv");
-    T_EXPECT_INT(get(&cfg, &s, "/disp?v=attachment%3B%20filename%3D%22..%2F..%2Fetc%2Freport%20"
-                               "2024.csv%22",
+    T_EXPECT_INT(get(&cfg, &s,
+                     "/disp?v=attachment%3B%20filename%3D%22..%2F..%2Fetc%2Freport%20"
+                     "2024.csv%22",
                      fd, 1000, 5000, &info, &e),
                  E_OK);
     T_EXPECT_STR(info.disposition_name, "report 2024.csv");
@@ -536,11 +535,11 @@ static void t_fetch_redirect_blocked(void)
     int fd = out_fd("rb");
     char target[256], path[512];
     const char *const targets[] = {
-        "http://127.0.0.2:%d/x",    "http://169.254.169.254/latest/meta-data/",
-        "http://localhost:%d/x",    "http://[::1]:%d/x",
-        "http://2130706433:%d/x",   "ftp://127.0.0.1:%d/x",
-        "file:///etc/passwd",       "gopher://127.0.0.1:%d/x",
-        "http://10.0.0.1/",         "dict://127.0.0.1:%d/x",
+        "http://127.0.0.2:%d/x",  "http://169.254.169.254/latest/meta-data/",
+        "http://localhost:%d/x",  "http://[::1]:%d/x",
+        "http://2130706433:%d/x", "ftp://127.0.0.1:%d/x",
+        "file:///etc/passwd",     "gopher://127.0.0.1:%d/x",
+        "http://10.0.0.1/",       "dict://127.0.0.1:%d/x",
     };
     const enum err_code codes[] = {E_BLOCKED, E_BLOCKED, E_BLOCKED, E_BLOCKED, E_BLOCKED,
                                    E_BLOCKED, E_BLOCKED, E_BLOCKED, E_BLOCKED, E_BLOCKED};
@@ -616,8 +615,7 @@ static void t_fetch_too_large(void)
     /* No Content-Length: stopped once past the cap. */
     fd = out_fd("big2");
     long t0 = now_ms();
-    T_EXPECT_INT(get(&cfg, &s, "/big?n=50000000&cl=0", fd, 100000, 5000, &info, &e),
-                 E_TOO_LARGE);
+    T_EXPECT_INT(get(&cfg, &s, "/big?n=50000000&cl=0", fd, 100000, 5000, &info, &e), E_TOO_LARGE);
     T_EXPECT(now_ms() - t0 < 3000);
     T_EXPECT_CONTAINS(e.msg, "exceeds the limit of 100000 bytes");
     off_t sz = fd_size(fd);
@@ -679,8 +677,8 @@ static void t_fetch_ssrf_notations(void)
         enum err_code rc = fetch_url(&cfg, url, fd, 1000, 5000, &info, &e);
         long dt = now_ms() - t0;
         if (rc != E_BLOCKED)
-            t_fail(__FILE__, __LINE__, "'%s': got %s '%s', expected E_BLOCKED", url,
-                   err_name(rc), e.msg);
+            t_fail(__FILE__, __LINE__, "'%s': got %s '%s', expected E_BLOCKED", url, err_name(rc),
+                   e.msg);
         if (dt > 500)
             t_fail(__FILE__, __LINE__, "'%s': refusal took %ld ms", url, dt);
         if (!e.msg[0])

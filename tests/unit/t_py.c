@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "config.h"
 #include "klimits.h"
+#include "sbx.h"
 #include "sbx_py.h"
 
 struct py_res {
@@ -29,8 +31,8 @@ static void py_res_release(struct py_res *r)
 }
 
 /* Run code through sbx_py_child in a forked child with cwd = dir. */
-static void py_run_in(const char *dir, const char *code, const char *inputs,
-                      const char *packages, long return_cap, struct py_res *r)
+static void py_run_in(const char *dir, const char *code, const char *inputs, const char *packages,
+                      long return_cap, struct py_res *r)
 {
     int po[2], pe[2], pr[2];
     memset(r, 0, sizeof(*r));
@@ -47,7 +49,7 @@ static void py_run_in(const char *dir, const char *code, const char *inputs,
         close(po[0]), close(pe[0]), close(pr[0]), close(po[1]), close(pe[1]);
         if (chdir(dir) != 0)
             _exit(99);
-        struct sbx_py_job job = {code,     strlen(code),        inputs,           packages,
+        struct sbx_py_job job = {code,       strlen(code),        inputs,           packages,
                                  return_cap, LIM_TRACEBACK_BYTES, LIM_RETURN_DEPTH, true};
         _exit(sbx_py_child(&job, pr[1]));
     }
@@ -195,8 +197,7 @@ static void t_py_system_exit(void)
     py_run("import sys\nsys.exit(3)\n", NULL, NULL, &r);
     T_EXPECT_STR(py_ecode(&r), "CODE_ERROR");
     T_EXPECT_CONTAINS(py_estr(&r, "message"), "exited with status 3");
-    T_EXPECT_INT(json_integer_value(json_object_get(json_object_get(r.msg, "error"),
-                                                    "exitStatus")),
+    T_EXPECT_INT(json_integer_value(json_object_get(json_object_get(r.msg, "error"), "exitStatus")),
                  3);
     py_res_release(&r);
 }
@@ -338,6 +339,40 @@ static void t_py_cold_has_no_pandas(void)
     py_res_release(&r);
 }
 
+/* Warm start through the real sandbox: the inherited interpreter works
+ * under the namespaces, rlimits and seccomp filter. */
+static void t_py_warm_sandbox(void)
+{
+    struct err err;
+    struct config cfg;
+    struct sbx_opts opts;
+    struct sbx_outcome oc;
+    config_defaults(&cfg);
+    T_ASSERT(sbx_py_init(true, &err) == E_OK);
+    const char *code = "import sys\nwarm = 'pandas' in sys.modules\nimport pandas as pd\n"
+                       "print('hi')\ndef main(n):\n    return [warm, n * 2]\n";
+    struct sbx_py_job job = {code,
+                             strlen(code),
+                             "{\"n\":21}",
+                             NULL,
+                             LIM_RETURN_BYTES_DEFAULT,
+                             LIM_TRACEBACK_BYTES,
+                             LIM_RETURN_DEPTH,
+                             true};
+    sbx_opts_from_config(&opts, &cfg, t_tmpdir());
+    opts.wall_ms = 20000;
+    opts.result_cap = 1 << 20;
+    enum err_code rc = sbx_run(&opts, sbx_py_child, &job, &oc, &err);
+    if (rc) {
+        t_fail(__FILE__, __LINE__, "sbx_run: %s", err.msg);
+        return;
+    }
+    T_EXPECT_STR(oc.out.data, "hi\n");
+    T_EXPECT_CONTAINS(oc.result.data, "\"returnValue\":[true,42]");
+    T_EXPECT_INT(oc.exit_status, 0);
+    sbx_outcome_release(&oc);
+}
+
 static const struct t_case cases[] = {
     {"py_print", t_py_print, false, 0, 0, 0},
     {"py_main_inputs", t_py_main_inputs, false, 0, 0, 0},
@@ -349,6 +384,7 @@ static const struct t_case cases[] = {
     {"py_matplotlib", t_py_matplotlib, false, 0, 0, 0},
     {"py_cold_has_no_pandas", t_py_cold_has_no_pandas, false, 0, 0, 0},
     {"py_warm", t_py_warm, true, 60, 0, 0},
+    {"py_warm_sandbox", t_py_warm_sandbox, true, 60, 0, 0},
     {NULL, NULL, false, 0, 0, 0},
 };
 

@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""kiln batch: files and JSON Lines in parallel, order, resume, shards, exit codes."""
+import json
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kilntest import CORPUS, b64, main  # noqa: E402
+
+SMALL = ["iris.csv", "leading_zeros.csv", "dates_dd_mm_yyyy.csv", "german_locale_numbers.csv",
+         "comment_line_first.csv", "date_like_number.csv"]
+NOREPORT = '{"report":"none"}'
+
+
+def corpus_dir(env, names=SMALL):
+    d = os.path.join(env.dir, "in")
+    os.makedirs(d, exist_ok=True)
+    for n in names:
+        shutil.copy(os.path.join(CORPUS, "csv", n), d)
+    return d
+
+
+def lines(data):
+    return [json.loads(x) for x in data.decode().splitlines() if x.strip()]
+
+
+def write_jsonl(env, rows, name="req.jsonl"):
+    path = os.path.join(env.dir, name)
+    with open(path, "w") as f:
+        for r in rows:
+            f.write((r if isinstance(r, str) else json.dumps(r)) + "\n")
+    return path
+
+
+def analyze(csv, **extra):
+    r = {"action": "processFile", "arguments": {"operation": "analyze", "fileBase64": b64(csv),
+                                                "options": {"report": "none"}}}
+    r.update(extra)
+    return r
+
+
+def test_dir_of_csvs_in_order(env):
+    d = corpus_dir(env)
+    p = env.kiln("batch", "--op", "analyze", "--options", NOREPORT, "--jobs", "2", d)
+    assert p.returncode == 0, p.stderr
+    out = lines(p.stdout)
+    want = [os.path.join(d, n) for n in sorted(SMALL)]
+    assert [o["input"] for o in out] == want, [o["input"] for o in out]
+    assert all(o["ok"] and o["action"] == "processFile" for o in out), out
+    iris = [o for o in out if o["input"].endswith("iris.csv")][0]
+    assert iris["result"]["rows"] == 150
+    assert b"6 ok, 0 failed" in p.stderr, p.stderr
+    # Same order with one job, and a glob expands (sorted) too.
+    p2 = env.kiln("batch", "--op", "analyze", "--options", NOREPORT, "--jobs", "1",
+                  os.path.join(d, "*.csv"))
+    assert p2.returncode == 0, p2.stderr
+    assert [o["input"] for o in lines(p2.stdout)] == want
+
+
+def test_failing_file_gives_exit_1(env):
+    d = corpus_dir(env, ["iris.csv"])
+    with open(os.path.join(d, "zz.xlsx"), "wb") as f:
+        f.write(b"PK\x03\x04 this is not a real workbook")
+    out_path = os.path.join(env.dir, "out.jsonl")
+    p = env.kiln("batch", "--op", "parse_excel", "-o", out_path, d)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert p.stdout == b""
+    with open(out_path, "rb") as f:
+        out = lines(f.read())
+    assert len(out) == 2 and all(o["ok"] is False for o in out), out
+    assert b"0 ok, 2 failed" in p.stderr
+
+
+def test_jsonl_bad_line_and_ids(env):
+    rows = [analyze("a,b\n1,2\n", id="first"),
+            "{this is not json",
+            "",
+            {"action": "executeCode", "arguments": {"code": "print(6*7)"}, "id": 3},
+            analyze("x\n1\n2\n3\n")]
+    path = write_jsonl(env, rows)
+    p = env.kiln("batch", "--requests", path, "--jobs", "3")
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    out = lines(p.stdout)
+    assert [o["input"] for o in out] == [1, 2, 4, 5], out
+    assert out[0]["id"] == "first" and out[0]["ok"] and out[0]["result"]["rows"] == 1
+    assert out[1]["ok"] is False and out[1]["error"]["code"] == "INVALID_REQUEST"
+    assert "malformed JSON" in out[1]["error"]["message"] and "id" not in out[1]
+    assert out[2]["id"] == 3 and out[2]["result"]["stdout"] == "42\n", out[2]
+    assert out[3]["ok"] and out[3]["result"]["rows"] == 3 and "id" not in out[3]
+    assert list(out[0].keys())[:2] == ["input", "id"], list(out[0].keys())
+    assert b"3 ok, 1 failed" in p.stderr, p.stderr
+
+
+def test_resume_skips_done(env):
+    rows = [analyze("a\n%d\n" % i, id="r%d" % i) for i in range(5)]
+    path = write_jsonl(env, rows)
+    out_path = os.path.join(env.dir, "out.jsonl")
+    # A previous run finished lines 1 and 3, and died while writing a third line.
+    p = env.kiln("batch", "--requests", path, "--shard", "0/2", "-o", out_path)
+    assert p.returncode == 0, p.stderr
+    with open(out_path, "rb") as f:
+        first = lines(f.read())
+    assert [o["input"] for o in first] == [1, 3, 5]
+    with open(out_path, "a") as f:
+        f.write('{"input": 2, "ok": tr')  # torn last line
+    p = env.kiln("batch", "--requests", path, "--resume", "-o", out_path)
+    assert p.returncode == 0, p.stderr
+    assert b"2 ok, 0 failed, 3 skipped" in p.stderr, p.stderr
+    with open(out_path, "rb") as f:
+        raw = f.read().decode().splitlines()
+    done = []
+    for x in raw:
+        try:
+            done.append(json.loads(x))
+        except ValueError:
+            pass
+    assert sorted(o["input"] for o in done) == [1, 2, 3, 4, 5], raw
+    assert sorted(o["id"] for o in done) == ["r0", "r1", "r2", "r3", "r4"]
+    # Nothing left: a third run does nothing.
+    p = env.kiln("batch", "--requests", path, "--resume", "-o", out_path)
+    assert p.returncode == 0 and b"0 ok, 0 failed, 5 skipped" in p.stderr, p.stderr
+
+
+def test_resume_by_id_after_reorder(env):
+    out_path = os.path.join(env.dir, "out.jsonl")
+    with open(out_path, "w") as f:
+        f.write(json.dumps({"input": 9, "id": "keep", "ok": True}) + "\n")
+    path = write_jsonl(env, [analyze("a\n1\n", id="keep"), analyze("a\n2\n", id="new")])
+    p = env.kiln("batch", "--requests", path, "--resume", "-o", out_path)
+    assert p.returncode == 0, p.stderr
+    with open(out_path) as f:
+        ids = [json.loads(x)["id"] for x in f if x.strip()]
+    assert ids == ["keep", "new"], ids
+
+
+def test_shards_cover_inputs_once(env):
+    d = corpus_dir(env)
+    seen = []
+    for i in range(3):
+        p = env.kiln("batch", "--op", "analyze", "--options", NOREPORT, "--shard", f"{i}/3",
+                     "--jobs", "2", d)
+        assert p.returncode == 0, p.stderr
+        seen += [o["input"] for o in lines(p.stdout)]
+    assert sorted(seen) == [os.path.join(d, n) for n in sorted(SMALL)], seen
+    a = [o["input"] for o in lines(env.kiln("batch", "--op", "analyze", "--options", NOREPORT,
+                                            "--shard", "0/2", d).stdout)]
+    b = [o["input"] for o in lines(env.kiln("batch", "--op", "analyze", "--options", NOREPORT,
+                                            "--shard", "1/2", d).stdout)]
+    assert not set(a) & set(b) and sorted(a + b) == sorted(seen), (a, b)
+
+
+def test_usage_errors(env):
+    for args in [[], ["--op", "analyze"], ["--op", "nope", "x"], ["--requests"],
+                 ["--op", "analyze", "--requests", "x.jsonl"], ["--shard", "2/2", "--op",
+                                                                "analyze", "x"],
+                 ["--op", "analyze", "--options", "[1]", CORPUS],
+                 ["--op", "analyze", os.path.join(env.dir, "missing.csv")],
+                 ["--requests", "r.jsonl", "--resume"]]:
+        p = env.kiln("batch", *args)
+        assert p.returncode == 2, (args, p.returncode, p.stderr)
+        assert p.stderr.startswith(b"kiln batch:"), (args, p.stderr)
+    p = env.kiln("batch", "--help")
+    assert p.returncode == 0 and b"--shard" in p.stdout
+
+
+if __name__ == "__main__":
+    main(globals())

@@ -1,0 +1,392 @@
+#!/usr/bin/python3
+"""kiln serve: the HTTP API on a loopback port the test picks (port 0)."""
+import hashlib
+import http.client
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kilntest import KILN, b64, main  # noqa: E402
+
+KEY = "test-key-0123456789"
+CSV = "city,temp,rain\nOslo,4.5,12\nRome,18.25,3\nLima,19,0\nOslo,5,10\n"
+
+
+class Server:
+    def __init__(self, env, *args, extra_env=None, wait=True):
+        e = dict(env.env)
+        e.update(extra_env or {})
+        self.p = subprocess.Popen([KILN, "serve", "--listen", "127.0.0.1:0", *args],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+        self.port = None
+        self._err = b""
+        if wait:
+            self.port = self._read_port()
+
+    def _read_port(self, timeout=60):
+        end = time.time() + timeout
+        line = b""
+        while time.time() < end and not line.endswith(b"\n"):
+            r, _, _ = select.select([self.p.stdout], [], [], 0.5)
+            if r:
+                ch = os.read(self.p.stdout.fileno(), 1)
+                if not ch:
+                    break
+                line += ch
+        text = line.decode()
+        assert text.startswith("listening on http://127.0.0.1:"), \
+            f"first line {text!r}, stderr {self.stderr()[:500]!r}"
+        return int(text.rsplit(":", 1)[1])
+
+    def conn(self, timeout=60):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def req(self, method, path, body=None, headers=None, key=KEY, timeout=60):
+        h = dict(headers or {})
+        if key:
+            h.setdefault("Authorization", "Bearer " + key)
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        c = self.conn(timeout)
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            c.close()
+
+    def action(self, request, **kw):
+        st, h, data = self.req("POST", "/v1/actions", request, **kw)
+        try:
+            return st, h, json.loads(data)
+        except ValueError:
+            raise AssertionError(f"not JSON ({st}): {data[:300]!r}")
+
+    def health(self):
+        return json.loads(self.req("GET", "/health", key=None)[2])
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        try:
+            rc = self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            raise AssertionError("server did not stop")
+        self._err += self.p.stderr.read()
+        self.p.stdout.close()
+        self.p.stderr.close()
+        return rc
+
+    def stderr(self):
+        return self._err.decode(errors="replace")
+
+
+def serve(env, *args, keys=KEY, extra_env=None):
+    e = {"KILN_API_KEYS": keys} if keys else {}
+    e.update(extra_env or {})
+    return Server(env, *args, extra_env=e)
+
+
+def analyze_request(csv=CSV, name="weather.csv", report="html"):
+    return {"action": "processFile", "arguments": {
+        "operation": "analyze", "fileBase64": b64(csv), "fileName": name,
+        "options": {"report": report}}}
+
+
+def slow_request(secs=2):
+    return {"action": "executeCode", "arguments": {
+        "code": f"import time\ntime.sleep({secs})\nprint('slept')"}}
+
+
+def wait_for(cond, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_health_needs_no_key_and_auth_styles(env):
+    s = serve(env, "--workers", "1", keys="other-key," + KEY)
+    try:
+        st, h, data = s.req("GET", "/health", key=None)
+        body = json.loads(data)
+        assert st == 200 and body["status"] == "ok" and body["version"], (st, body)
+        for hdrs in [{}, {"Authorization": "Bearer wrong"}, {"X-Api-Key": KEY + "x"},
+                     {"X-Api-Key": KEY[:-1]}, {"Authorization": "Basic " + KEY}]:
+            st, h, data = s.req("GET", "/v1/files", headers=hdrs, key=None)
+            assert st == 401, (hdrs, st, data)
+            assert h.get("www-authenticate", "").startswith("Bearer"), h
+            assert json.loads(data)["error"]["code"] == "UNAUTHORIZED"
+        for hdrs in [{"Authorization": "Bearer " + KEY}, {"authorization": "bearer other-key"},
+                     {"X-Api-Key": KEY}]:
+            st, h, data = s.req("GET", "/v1/files", headers=hdrs, key=None)
+            assert st == 200, (hdrs, st, data)
+            assert json.loads(data)["files"] == []
+        # /metrics needs a key by default.
+        assert s.req("GET", "/metrics", key=None)[0] == 401
+        assert s.req("GET", "/metrics")[0] == 200
+    finally:
+        assert s.stop() == 0
+    assert KEY not in s.stderr() and "other-key" not in s.stderr()
+
+
+def test_action_download_and_delete(env):
+    s = serve(env, "--workers", "2")
+    try:
+        st, h, out = s.action(analyze_request())
+        assert st == 200 and out["ok"] is True, out
+        assert h["content-type"].startswith("application/json")
+        assert out["result"]["rows"] == 4
+        files = out["files"]
+        assert files, out
+        f = files[0]
+        st, h, data = s.req("GET", "/v1/files/" + f["id"])
+        assert st == 200
+        assert len(data) == f["size"]
+        assert hashlib.sha256(data).hexdigest() == f["sha256"]
+        assert h["content-type"] == f["mimeType"], (h, f)
+        cd = h["content-disposition"]
+        assert cd.startswith("attachment;") and \
+            ("filename*=UTF-8''" + urllib.parse.quote(f["name"])) in cd, cd
+        # Listed, then deleted, then gone.
+        st, _, data = s.req("GET", "/v1/files")
+        assert f["id"] in [x["id"] for x in json.loads(data)["files"]]
+        st, _, data = s.req("DELETE", "/v1/files/" + f["id"])
+        assert st == 204 and data == b"", (st, data)
+        st, _, data = s.req("GET", "/v1/files/" + f["id"])
+        assert st == 404 and json.loads(data)["error"]["code"] == "NOT_FOUND", (st, data)
+        assert s.req("DELETE", "/v1/files/" + f["id"])[0] == 404
+        assert s.req("GET", "/v1/files/f_" + "0" * 32)[0] == 404
+    finally:
+        assert s.stop() == 0
+
+
+def test_session_list_and_utf8_filename(env):
+    s = serve(env, "--workers", "1")
+    try:
+        code = ("with open('r\u00e9sum\u00e9 \"q\" 100%.txt', 'w') as f:\n"
+                "    f.write('caf\u00e9')\n")
+        st, _, out = s.action({"action": "executeCode",
+                               "arguments": {"code": code, "session": "sess-1"}})
+        assert st == 200 and out["ok"], out
+        f = out["files"][0]
+        assert f["scope"] == "session"
+        st, _, data = s.req("GET", "/v1/files?session=sess-1")
+        listed = json.loads(data)["files"]
+        assert [x["id"] for x in listed] == [f["id"]], listed
+        st, _, data = s.req("GET", "/v1/files?session=other")
+        assert json.loads(data)["files"] == []
+        st, h, data = s.req("GET", "/v1/files/" + f["id"])
+        assert data == "caf\u00e9".encode()
+        cd = h["content-disposition"]
+        assert "filename*=UTF-8''r%C3%A9sum%C3%A9%20%22q%22%20100%25.txt" in cd, cd
+        assert 'filename="r' in cd and '\u00e9' not in cd, cd
+    finally:
+        s.stop()
+    # The access log has the path but never the query string.
+    assert "GET /v1/files 200" in s.stderr(), s.stderr()
+    assert "sess-1" not in s.stderr()
+
+
+def test_errors_are_json_with_status(env):
+    s = serve(env, "--workers", "1")
+    try:
+        st, _, out = s.action(b"{not json", headers={"Content-Type": "application/json"})
+        assert st == 400 and out["ok"] is False, (st, out)
+        assert out["error"]["code"] == "INVALID_REQUEST" and "malformed JSON" in \
+            out["error"]["message"]
+        # A well-formed but invalid request is an action-level failure: 200.
+        st, _, out = s.action({"action": "nope", "arguments": {}})
+        assert st == 200 and out["error"]["code"] == "INVALID_REQUEST", (st, out)
+        st, _, out = s.action({"action": "executeCode", "arguments": {"code": "1/0"},
+                               "id": "req-7"})
+        assert st == 200 and out["error"]["code"] == "CODE_ERROR" and out["id"] == "req-7"
+        st, _, out = s.action(b'{"action":"executeCode","arguments":{"code":"print(1)"}}',
+                              headers={"Content-Type": "text/plain"})
+        assert st == 415, st
+        st, _, out = s.action(b'{"action":"executeCode","arguments":{"code":"print(2)"}}',
+                              headers={"Content-Type": "application/json; charset=utf-8"})
+        assert st == 200 and out["result"]["stdout"] == "2\n", out
+        st, h, _ = s.req("GET", "/v1/actions")
+        assert st == 405 and h["allow"] == "POST", (st, h)
+        st, h, _ = s.req("PUT", "/v1/files/f_x")
+        assert st == 405 and "DELETE" in h["allow"]
+        assert s.req("GET", "/v2/whatever")[0] == 404
+        assert s.req("GET", "/")[0] == 404
+    finally:
+        assert s.stop() == 0
+
+
+def test_request_too_large_413(env):
+    s = serve(env, "--workers", "1", extra_env={"KILN_MAX_REQUEST_BYTES": "2000"})
+    try:
+        big = analyze_request(csv="x\n" + "1\n" * 3000)
+        st, h, out = s.action(big)
+        assert st == 413 and out["error"]["code"] == "REQUEST_TOO_LARGE", (st, out)
+        # Without a Content-Length (chunked): refused while receiving.
+        body = json.dumps(big).encode()
+        c = s.conn()
+        c.request("POST", "/v1/actions", body=iter([body[i:i + 500]
+                                                    for i in range(0, len(body), 500)]),
+                  headers={"Authorization": "Bearer " + KEY,
+                           "Content-Type": "application/json"}, encode_chunked=True)
+        r = c.getresponse()
+        assert r.status == 413, r.status
+        r.read()
+        c.close()
+        # Under the cap it works.
+        st, _, out = s.action(analyze_request(report="none"))
+        assert st == 200 and out["ok"], out
+    finally:
+        assert s.stop() == 0
+
+
+def test_busy_503_with_retry_after(env):
+    s = serve(env, "--workers", "1", "--queue", "0")
+    res = {}
+    try:
+        t = threading.Thread(target=lambda: res.update(r=s.action(slow_request(2))))
+        t.start()
+        assert wait_for(lambda: s.health()["inFlight"] == 1), "slow action never started"
+        st, h, out = s.action({"action": "executeCode", "arguments": {"code": "print(1)"}})
+        assert st == 503 and h.get("retry-after") == "1", (st, h, out)
+        assert out["error"]["code"] == "BUSY"
+        t.join(60)
+        st, _, out = res["r"]
+        assert st == 200 and out["ok"] and out["result"]["stdout"] == "slept\n", out
+        _, _, m = s.req("GET", "/metrics")
+        assert 'kiln_http_requests_total{endpoint="actions",code="503"} 1' in m.decode()
+        assert "kiln_rejected_total 1" in m.decode()
+    finally:
+        assert s.stop() == 0
+
+
+def test_graceful_sigterm_finishes_in_flight(env):
+    s = serve(env, "--workers", "2")
+    res = {}
+    t = threading.Thread(target=lambda: res.update(r=s.action(slow_request(2))))
+    t.start()
+    assert wait_for(lambda: s.health()["inFlight"] == 1), "slow action never started"
+    t0 = time.time()
+    s.p.send_signal(signal.SIGTERM)
+    t.join(60)
+    rc = s.p.wait(60)
+    s.stop()
+    assert rc == 0, (rc, s.stderr())
+    st, _, out = res["r"]
+    assert st == 200 and out["ok"] and out["result"]["stdout"] == "slept\n", out
+    assert time.time() - t0 < 30
+    assert "finishing 1 running" in s.stderr(), s.stderr()
+    # The port is closed now.
+    try:
+        s.req("GET", "/health", key=None, timeout=5)
+        raise AssertionError("server still answers after shutdown")
+    except OSError:
+        pass
+
+
+def test_refuses_public_listen_without_key(env):
+    e = dict(env.env)
+    for addr in ["0.0.0.0:0", "[::]:0"]:
+        p = subprocess.run([KILN, "serve", "--listen", addr], capture_output=True, env=e,
+                           timeout=60)
+        assert p.returncode == 2, (addr, p.returncode, p.stderr)
+        assert b"API key" in p.stderr and p.stdout == b"", p
+    p = subprocess.run([KILN, "serve", "--listen", "nonsense"], capture_output=True, env=e,
+                       timeout=60)
+    assert p.returncode == 2 and b"listen" in p.stderr, p
+
+
+def test_concurrent_clients(env):
+    """32 clients at once: 12 real actions on 4 workers, the rest cheap requests."""
+    s = serve(env, "--workers", "4", "--queue", "64")
+    n = 32
+    results = [None] * n
+    try:
+        def one(i):
+            if i % 8 == 0 or i % 8 == 3 or i % 8 == 5:
+                csv = "n,v\n" + "".join(f"{k},{k * i}\n" for k in range(5))
+                results[i] = ("analyze", s.action(
+                    analyze_request(csv=csv, name=f"t{i}.csv", report="none"), timeout=120))
+            elif i % 2:
+                results[i] = ("invalid", s.action({"action": "processFile", "arguments": {
+                    "operation": "nope", "fileBase64": b64("a\n1\n")}, "id": i}))
+            else:
+                st, h, data = s.req("GET", "/v1/files")
+                results[i] = ("list", (st, h, json.loads(data)))
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(180)
+        n_actions = 0
+        for i, r in enumerate(results):
+            assert r is not None, i
+            kind, (st, _, out) = r
+            assert st == 200, (i, st, out)
+            if kind == "analyze":
+                n_actions += 1
+                assert out["ok"] and out["result"]["rows"] == 5, (i, out)
+                assert out["result"]["columns"][1]["max"] == 4 * i, (i, out)
+            elif kind == "invalid":
+                n_actions += 1
+                assert out["error"]["code"] == "INVALID_REQUEST" and out["id"] == i, out
+            else:
+                assert out == {"files": []}, out
+        _, _, m = s.req("GET", "/metrics")
+        m = m.decode()
+        assert f'kiln_http_requests_total{{endpoint="actions",code="200"}} {n_actions}' in m, m
+        assert f"kiln_action_duration_seconds_count {n_actions}" in m, m
+        assert 'kiln_actions_total{result="ok"} 12' in m, m
+        assert "kiln_actions_in_flight 0" in m and "kiln_queue_depth 0" in m
+        assert "kiln_sandbox_failures_total 0" in m
+    finally:
+        assert s.stop() == 0
+    assert s.stderr().count("POST /v1/actions 200") == n_actions
+
+
+def test_metrics_public_option_and_ipv6(env):
+    s = serve(env, "--workers", "1", "--metrics-public")
+    try:
+        st, h, data = s.req("GET", "/metrics", key=None)
+        assert st == 200 and h["content-type"].startswith("text/plain"), (st, h)
+        assert "# TYPE kiln_http_requests_total counter" in data.decode()
+    finally:
+        s.stop()
+    e = dict(env.env)
+    e["KILN_API_KEYS"] = KEY
+    p = subprocess.Popen([KILN, "serve", "--listen", "[::1]:0", "--workers", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+    try:
+        line = p.stdout.readline().decode()
+        if not line.startswith("listening on http://[::1]:"):
+            if b"cannot listen" in p.stderr.read():
+                return "skip"  # no IPv6 loopback on this host
+            raise AssertionError(line)
+        port = int(line.rsplit(":", 1)[1])
+        c = http.client.HTTPConnection("::1", port, timeout=30)
+        c.request("GET", "/health")
+        assert c.getresponse().status == 200
+        c.close()
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(60) == 0
+        p.stdout.close()
+        p.stderr.close()
+
+
+if __name__ == "__main__":
+    main(globals())

@@ -1,0 +1,344 @@
+"""kiln mcp spoken to as raw JSON-RPC over pipes: handshake, version
+negotiation, the JSON-RPC error codes, cancellation, EOF and signals."""
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+
+import kilntest
+from kilntest import KILN, b64
+
+LATEST = "2025-11-25"
+
+
+class Mcp:
+    def __init__(self, env, *args):
+        self.p = subprocess.Popen([KILN, "mcp", "--cold", *args], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env.env)
+        self.buf = b""
+        self.next_id = 100
+
+    def send_raw(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.p.stdin.write(data + b"\n")
+        self.p.stdin.flush()
+
+    def send(self, msg):
+        self.send_raw(json.dumps(msg))
+
+    def recv(self, timeout=30):
+        """The next message (dict), or None after timeout."""
+        end = time.time() + timeout
+        while b"\n" not in self.buf:
+            left = end - time.time()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.p.stdout], [], [], left)
+            if not r:
+                return None
+            chunk = os.read(self.p.stdout.fileno(), 1 << 20)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def request(self, method, params=None, timeout=60, notes=None):
+        """Send a request and return its response (notifications go to notes)."""
+        self.next_id += 1
+        rid = self.next_id
+        msg = {"jsonrpc": "2.0", "id": rid, "method": method}
+        if params is not None:
+            msg["params"] = params
+        self.send(msg)
+        return self.wait_for(rid, timeout, notes)
+
+    def wait_for(self, rid, timeout=60, notes=None):
+        end = time.time() + timeout
+        while True:
+            m = self.recv(max(0.1, end - time.time()))
+            assert m is not None, f"no response to request {rid}"
+            if "id" in m and m["id"] == rid:
+                return m
+            if "method" in m and notes is not None:
+                notes.append(m)
+            elif "id" in m:
+                raise AssertionError(f"unexpected message {m}")
+
+    def init(self, version=LATEST):
+        r = self.request("initialize", {"protocolVersion": version, "capabilities": {},
+                                        "clientInfo": {"name": "raw", "version": "1"}})
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return r
+
+    def close(self, timeout=20):
+        try:
+            self.p.stdin.close()
+        except OSError:
+            pass
+        try:
+            return self.p.wait(timeout)
+        finally:
+            if self.p.poll() is None:
+                self.p.kill()
+                self.p.wait()
+
+
+def tree(pid):
+    """pids whose parent chain leads to pid."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                st = open(f"/proc/{d}/stat").read()
+                parent[int(d)] = int(st[st.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    out = []
+    for p in parent:
+        q, hops = parent[p], 0
+        while q > 1 and q != pid and hops < 64:
+            q, hops = parent.get(q, 0), hops + 1
+        if q == pid and p != pid:
+            out.append(p)
+    return out
+
+
+def alive(pid):
+    try:
+        st = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return False
+    return st[st.rindex(")") + 2] != "Z"
+
+
+def err_code(m):
+    assert "error" in m, f"expected an error, got {m}"
+    return m["error"]["code"]
+
+
+def test_handshake_and_ping(env):
+    m = Mcp(env)
+    try:
+        r = m.request("ping")
+        assert r["result"] == {}, r  # ping works before initialize
+        r = m.init()["result"]
+        assert r["protocolVersion"] == LATEST
+        assert r["serverInfo"]["name"] == "kiln"
+        assert r["capabilities"]["tools"] == {"listChanged": False}
+        assert "resources" in r["capabilities"]
+        assert "executeCode" in r["instructions"]
+        # the initialized notification got no reply: the next message answers the ping
+        r = m.request("ping")
+        assert r == {"jsonrpc": "2.0", "id": m.next_id, "result": {}}, r
+        r = m.request("initialize", {"protocolVersion": LATEST})
+        assert err_code(r) == -32600
+    finally:
+        assert m.close() == 0
+
+
+def test_version_negotiation(env):
+    for asked, got in [("2025-11-25", "2025-11-25"), ("2025-06-18", "2025-06-18"),
+                       ("2025-03-26", "2025-03-26"), ("2024-11-05", "2024-11-05"),
+                       ("1999-01-01", LATEST), ("2099-12-31", LATEST)]:
+        m = Mcp(env)
+        try:
+            r = m.init(asked)
+            assert r["result"]["protocolVersion"] == got, (asked, r)
+        finally:
+            assert m.close() == 0
+
+
+def test_before_initialize(env):
+    m = Mcp(env)
+    try:
+        for method in ["tools/list", "tools/call", "resources/list"]:
+            r = m.request(method, {})
+            assert err_code(r) == -32600, r
+            assert "initialize" in r["error"]["message"]
+        r = m.request("initialize", {})
+        assert err_code(r) == -32602, r
+    finally:
+        m.close()
+
+
+def test_parse_and_invalid_request_errors(env):
+    m = Mcp(env)
+    try:
+        m.init()
+        m.send_raw("{not json")
+        r = m.recv()
+        assert err_code(r) == -32700 and r["id"] is None, r
+        cases = [
+            ('[{"jsonrpc":"2.0","id":1,"method":"ping"}]', None),  # batch
+            ('"just a string"', None),
+            ('{"jsonrpc":"1.0","id":7,"method":"ping"}', 7),
+            ('{"id":8,"method":"ping"}', 8),
+            ('{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}', None),
+            ('{"jsonrpc":"2.0","id":null,"method":"ping"}', None),
+            ('{"jsonrpc":"2.0","id":9}', 9),
+            ('{"jsonrpc":"2.0","id":10,"method":42}', 10),
+        ]
+        for raw, rid in cases:
+            m.send_raw(raw)
+            r = m.recv()
+            assert r is not None, f"no reply to {raw}"
+            assert err_code(r) == -32600 and r["id"] == rid, (raw, r)
+        # still serving
+        assert m.request("ping")["result"] == {}
+    finally:
+        assert m.close() == 0
+
+
+def test_method_and_params_errors(env):
+    m = Mcp(env)
+    try:
+        m.init()
+        r = m.request("prompts/list")
+        assert err_code(r) == -32601, r
+        r = m.request("server/discover", {})
+        assert err_code(r) == -32601, r
+        # an unknown notification gets no reply at all
+        m.send({"jsonrpc": "2.0", "method": "notifications/whatever", "params": {}})
+        bad = [
+            ("tools/call", {"arguments": {}}),
+            ("tools/call", {"name": "noSuchTool", "arguments": {}}),
+            ("tools/call", {"name": "executeCode", "arguments": "print(1)"}),
+            ("resources/read", {}),
+            ("resources/read", {"uri": "file:///etc/passwd"}),
+        ]
+        for method, params in bad:
+            r = m.request(method, params)
+            assert err_code(r) == -32602, (method, params, r)
+        m.send({"jsonrpc": "2.0", "id": 55, "method": "tools/list", "params": [1, 2]})
+        r = m.wait_for(55)
+        assert err_code(r) == -32602, r
+        r = m.request("resources/read", {"uri": "kiln://files/f_0123456789abcdef0123456789abcdef"})
+        assert err_code(r) == -32002, r
+        assert r["error"]["data"]["uri"].startswith("kiln://files/")
+    finally:
+        assert m.close() == 0
+
+
+def test_tools_list_and_call(env):
+    m = Mcp(env)
+    try:
+        m.init()
+        tools = m.request("tools/list")["result"]["tools"]
+        names = sorted(t["name"] for t in tools)
+        assert names == ["executeCode", "processFile"], names
+        notes = []
+        r = m.request("tools/call", {"name": "executeCode",
+                                     "arguments": {"code": "open('out.txt','w').write('hi')\n"
+                                                           "print('done')"},
+                                     "_meta": {"progressToken": 77}}, notes=notes)["result"]
+        assert r["isError"] is False, r
+        env_ = r["structuredContent"]
+        assert env_["ok"] is True and env_["result"]["stdout"] == "done\n"
+        assert json.loads(r["content"][0]["text"]) == env_
+        links = [c for c in r["content"] if c["type"] == "resource_link"]
+        assert len(links) == 1 and links[0]["name"] == "out.txt", r["content"]
+        prog = [n["params"] for n in notes if n["method"] == "notifications/progress"]
+        assert len(prog) >= 2 and all(p["progressToken"] == 77 for p in prog), notes
+        assert prog[0]["progress"] < prog[-1]["progress"]
+        rr = m.request("resources/read", {"uri": links[0]["uri"]})["result"]
+        assert rr["contents"][0]["text"] == "hi", rr
+        lst = m.request("resources/list")["result"]["resources"]
+        assert [x["uri"] for x in lst] == [links[0]["uri"]], lst
+        r = m.request("tools/call", {"name": "processFile",
+                                     "arguments": {"operation": "nope",
+                                                   "fileBase64": b64("a\n1\n")}})["result"]
+        assert r["isError"] is True
+        assert r["structuredContent"]["error"]["code"] == "INVALID_REQUEST", r
+    finally:
+        assert m.close() == 0
+
+
+def test_old_revision_has_no_resource_links(env):
+    m = Mcp(env)
+    try:
+        m.init("2024-11-05")
+        r = m.request("tools/call", {"name": "executeCode", "arguments": {
+            "code": "open('x.csv','w').write('a\\n1\\n')"}})["result"]
+        assert r["isError"] is False, r
+        assert len(r["structuredContent"]["files"]) == 1
+        assert all(c["type"] == "text" for c in r["content"]), r["content"]
+    finally:
+        assert m.close() == 0
+
+
+def test_cancel_queued_and_running(env):
+    m = Mcp(env, "--workers", "1")
+    try:
+        m.init()
+        m.send({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "executeCode", "arguments": {"code": "import time\ntime.sleep(2)\nprint('a')"}}})
+        m.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "executeCode", "arguments": {"code": "print('b')"}}})
+        m.send({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+            "name": "executeCode", "arguments": {"code": "while True: pass"}}})
+        # 2 is queued behind 1: cancel it
+        m.send({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                "params": {"requestId": 2, "reason": "test"}})
+        r = m.wait_for(1, 60)
+        assert r["result"]["structuredContent"]["result"]["stdout"] == "a\n", r
+        time.sleep(1.0)  # 3 is running now
+        pids = tree(m.p.pid)
+        assert len(pids) >= 3, f"no worker tree for call 3: {pids}"
+        m.send({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                "params": {"requestId": 3}})
+        end = time.time() + 5
+        while any(alive(p) for p in pids) and time.time() < end:
+            time.sleep(0.05)
+        assert not [p for p in pids if alive(p)], "cancelled call left processes"
+        # no response for 2 or 3: the next message is the ping's reply
+        r = m.request("ping")
+        assert r["result"] == {}, r
+        assert m.recv(0.5) is None
+    finally:
+        assert m.close() == 0
+    assert not tree(m.p.pid)
+
+
+def test_eof_finishes_running_calls(env):
+    m = Mcp(env)
+    m.init()
+    m.send({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+        "name": "executeCode", "arguments": {"code": "import time\ntime.sleep(1)\nprint('late')"}}})
+    m.p.stdin.close()
+    r = m.wait_for(5, 60)
+    assert r["result"]["structuredContent"]["result"]["stdout"] == "late\n", r
+    assert m.p.wait(20) == 0
+    assert m.recv(1) is None
+
+
+def test_eof_exit_no_children(env):
+    m = Mcp(env)
+    m.init()
+    pid = m.p.pid
+    assert m.close() == 0
+    assert not tree(pid)
+
+
+def test_sigterm_kills_running_calls(env):
+    m = Mcp(env)
+    m.init()
+    m.send({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+        "name": "executeCode", "arguments": {"code": "while True: pass"}}})
+    time.sleep(1.5)
+    pids = tree(m.p.pid)
+    assert len(pids) >= 3, pids
+    m.p.send_signal(signal.SIGTERM)
+    assert m.p.wait(20) == 0
+    end = time.time() + 5
+    while any(alive(p) for p in pids) and time.time() < end:
+        time.sleep(0.05)
+    assert not [p for p in pids if alive(p)], "processes left after SIGTERM"
+    m.close()
+
+
+if __name__ == "__main__":
+    kilntest.main(globals())
