@@ -25,9 +25,12 @@ enum err_code table_open(const char *path, const char *kind, const char *name, j
     const char *k = kind ? kind : "";
     if (options && !json_is_object(options))
         return err_set(err, E_INVALID, "'options' must be an object");
-    if (!strcmp(k, "xlsx") || !strcmp(k, "xls") ||
-        (!strcmp(k, "zip") && table_ext_is(name, "xlsx")))
-        return err_set(err, E_UNSUPPORTED, "xlsx tables are not yet supported by analyze");
+    if (!strcmp(k, "xlsx") || (!strcmp(k, "zip") && table_ext_is(name, "xlsx")))
+        return table_open_xlsx(path, NULL, options, out, err);
+    if (!strcmp(k, "xls"))
+        return err_set(err, E_UNSUPPORTED,
+                       "'%s' is a legacy .xls (or encrypted) workbook; save it as .xlsx",
+                       name ? name : "");
     if (!strcmp(k, "csv") || !strcmp(k, "tsv") || !strcmp(k, "text"))
         return rd_csv_open(path, !strcmp(k, "tsv") || table_ext_is(name, "tsv"), options, out, err);
     if (!strcmp(k, "json") || !strcmp(k, "jsonl"))

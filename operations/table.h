@@ -67,10 +67,9 @@ enum err_code table_next_row(struct table_src *src, const struct tcell **cells, 
 void table_close(struct table_src *src);
 
 /*
- * Hook for the XLSX reader (operations/rd_xlsx.c, not yet written): opens
- * `sheet` (name, or NULL for the first visible sheet) of the workbook in
- * `path`. table_open() does not call it yet and answers E_UNSUPPORTED for
- * xlsx; once rd_xlsx.c lands, table_open() dispatches kind "xlsx" here.
+ * The XLSX source (rd_xlsx_table.c): opens `sheet` (a name; NULL: options'
+ * "sheet", a name or 0-based index, else the first visible worksheet) of
+ * the workbook in `path`. table_open() dispatches kind "xlsx" here.
  */
 enum err_code table_open_xlsx(const char *path, const char *sheet, json_t *options,
                               struct table_src **out, struct err *err);
