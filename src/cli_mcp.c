@@ -21,18 +21,17 @@
 
 static void cli_mcp_help(FILE *f)
 {
-    fprintf(f,
-            "usage: kiln mcp [--workers N] [--cold]\n\n"
-            "Model Context Protocol server on stdin/stdout (JSON-RPC 2.0, one message per\n"
-            "line; logs on stderr). Tools: executeCode and processFile (see 'kiln schema');\n"
-            "output files are resources kiln://files/{id}. Ends at EOF on stdin after\n"
-            "answering the calls in flight; SIGTERM/SIGINT stop them at once.\n\n"
-            "  --workers N  tool calls run at once, each in its own process (default: 2 x\n"
-            "               CPUs; KILN_MCP_WORKERS); more calls wait in a queue\n"
-            "  --cold       do not pre-import pandas/numpy/matplotlib at start (faster\n"
-            "               start, slower first executeCode)\n\n"
-            "client configuration, e.g.:\n"
-            "  {\"mcpServers\": {\"kiln\": {\"command\": \"kiln\", \"args\": [\"mcp\"]}}}\n");
+    fprintf(f, "usage: kiln mcp [--workers N] [--cold]\n\n"
+               "Model Context Protocol server on stdin/stdout (JSON-RPC 2.0, one message per\n"
+               "line; logs on stderr). Tools: executeCode and processFile (see 'kiln schema');\n"
+               "output files are resources kiln://files/{id}. Ends at EOF on stdin after\n"
+               "answering the calls in flight; SIGTERM/SIGINT stop them at once.\n\n"
+               "  --workers N  tool calls run at once, each in its own process (default: 2 x\n"
+               "               CPUs; KILN_MCP_WORKERS); more calls wait in a queue\n"
+               "  --cold       do not pre-import pandas/numpy/matplotlib at start (faster\n"
+               "               start, slower first executeCode)\n\n"
+               "client configuration, e.g.:\n"
+               "  {\"mcpServers\": {\"kiln\": {\"command\": \"kiln\", \"args\": [\"mcp\"]}}}\n");
 }
 
 static int cli_mcp_workers(const char *what, const char *v, long *out)

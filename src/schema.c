@@ -35,8 +35,8 @@ static const struct schema_tool_info schema_info[] = {
 
 /* The SPEC §2 error codes, in the order of err.h. */
 static const enum err_code schema_codes[] = {
-    E_INVALID, E_FETCH, E_BLOCKED, E_TOO_LARGE, E_UNSUPPORTED, E_PARSE, E_CODE, E_TIMEOUT,
-    E_MEMORY, E_OUTPUT_LIMIT, E_PACKAGE, E_NOTFOUND, E_SANDBOX, E_INTERNAL,
+    E_INVALID, E_FETCH,  E_BLOCKED,      E_TOO_LARGE, E_UNSUPPORTED, E_PARSE,   E_CODE,
+    E_TIMEOUT, E_MEMORY, E_OUTPUT_LIMIT, E_PACKAGE,   E_NOTFOUND,    E_SANDBOX, E_INTERNAL,
 };
 
 static const char *const schema_step_ops[] = {
@@ -136,9 +136,9 @@ static void schema_files_items(json_t *p)
 static void schema_options(json_t *p)
 {
     json_t *props = json_object();
-    json_t *cols = json_pack("{s:s, s:s, s:{s:s}}", "type", "array", "description",
-                             "analyze: column names to analyse (default: all).", "items", "type",
-                             "string");
+    json_t *cols =
+        json_pack("{s:s, s:s, s:{s:s}}", "type", "array", "description",
+                  "analyze: column names to analyse (default: all).", "items", "type", "string");
     json_object_set_new(props, "columns", cols);
     json_object_set_new(props, "delimiter",
                         schema_prop("string", "analyze, transform: input field separator, one "
@@ -173,8 +173,9 @@ static void schema_options(json_t *p)
                         schema_prop("boolean", "parse_excel: also convert hidden sheets (default "
                                                "false)."));
     json_t *op = schema_prop("string", "The step.");
-    json_object_set_new(op, "enum", schema_string_enum(schema_step_ops, sizeof(schema_step_ops) /
-                                                                            sizeof(schema_step_ops[0])));
+    json_object_set_new(
+        op, "enum",
+        schema_string_enum(schema_step_ops, sizeof(schema_step_ops) / sizeof(schema_step_ops[0])));
     json_t *step = json_pack("{s:s, s:s, s:{s:o}, s:[s]}", "type", "object", "description",
                              "A step: {\"op\":\"select\"|\"drop\",\"columns\":[...]}, "
                              "{\"op\":\"rename\",\"map\":{old:new}}, "
@@ -346,21 +347,21 @@ json_t *schema_output(void)
         "mimeType", "type", "string", "scope", "type", "string", "enum", "temporary", "session",
         "expiresAt", "type", "string", "sha256", "type", "string", "session", "type", "string",
         "required", "id");
-    json_t *error = json_pack(
-        "{s:s, s:s, s:{s:{s:s, s:o}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}, s:[s,s]}", "type",
-        "object", "description",
-        "Present when ok is false: a SPEC error code, a message, and what was captured.",
-        "properties", "code", "type", "string", "enum", codes, "message", "type", "string",
-        "traceback", "type", "string", "stdout", "type", "string", "stderr", "type", "string",
-        "required", "code", "message");
+    json_t *error =
+        json_pack("{s:s, s:s, s:{s:{s:s, s:o}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}, s:[s,s]}",
+                  "type", "object", "description",
+                  "Present when ok is false: a SPEC error code, a message, and what was captured.",
+                  "properties", "code", "type", "string", "enum", codes, "message", "type",
+                  "string", "traceback", "type", "string", "stdout", "type", "string", "stderr",
+                  "type", "string", "required", "code", "message");
     return json_pack("{s:s, s:s, s:{s:{s:s, s:s}, s:{s:[s,s]}, s:{s:s, s:s}, s:{s:s, s:o},"
                      " s:o}, s:[s]}",
                      "type", "object", "description",
                      "The kiln response envelope: {ok:true, action, result, files} or "
                      "{ok:false, action, error}.",
                      "properties", "ok", "type", "boolean", "description",
-                     "Whether the action succeeded.", "action", "type", "string", "null",
-                     "result", "type", "object", "description",
+                     "Whether the action succeeded.", "action", "type", "string", "null", "result",
+                     "type", "object", "description",
                      "When ok: the action's result (executeCode: stdout, stderr, returnValue, "
                      "durationMs, truncation flags; processFile: the operation's result).",
                      "files", "type", "array", "items", file, "error", error, "required", "ok");
@@ -382,8 +383,8 @@ json_t *schema_tool_mcp(const struct route_action *ra)
     json_t *ann = json_pack("{s:s, s:b, s:b, s:b, s:b}", "title", title, "readOnlyHint", 0,
                             "destructiveHint", 0, "idempotentHint", 0, "openWorldHint", 1);
     return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "name", ra->name, "title", title,
-                     "description", schema_description(ra, 0), "inputSchema",
-                     schema_input(ra, 0), "outputSchema", schema_output(), "annotations", ann);
+                     "description", schema_description(ra, 0), "inputSchema", schema_input(ra, 0),
+                     "outputSchema", schema_output(), "annotations", ann);
 }
 
 json_t *schema_tools(enum schema_format fmt, unsigned flags)

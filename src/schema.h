@@ -19,10 +19,10 @@
 #include "router.h"
 
 enum schema_format {
-    SCHEMA_MCP = 0,           /* [{name, title, description, inputSchema, outputSchema, annotations}] */
-    SCHEMA_OPENAI,            /* Chat Completions: [{type:"function", function:{...}}] */
-    SCHEMA_OPENAI_RESPONSES,  /* Responses API: [{type:"function", name, ..., strict}] */
-    SCHEMA_ANTHROPIC,         /* [{name, description, input_schema}] */
+    SCHEMA_MCP = 0, /* [{name, title, description, inputSchema, outputSchema, annotations}] */
+    SCHEMA_OPENAI,  /* Chat Completions: [{type:"function", function:{...}}] */
+    SCHEMA_OPENAI_RESPONSES, /* Responses API: [{type:"function", name, ..., strict}] */
+    SCHEMA_ANTHROPIC,        /* [{name, description, input_schema}] */
 };
 
 enum schema_flags {

@@ -1099,11 +1099,6 @@ enum err_code srv_http_run(const struct config *cfg, const struct srv_http_opts 
                        (long)LIM_SERVE_WORKERS_MAX, (long)LIM_SERVE_QUEUE_MAX);
     if ((rc = srv_listen(o, &listen_fd, shown, sizeof(shown), err)))
         return rc;
-    /* Warm the interpreter once: every worker (and its sandbox) inherits
-     * CPython with numpy/pandas imported. A failure only costs speed. */
-    struct err perr;
-    if (sbx_py_init(true, &perr))
-        log_warn("serve: no warm interpreter (%s); each executeCode starts cold", perr.msg);
     if (pthread_mutex_init(&s.lock, NULL) != 0) {
         rc = err_set(err, E_INTERNAL, "cannot create a mutex");
         goto out;
@@ -1118,6 +1113,12 @@ enum err_code srv_http_run(const struct config *cfg, const struct srv_http_opts 
         goto out;
     }
     masked = true;
+    /* Warm the interpreter once: every worker (and its sandbox) inherits
+     * CPython with numpy/pandas imported. A failure only costs speed. After
+     * the signals are blocked, so no thread it starts can take SIGTERM. */
+    struct err perr;
+    if (sbx_py_init(true, &perr))
+        log_warn("serve: no warm interpreter (%s); each executeCode starts cold", perr.msg);
     s.child_mask = old;
     sigdelset(&s.child_mask, SIGTERM);
     sigdelset(&s.child_mask, SIGINT);

@@ -37,8 +37,7 @@
 #define MCP_URI_PREFIX "kiln://files/"
 
 /* Newest first; the first is what we offer when the client's is unknown. */
-static const char *const mcp_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
-                                           "2024-11-05"};
+static const char *const mcp_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"};
 
 static const char mcp_instructions[] =
     "kiln runs work on files in a sandbox (no network, time and memory limits). "
@@ -53,10 +52,10 @@ static const char mcp_instructions[] =
 
 struct mcp_job {
     struct mcp_job *next;
-    json_t *id;        /* the request id (owned) */
-    json_t *req;       /* the kiln request (owned) */
-    json_t *token;     /* progressToken (owned) or NULL */
-    const char *tool;  /* action name (static) */
+    json_t *id;       /* the request id (owned) */
+    json_t *req;      /* the kiln request (owned) */
+    json_t *token;    /* progressToken (owned) or NULL */
+    const char *tool; /* action name (static) */
     struct srv_child child;
     bool running;
     bool killed;    /* by the server's own time limit */
@@ -135,8 +134,8 @@ static void mcp_error(struct mcp_srv *s, json_t *id, int code, const char *msg, 
         json_object_set_new(e, "data", data);
     else
         json_decref(data);
-    json_t *m = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(),
-                          "error", e);
+    json_t *m =
+        json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error", e);
     if (m)
         mcp_write(s, m);
 }
@@ -152,12 +151,12 @@ static void mcp_progress(struct mcp_srv *s, struct mcp_job *j, bool final, const
     if (j->last_progress < 0)
         p = 0;
     j->last_progress = p;
-    json_t *params = json_pack("{s:O, s:f, s:s}", "progressToken", j->token, "progress", p,
-                               "message", msg);
+    json_t *params =
+        json_pack("{s:O, s:f, s:s}", "progressToken", j->token, "progress", p, "message", msg);
     if (params && final)
         json_object_set_new(params, "total", json_real(p));
-    json_t *m = json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method",
-                          "notifications/progress", "params", params);
+    json_t *m = json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", "notifications/progress",
+                          "params", params);
     if (m)
         mcp_write(s, m);
 }
@@ -385,8 +384,8 @@ static enum err_code mcp_b64(const unsigned char *p, size_t n, struct buf *out, 
             v |= (unsigned)p[i + 1] << 8;
         if (i + 2 < n)
             v |= p[i + 2];
-        char q[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63],
-                     i + 1 < n ? tab[(v >> 6) & 63] : '=', i + 2 < n ? tab[v & 63] : '='};
+        char q[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=',
+                     i + 2 < n ? tab[v & 63] : '='};
         enum err_code rc = buf_append(out, q, 4, err);
         if (rc) {
             buf_release(out);
@@ -406,8 +405,8 @@ static json_t *mcp_call_result(struct mcp_srv *s, json_t *env, bool ok)
 {
     json_t *content = json_array();
     char *text = json_dumps(env, JSON_COMPACT);
-    json_array_append_new(content, json_pack("{s:s, s:s}", "type", "text", "text",
-                                             text ? text : "{}"));
+    json_array_append_new(content,
+                          json_pack("{s:s, s:s}", "type", "text", "text", text ? text : "{}"));
     free(text);
     json_t *files = json_object_get(env, "files");
     size_t i, images = 0;
@@ -432,8 +431,8 @@ static json_t *mcp_call_result(struct mcp_srv *s, json_t *env, bool ok)
         }
         if (!mcp_b64((const unsigned char *)raw.data, raw.len, &enc, &err)) {
             json_array_append_new(content, json_pack("{s:s, s:s%, s:s}", "type", "image", "data",
-                                                     enc.data ? enc.data : "", enc.len,
-                                                     "mimeType", "image/png"));
+                                                     enc.data ? enc.data : "", enc.len, "mimeType",
+                                                     "image/png"));
             images++;
             buf_release(&enc);
         }
@@ -449,8 +448,8 @@ static json_t *mcp_call_result(struct mcp_srv *s, json_t *env, bool ok)
             char uri[sizeof(MCP_URI_PREFIX) + STORE_ID_LEN + 1];
             if (!id || snprintf(uri, sizeof(uri), MCP_URI_PREFIX "%s", id) >= (int)sizeof(uri))
                 continue;
-            json_t *link = json_pack("{s:s, s:s, s:s}", "type", "resource_link", "uri", uri,
-                                     "name", name ? name : id);
+            json_t *link = json_pack("{s:s, s:s, s:s}", "type", "resource_link", "uri", uri, "name",
+                                     name ? name : id);
             if (!link)
                 continue;
             if (mime)
@@ -535,13 +534,12 @@ static void mcp_initialize(struct mcp_srv *s, json_t *id, json_t *params)
     json_t *ci = json_object_get(params, "clientInfo");
     const char *cname = json_string_value(json_object_get(ci, "name"));
     const char *cver = json_string_value(json_object_get(ci, "version"));
-    log_info("mcp: client %s %s, protocol %s", cname ? cname : "?", cver ? cver : "?",
-             s->version);
+    log_info("mcp: client %s %s, protocol %s", cname ? cname : "?", cver ? cver : "?", s->version);
     mcp_reply(s, id,
               json_pack("{s:s, s:{s:{s:b}, s:{s:b, s:b}}, s:{s:s, s:s, s:s}, s:s}",
                         "protocolVersion", v, "capabilities", "tools", "listChanged", 0,
-                        "resources", "subscribe", 0, "listChanged", 0, "serverInfo", "name",
-                        "kiln", "title", "kiln", "version", s->o->version, "instructions",
+                        "resources", "subscribe", 0, "listChanged", 0, "serverInfo", "name", "kiln",
+                        "title", "kiln", "version", s->o->version, "instructions",
                         mcp_instructions));
     if (s->o->warm) {
         /* After the reply, so the client's handshake does not wait for it (no
@@ -578,8 +576,7 @@ static void mcp_tools_call(struct mcp_srv *s, json_t *id, json_t *params)
         token = NULL;
     for (struct mcp_job *o = s->jobs; o; o = o->next) {
         if (json_equal(o->id, id)) {
-            mcp_error(s, id, MCP_INVALID_REQUEST, "a request with this id is still running",
-                      NULL);
+            mcp_error(s, id, MCP_INVALID_REQUEST, "a request with this id is still running", NULL);
             return;
         }
     }
@@ -670,7 +667,7 @@ static bool mcp_textual(const char *mime, const struct buf *b)
 {
     static const char *const text_types[] = {
         "application/json", "application/xml", "application/javascript", "application/x-ndjson",
-        "application/csv", "image/svg+xml", "application/jsonl"};
+        "application/csv",  "image/svg+xml",   "application/jsonl"};
     bool t = !strncmp(mime, "text/", 5);
     for (size_t i = 0; !t && i < sizeof(text_types) / sizeof(text_types[0]); i++)
         if (!strncmp(mime, text_types[i], strlen(text_types[i])))
@@ -746,7 +743,7 @@ static void mcp_request(struct mcp_srv *s, const char *method, json_t *id, json_
         return;
     }
     static const char *const known[] = {"tools/list", "tools/call", "resources/list",
-                                         "resources/read", "resources/templates/list"};
+                                        "resources/read", "resources/templates/list"};
     bool is_known = false;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (!strcmp(method, known[i]))
@@ -1018,8 +1015,7 @@ static enum err_code mcp_loop(struct mcp_srv *s, int sfd, struct err *err)
     return E_OK;
 }
 
-enum err_code srv_mcp_run(const struct config *cfg, const struct srv_mcp_opts *o,
-                          struct err *err)
+enum err_code srv_mcp_run(const struct config *cfg, const struct srv_mcp_opts *o, struct err *err)
 {
     struct mcp_srv s;
     sigset_t block, old;

@@ -37,5 +37,4 @@ struct srv_mcp_opts {
 
 /* Serve until EOF on in_fd or a termination signal. E_OK on a clean end;
  * E_INVALID for bad options, E_INTERNAL when the loop cannot be set up. */
-enum err_code srv_mcp_run(const struct config *cfg, const struct srv_mcp_opts *o,
-                          struct err *err);
+enum err_code srv_mcp_run(const struct config *cfg, const struct srv_mcp_opts *o, struct err *err);

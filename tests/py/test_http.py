@@ -320,18 +320,18 @@ def test_concurrent_clients(env):
             if i % 8 == 0 or i % 8 == 3 or i % 8 == 5:
                 csv = "n,v\n" + "".join(f"{k},{k * i}\n" for k in range(5))
                 results[i] = ("analyze", s.action(
-                    analyze_request(csv=csv, name=f"t{i}.csv", report="none"), timeout=120))
+                    analyze_request(csv=csv, name=f"t{i}.csv", report="none"), timeout=300))
             elif i % 2:
                 results[i] = ("invalid", s.action({"action": "processFile", "arguments": {
-                    "operation": "nope", "fileBase64": b64("a\n1\n")}, "id": i}))
+                    "operation": "nope", "fileBase64": b64("a\n1\n")}, "id": i}, timeout=300))
             else:
-                st, h, data = s.req("GET", "/v1/files")
+                st, h, data = s.req("GET", "/v1/files", timeout=300)
                 results[i] = ("list", (st, h, json.loads(data)))
         ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
         for t in ts:
             t.start()
         for t in ts:
-            t.join(180)
+            t.join(300)
         n_actions = 0
         for i, r in enumerate(results):
             assert r is not None, i
