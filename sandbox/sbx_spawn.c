@@ -9,7 +9,9 @@
  * reaps everything and, when W ends, reports W's wait status on the status
  * pipe and exits, which makes the kernel kill whatever else is left in the
  * namespace. I dies with C (PR_SET_PDEATHSIG, forced because C is in the
- * ancestor pid namespace), so P's wall-clock kill of C takes the whole tree.
+ * ancestor pid namespace), so P's wall-clock kill of C takes the whole tree;
+ * C dies with P the same way, so killing the caller (a server's worker)
+ * takes the sandbox too, although C leads its own process group.
  * Without a pid namespace P kills C's process group instead.
  *
  * Child code follows STYLE §3: a flat list of steps; the first failure writes
@@ -329,6 +331,7 @@ static _Noreturn void sbx_init(const struct sbx_ctx *c, int death_r, int death_w
 
 static _Noreturn void sbx_supervisor(const struct sbx_ctx *c)
 {
+    pid_t caller = getppid();
     sbx_status_fd = c->status_w;
     sbx_close_parent_ends(c);
     setpgid(0, 0);
@@ -348,6 +351,13 @@ static _Noreturn void sbx_supervisor(const struct sbx_ctx *c)
             sbx_fail(SBX_STEP_SETUID, errno);
     }
     close(c->sync_c);
+    /* The caller may itself be killed (a server cancelling an action kills
+     * its worker): C must die with it, taking I and the namespace along.
+     * Armed after the last credential change, which would clear it. */
+    if (prctl(PR_SET_PDEATHSIG, (long)SIGKILL, 0L, 0L, 0L) != 0)
+        sbx_fail(SBX_STEP_PDEATHSIG, errno);
+    if (getppid() != caller)
+        sbx_fail(SBX_STEP_PDEATHSIG, ESRCH);
     int fl = 0;
     if (c->layers & SBX_L_PIDNS)
         fl |= CLONE_NEWPID;

@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""A run never leaves anything behind (SPEC §4): no process survives kiln,
+whether the work ends, times out, or kiln itself is killed; no scratch dir
+is left (kilntest checks KILN_SCRATCH_DIR after every test)."""
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kilntest import KILN, main  # noqa: E402
+
+
+def procs_with(token):
+    """Pids whose command line holds token (forked sandbox processes keep kiln's argv)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if token.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def wait_for(pred, secs):
+    end = time.time() + secs
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+def spin_code(token):
+    # A daemon that double-forks and detaches, and a busy loop.
+    return (f"# {token}\nimport os, time\n"
+            "if os.fork() == 0:\n"
+            "    os.setsid()\n"
+            "    if os.fork() == 0:\n"
+            "        while True: time.sleep(0.05)\n"
+            "    os._exit(0)\n"
+            "while True: pass\n")
+
+
+def test_kill_9_of_kiln_takes_the_sandbox(env):
+    token = "tok-" + uuid.uuid4().hex
+    p = subprocess.Popen([KILN, "exec", "-c", spin_code(token)], env=env.env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # kiln + supervisor + init + worker + the daemon
+    assert wait_for(lambda: len(procs_with(token)) >= 4, 20), procs_with(token)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    assert wait_for(lambda: not procs_with(token), 5), f"survivors: {procs_with(token)}"
+    # The dead kiln's scratch dir is swept by the next store use.
+    env.kiln("gc")
+
+
+def test_timeout_takes_the_daemon(env):
+    token = "tok-" + uuid.uuid4().hex
+    t0 = time.time()
+    p = env.kiln("exec", "--timeout", "1500", "-c", spin_code(token))
+    assert p.returncode == 1 and b"TIMEOUT" in p.stderr, p
+    assert time.time() - t0 < 10
+    assert wait_for(lambda: not procs_with(token), 3), f"survivors: {procs_with(token)}"
+
+
+def test_normal_end_takes_the_daemon(env):
+    token = "tok-" + uuid.uuid4().hex
+    code = spin_code(token).replace("while True: pass\n", "print('done')\n")
+    p = env.kiln("exec", "-c", code)
+    assert p.returncode == 0 and p.stdout == b"done\n", p
+    assert wait_for(lambda: not procs_with(token), 3), f"survivors: {procs_with(token)}"
+
+
+if __name__ == "__main__":
+    main(globals())
