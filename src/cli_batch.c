@@ -35,9 +35,9 @@
 #include "banned.h"
 
 struct batch_input {
-    char *path;   /* file mode: the file; NULL in request mode */
-    long line;    /* request mode: 1-based line number */
-    off_t off;    /* request mode: the line's bytes */
+    char *path; /* file mode: the file; NULL in request mode */
+    long line;  /* request mode: 1-based line number */
+    off_t off;  /* request mode: the line's bytes */
     size_t len;
 };
 
@@ -73,27 +73,26 @@ static void batch_on_signal(int sig)
 
 static void batch_help(FILE *f)
 {
-    fprintf(f,
-            "usage: kiln batch --op analyze|parse_excel|transform [--options JSON]\n"
-            "                  FILE|DIR|GLOB... [common options]\n"
-            "       kiln batch --requests FILE.jsonl [common options]\n\n"
-            "Runs one action per input, --jobs at a time, each in its own process, and\n"
-            "prints one JSON line per input, in input order:\n"
-            "  {\"input\": NAME or LINE, \"id\": ID (when the request has one), ...envelope}\n\n"
-            "  --op NAME         processFile operation for file inputs; a DIR means the\n"
-            "                    regular files directly in it, a GLOB is expanded (sorted)\n"
-            "  --options JSON    the operation's options object\n"
-            "  --requests FILE   JSON Lines of SPEC requests ('-' = stdin is not supported);\n"
-            "                    empty lines are skipped, line numbers are kept\n"
-            "common options:\n"
-            "  -o, --output FILE write the lines to FILE instead of stdout\n"
-            "  --jobs N          parallel workers (default: CPUs)\n"
-            "  --resume          skip inputs already in the -o FILE (by input and id);\n"
-            "                    new lines are appended\n"
-            "  --shard I/N       only inputs whose index %% N == I (0 <= I < N), for\n"
-            "                    splitting one run over N machines or jobs\n\n"
-            "Progress on stderr when it is a terminal; a summary line at the end.\n"
-            "Exit status: 0 all ok, 1 any input failed, 2 usage error.\n");
+    fprintf(f, "usage: kiln batch --op analyze|parse_excel|transform [--options JSON]\n"
+               "                  FILE|DIR|GLOB... [common options]\n"
+               "       kiln batch --requests FILE.jsonl [common options]\n\n"
+               "Runs one action per input, --jobs at a time, each in its own process, and\n"
+               "prints one JSON line per input, in input order:\n"
+               "  {\"input\": NAME or LINE, \"id\": ID (when the request has one), ...envelope}\n\n"
+               "  --op NAME         processFile operation for file inputs; a DIR means the\n"
+               "                    regular files directly in it, a GLOB is expanded (sorted)\n"
+               "  --options JSON    the operation's options object\n"
+               "  --requests FILE   JSON Lines of SPEC requests ('-' = stdin is not supported);\n"
+               "                    empty lines are skipped, line numbers are kept\n"
+               "common options:\n"
+               "  -o, --output FILE write the lines to FILE instead of stdout\n"
+               "  --jobs N          parallel workers (default: CPUs)\n"
+               "  --resume          skip inputs already in the -o FILE (by input and id);\n"
+               "                    new lines are appended\n"
+               "  --shard I/N       only inputs whose index %% N == I (0 <= I < N), for\n"
+               "                    splitting one run over N machines or jobs\n\n"
+               "Progress on stderr when it is a terminal; a summary line at the end.\n"
+               "Exit status: 0 all ok, 1 any input failed, 2 usage error.\n");
 }
 
 /* ---- inputs ------------------------------------------------------------------- */
@@ -145,8 +144,8 @@ static int batch_add_dir(struct batch *b, const char *dir)
             continue;
         char path[4096];
         struct stat st;
-        int k = snprintf(path, sizeof(path), "%s%s%s", dir,
-                         dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);
+        int k = snprintf(path, sizeof(path), "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
+                         e->d_name);
         if (k < 0 || (size_t)k >= sizeof(path) || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
         if (n == cap) {
@@ -228,8 +227,8 @@ static int batch_index_lines(struct batch *b, const char *path)
             char ch = chunk[i];
             if (ch == '\n') {
                 if (!blank) {
-                    struct batch_input x = {.line = line, .off = start,
-                                            .len = (size_t)(pos + i - start)};
+                    struct batch_input x = {
+                        .line = line, .off = start, .len = (size_t)(pos + i - start)};
                     if (batch_add(b, &x))
                         return CLI_USAGE;
                 }
@@ -293,9 +292,9 @@ static int batch_load_done(struct batch *b, const char *path, bool *ends_nl)
     ssize_t len;
     *ends_nl = true;
     if (!f)
-        return errno == ENOENT ? 0
-                               : cli_usage_error("batch", "cannot read '%s': %s", path,
-                                                 strerror(errno));
+        return errno == ENOENT
+                   ? 0
+                   : cli_usage_error("batch", "cannot read '%s': %s", path, strerror(errno));
     while ((len = getline(&line, &cap, f)) > 0) {
         *ends_nl = line[len - 1] == '\n';
         json_t *o = json_loadb(line, (size_t)len, 0, NULL);
@@ -390,8 +389,8 @@ static json_t *batch_file_request(const struct batch *b, const char *path, struc
         goto out;
     }
     const char *slash = strrchr(path, '/');
-    json_t *args = json_pack("{s:s, s:s, s:s}", "operation", b->op, "fileBase64", enc,
-                             "fileName", slash ? slash + 1 : path);
+    json_t *args = json_pack("{s:s, s:s, s:s}", "operation", b->op, "fileBase64", enc, "fileName",
+                             slash ? slash + 1 : path);
     if (args && b->options)
         json_object_set(args, "options", b->options);
     req = args ? json_pack("{s:s, s:o}", "action", "processFile", "arguments", args) : NULL;
@@ -432,8 +431,8 @@ static json_t *batch_line_request(const struct batch *b, const struct batch_inpu
     if (got != x->len)
         err_sys(err, E_IO, "cannot read line %ld", x->line);
     else if (!(req = json_loadb(text, x->len, JSON_REJECT_DUPLICATES, &jerr)))
-        err_set(err, E_INVALID, "malformed JSON at line %d column %d: %s", jerr.line,
-                jerr.column, jerr.text);
+        err_set(err, E_INVALID, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
+                jerr.text);
     free(text);
     return req;
 }

@@ -79,8 +79,7 @@ static int cli_serve_key_file(struct cli_serve_keys *k, const char *path)
     struct stat st;
     FILE *f = fopen(path, "r");
     if (!f)
-        return cli_usage_error("serve", "cannot open API key file '%s': %s", path,
-                               strerror(errno));
+        return cli_usage_error("serve", "cannot open API key file '%s': %s", path, strerror(errno));
     if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0004))
         log_warn("serve: API key file '%s' is world-readable", path);
     int rc = 0;

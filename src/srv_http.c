@@ -36,18 +36,10 @@
 #define SRV_JSON "application/json"
 #define SRV_MHD_THREADS 4U /* HTTP parsing and downloads; actions run in workers */
 
-enum srv_ep {
-    EP_OTHER = 0,
-    EP_ACTIONS,
-    EP_FILE,
-    EP_FILES,
-    EP_HEALTH,
-    EP_METRICS,
-    EP_COUNT_
-};
+enum srv_ep { EP_OTHER = 0, EP_ACTIONS, EP_FILE, EP_FILES, EP_HEALTH, EP_METRICS, EP_COUNT_ };
 
-static const char *const srv_ep_names[EP_COUNT_] = {"other", "actions", "file", "files",
-                                                    "health", "metrics"};
+static const char *const srv_ep_names[EP_COUNT_] = {"other", "actions", "file",
+                                                    "files", "health",  "metrics"};
 
 /* Action duration histogram bounds, seconds. */
 static const double srv_buckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
@@ -216,9 +208,12 @@ void srv_http_content_disposition(const char *name, char *out, size_t out_len)
     for (const char *p = "\"; filename*=UTF-8''"; *p; p++)
         SRV_PUT(*p);
     for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        if (srv_attr_char(*p)) {
-            SRV_PUT((char)*p);
-        } else if (o + 4 < out_len) {
+        size_t need = srv_attr_char(*p) ? 1 : 3;
+        if (o + need >= out_len)
+            break; /* truncated: never half an escape */
+        if (need == 1) {
+            out[o++] = (char)*p;
+        } else {
             out[o++] = '%';
             out[o++] = hex[*p >> 4];
             out[o++] = hex[*p & 15];
@@ -269,8 +264,7 @@ static enum err_code srv_listen(const struct srv_http_opts *o, int *out_fd, char
                      o->listen);
         goto out;
     }
-    fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                res->ai_protocol);
+    fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, res->ai_protocol);
     if (fd < 0) {
         rc = err_sys(err, E_IO, "cannot create a socket for '%s'", o->listen);
         goto out;
@@ -404,8 +398,8 @@ static char *srv_metrics_text(struct srv *s, size_t *len)
                "# TYPE kiln_rejected_total counter\n"
                "kiln_rejected_total %llu\n",
                (unsigned long long)m.actions_ok, (unsigned long long)m.actions_failed, running,
-               queued, (unsigned long long)m.sandbox_failures,
-               (unsigned long long)m.worker_crashes, (unsigned long long)m.rejected);
+               queued, (unsigned long long)m.sandbox_failures, (unsigned long long)m.worker_crashes,
+               (unsigned long long)m.rejected);
     return buf_take(&b, len);
 }
 
@@ -427,12 +421,11 @@ static void srv_job_unref(struct srv *s, struct srv_job *j)
 
 /* Queue text (takes ownership of the malloc'd text) with a content type. */
 static enum MHD_Result srv_send(struct MHD_Connection *c, struct srv_req *r, unsigned status,
-                                char *text, size_t len, const char *ctype,
-                                const char *hname, const char *hval)
+                                char *text, size_t len, const char *ctype, const char *hname,
+                                const char *hval)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, text ? text : (char *)"", text ? MHD_RESPMEM_MUST_FREE
-                                                                            : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, text ? text : (char *)"", text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(text);
         return MHD_NO;
@@ -532,8 +525,8 @@ static enum MHD_Result srv_health(struct srv *s, struct MHD_Connection *c, struc
     json_t *v = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:b}", "status",
                           draining ? "draining" : "ok", "version", cli_version(), "workers",
                           (json_int_t)s->o->workers, "queue", (json_int_t)s->o->queue, "inFlight",
-                          (json_int_t)running, "queued", (json_int_t)queued, "draining",
-                          draining, "warm", sbx_py_ready());
+                          (json_int_t)running, "queued", (json_int_t)queued, "draining", draining,
+                          "warm", sbx_py_ready());
     return srv_send_json(c, r, draining ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, v, NULL,
                          NULL);
 }
@@ -544,8 +537,7 @@ static enum MHD_Result srv_store_error(struct MHD_Connection *c, struct srv_req 
     if (err->code == E_NOTFOUND)
         return srv_send_error(c, r, MHD_HTTP_NOT_FOUND, "NOT_FOUND", err->msg, NULL, NULL);
     if (err->code == E_INVALID)
-        return srv_send_error(c, r, MHD_HTTP_BAD_REQUEST, "INVALID_REQUEST", err->msg, NULL,
-                              NULL);
+        return srv_send_error(c, r, MHD_HTTP_BAD_REQUEST, "INVALID_REQUEST", err->msg, NULL, NULL);
     log_error("serve: store: %s", err->msg);
     return srv_send_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "INTERNAL", err->msg, NULL, NULL);
 }
@@ -627,18 +619,17 @@ static void srv_wake(struct srv *s)
 }
 
 /* The body is complete: parse, then queue the action or answer at once. */
-static enum MHD_Result srv_action_submit(struct srv *s, struct MHD_Connection *c,
-                                         struct srv_req *r)
+static enum MHD_Result srv_action_submit(struct srv *s, struct MHD_Connection *c, struct srv_req *r)
 {
     json_error_t jerr;
     char retry[16];
-    json_t *req = json_loadb(r->body.data ? r->body.data : "", r->body.len,
-                             JSON_REJECT_DUPLICATES, &jerr);
+    json_t *req =
+        json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, &jerr);
     buf_release(&r->body);
     if (!req) {
         struct err err;
-        err_set(&err, E_INVALID, "malformed JSON at line %d column %d: %s", jerr.line,
-                jerr.column, jerr.text);
+        err_set(&err, E_INVALID, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
+                jerr.text);
         return srv_send_json(c, r, MHD_HTTP_BAD_REQUEST, route_error_envelope(NULL, &err, NULL),
                              NULL, NULL);
     }
@@ -731,8 +722,7 @@ static enum MHD_Result srv_begin(struct srv *s, struct MHD_Connection *c, struct
     case EP_FILE:
         if (!get && strcmp(method, "DELETE"))
             return srv_send_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED",
-                                  "use GET or DELETE", MHD_HTTP_HEADER_ALLOW,
-                                  "GET, HEAD, DELETE");
+                                  "use GET or DELETE", MHD_HTTP_HEADER_ALLOW, "GET, HEAD, DELETE");
         return srv_file(s, c, r, url + 10, !get);
     case EP_ACTIONS: {
         if (strcmp(method, "POST"))
@@ -830,9 +820,8 @@ static void srv_completed(void *cls, struct MHD_Connection *c, void **req_cls,
         s->pending--;
     pthread_mutex_unlock(&s->lock);
     /* The path never carries the query string (which may hold secrets). */
-    srv_log("%s %s %u %llu %.1fms%s", r->method, r->path, r->status,
-            (unsigned long long)r->bytes, ms,
-            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+    srv_log("%s %s %u %llu %.1fms%s", r->method, r->path, r->status, (unsigned long long)r->bytes,
+            ms, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
     if (r->job)
         srv_job_unref(s, r->job);
     buf_release(&r->body);
@@ -997,7 +986,7 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
                     continue;
                 if (!draining) {
                     srv_log("%s: no new connections; finishing %zu running and "
-                                       "%zu queued actions",
+                            "%zu queued actions",
                             strsignal((int)si.ssi_signo), nrun, queued);
                     pthread_mutex_lock(&s->lock);
                     s->draining = true;
@@ -1080,8 +1069,7 @@ out:
     return rc;
 }
 
-enum err_code srv_http_run(const struct config *cfg, const struct srv_http_opts *o,
-                           struct err *err)
+enum err_code srv_http_run(const struct config *cfg, const struct srv_http_opts *o, struct err *err)
 {
     struct srv s;
     int listen_fd = -1, sfd = -1;
@@ -1142,8 +1130,8 @@ enum err_code srv_http_run(const struct config *cfg, const struct srv_http_opts 
     }
     printf("listening on http://%s\n", shown);
     fflush(stdout);
-    srv_log("%ld workers, queue %ld, %zu API key%s, store %s", o->workers,
-            o->queue, o->n_keys, o->n_keys == 1 ? "" : "s", cfg->store_dir);
+    srv_log("%ld workers, queue %ld, %zu API key%s, store %s", o->workers, o->queue, o->n_keys,
+            o->n_keys == 1 ? "" : "s", cfg->store_dir);
     rc = srv_dispatch(&s, sfd, listen_fd, err);
     /* Let the resumed connections send their responses. */
     double until = action_now_ms() + LIM_SERVE_DRAIN_EXTRA_MS;

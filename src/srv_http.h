@@ -26,12 +26,12 @@
 #include "klimits.h"
 
 struct srv_http_opts {
-    const char *listen;      /* "ADDR:PORT", "[v6]:PORT"; port 0 = any free port */
-    long workers;            /* concurrent actions (worker processes) */
-    long queue;              /* accepted actions waiting for a worker */
+    const char *listen;       /* "ADDR:PORT", "[v6]:PORT"; port 0 = any free port */
+    long workers;             /* concurrent actions (worker processes) */
+    long queue;               /* accepted actions waiting for a worker */
     size_t max_request_bytes; /* request body cap (413 past it) */
-    bool metrics_public;     /* /metrics without a key */
-    const char *const *keys; /* accepted API keys (borrowed) */
+    bool metrics_public;      /* /metrics without a key */
+    const char *const *keys;  /* accepted API keys (borrowed) */
     size_t n_keys;
 };
 
