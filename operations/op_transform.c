@@ -1815,6 +1815,41 @@ static void tx_convert(const char *s, size_t n, enum xtype t, struct xval *v)
 
 /* ---- options ---- */
 
+/* options.types: the reading type of some columns ({"zip": "string"}), or
+ * "string" for all, instead of inference (like pandas' dtype=). Values that
+ * do not read as a forced type become null. */
+static enum err_code tx_apply_types(json_t *types, struct tx_schema *src, struct err *err)
+{
+    if (!types)
+        return E_OK;
+    if (json_is_string(types)) {
+        for (size_t c = 0; c < src->n; c++)
+            src->types[c] = XT_STRING;
+        return E_OK;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(types, key, v)
+    {
+        enum xtype t = json_is_string(v) ? xval_type_from_name(json_string_value(v)) : XT_NULL;
+        if (t == XT_NULL)
+            return err_set(err, E_INVALID,
+                           "option 'types': '%.60s' must be one of integer, float, boolean, "
+                           "date, datetime, string",
+                           key);
+        size_t c = 0;
+        while (c < src->n && strcmp(src->names[c], key))
+            c++;
+        if (c == src->n) {
+            const char *sug = expr_suggest(key, src->names, src->n);
+            return err_set(err, E_INVALID, "option 'types': unknown column '%.100s'%s%s%s", key,
+                           sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+        }
+        src->types[c] = t;
+    }
+    return E_OK;
+}
+
 struct tx_out {
     struct wr_opts w;
     const char *format, *name;
@@ -1913,7 +1948,8 @@ neut:
 
 static enum err_code tx_check_top(json_t *opt, struct err *err)
 {
-    static const char *const allowed[] = {"steps", "output", "delimiter", "header", "sheet", NULL};
+    static const char *const allowed[] = {"steps", "output", "delimiter", "header", "sheet",
+                                          "types", NULL};
     const char *key;
     json_t *v;
     json_object_foreach(opt, key, v)
@@ -1930,6 +1966,12 @@ static enum err_code tx_check_top(json_t *opt, struct err *err)
     json_t *s = json_object_get(opt, "steps");
     if (s && !json_is_array(s))
         return err_set(err, E_INVALID, "option 'steps' must be an array of step objects");
+    json_t *types = json_object_get(opt, "types");
+    if (types && !json_is_object(types) && !json_is_string(types))
+        return err_set(err, E_INVALID, "option 'types' must be an object of column: type, or "
+                                       "\"string\" for every column");
+    if (json_is_string(types) && strcmp(json_string_value(types), "string"))
+        return err_set(err, E_INVALID, "option 'types' as a string must be \"string\"");
     if (s && json_array_size(s) > (size_t)LIM_TRANSFORM_STEPS)
         return err_set(err, E_LIMIT, "at most %d steps", LIM_TRANSFORM_STEPS);
     return E_OK;
@@ -2006,6 +2048,8 @@ enum err_code op_transform(const struct op_ctx *ctx, json_t **result, struct err
         src.names[c] = tsrc->names[c];
         src.types[c] = tx_infer(&ic[c]);
     }
+    if ((rc = tx_apply_types(opt ? json_object_get(opt, "types") : NULL, &src, err)))
+        goto out;
 
     /* Plan. */
     if ((rc = tx_plan(&t, steps, &src, err)))

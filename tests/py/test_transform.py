@@ -220,5 +220,23 @@ def test_json_typed_values(env):
                    {"k": "z", "v": 0.0, "d": "2020-01-03", "b": None}], got
 
 
+def test_types_option_keeps_leading_zeros(env):
+    data = b"zip,qty\n08123,1\n00501,2\n"
+    out = run_ok(env, data, "z.csv", [], {"format": "json"}, types={"zip": "string"})
+    rows = json.load(open(fetch(env, out, os.path.join(env.dir, "z.json"))))
+    assert rows == [{"zip": "08123", "qty": 1}, {"zip": "00501", "qty": 2}], rows
+    out = run_ok(env, data, "z.csv", [], {"format": "json"}, types="string")
+    rows = json.load(open(fetch(env, out, os.path.join(env.dir, "z2.json"))))
+    assert rows[1] == {"zip": "00501", "qty": "2"}, rows
+    # Inference alone reads the column as integers, as pandas does.
+    out = run_ok(env, data, "z.csv", [], {"format": "json"})
+    rows = json.load(open(fetch(env, out, os.path.join(env.dir, "z3.json"))))
+    assert rows[0]["zip"] == 8123, rows
+    expect_error(env, request(data, "z.csv", [], types={"zipp": "string"}), "INVALID_REQUEST",
+                 "unknown column 'zipp' (did you mean 'zip'?)")
+    expect_error(env, request(data, "z.csv", [], types={"zip": "text"}), "INVALID_REQUEST",
+                 "must be one of integer")
+
+
 if __name__ == "__main__":
     kilntest.main(globals())
