@@ -173,7 +173,8 @@ static enum err_code an_sset_add(struct an_sset *t, const char *s, size_t n, siz
                 break;
             if ((uint32_t)(v >> 32) == tag) {
                 struct an_sent *e = &t->ents[(uint32_t)v - 1];
-                if (e->len == n && !memcmp(t->arena + e->off, s, n)) {
+                /* n == 0: the arena may not exist yet (only empty texts). */
+                if (e->len == n && (n == 0 || !memcmp(t->arena + e->off, s, n))) {
                     e->count++;
                     return E_OK;
                 }

@@ -98,15 +98,31 @@ static char *table_strndup(const char *p, size_t n)
     return s;
 }
 
+static size_t table_strset_find(const struct table_strset *s, uint64_t h, const char *p,
+                                size_t len);
+
+/* Index of (p,len)'s entry in s, or (size_t)-1. */
+static size_t table_strset_index(const struct table_strset *s, const char *p, size_t len)
+{
+    size_t slot = table_strset_find(s, table_hash(p, len), p, len);
+    if (slot == (size_t)-1 || !s->slots[slot])
+        return (size_t)-1;
+    return s->slots[slot] - 1;
+}
+
 enum err_code table_set_names(struct table_src *src, const char *const *raw, const size_t *lens,
                               size_t n, struct err *err)
 {
     enum err_code rc = E_OK;
     struct table_strset seen, used;
+    /* Per base name (entry of `seen`), the next suffix to try: suffixes of
+     * one base are handed out in increasing order, so a header of 16384
+     * equal names costs n tries, not n^2. */
+    size_t *next_k = calloc(n ? n : 1, sizeof(*next_k));
     table_strset_init(&seen, (size_t)-1);
     table_strset_init(&used, (size_t)-1);
     char **names = calloc(n ? n : 1, sizeof(*names));
-    if (!names) {
+    if (!names || !next_k) {
         rc = err_set(err, E_NOMEM, "out of memory");
         goto out;
     }
@@ -135,7 +151,9 @@ enum err_code table_set_names(struct table_src *src, const char *const *raw, con
                 break;
             continue;
         }
-        for (size_t k = 1;; k++) {
+        size_t base = table_strset_index(&seen, names[i], len);
+        size_t k0 = base != (size_t)-1 && next_k[base] ? next_k[base] : 1;
+        for (size_t k = k0;; k++) {
             char *cand = malloc(len + 24);
             if (!cand) {
                 rc = err_set(err, E_NOMEM, "out of memory");
@@ -146,6 +164,8 @@ enum err_code table_set_names(struct table_src *src, const char *const *raw, con
                 !table_strset_has(&seen, cand, (size_t)m)) {
                 free(names[i]);
                 names[i] = cand;
+                if (base != (size_t)-1)
+                    next_k[base] = k + 1;
                 rc = table_strset_add(&used, cand, (size_t)m, i, NULL, err);
                 break;
             }
@@ -168,6 +188,7 @@ out:
             free(names[i]);
         free(names);
     }
+    free(next_k);
     table_strset_release(&seen);
     table_strset_release(&used);
     return rc;

@@ -49,9 +49,22 @@ static int proc_child(void *arg, int result_fd)
         json_object_set_new(msg, "code", json_integer(rc));
         json_object_set_new(msg, "message", json_string(err.msg));
     }
-    int w = json_dumpfd(msg, result_fd, JSON_COMPACT);
+    /* One buffer, few writes: json_dumpfd writes every token separately. */
+    char *text = json_dumps(msg, JSON_COMPACT);
     json_decref(msg);
-    return w == 0 ? 0 : 4;
+    if (!text)
+        return 4;
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t w = write(result_fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    free(text);
+    return off == len ? 0 : 4;
 }
 
 static enum err_code proc_known_ops(char *buf, size_t len)
