@@ -54,7 +54,7 @@ HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPERS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/helpers/%)
 
 .PHONY: fuzz fuzz-run all deps check-deps test check check-unit check-func check-samples demo clean \
-        format format-check lint bench test-san
+        format format-check lint bench test-san man
 
 all: kiln
 
@@ -149,6 +149,13 @@ fuzz: check-deps $(FUZZ_BINS)
 
 fuzz-run: fuzz
 	$(Q)sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+# The man page, generated from docs/cli.md (the one source of the CLI docs).
+man: docs/kiln.1
+
+docs/kiln.1: docs/cli.md mk/gen_man.py
+	@echo "  GEN     $@"
+	$(Q)/usr/bin/python3 mk/gen_man.py docs/cli.md $@
 
 format:
 	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')

@@ -295,9 +295,16 @@ static int sbx_seccomp_arg_rules(scmp_filter_ctx ctx)
     if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
                               SCMP_A0(SCMP_CMP_MASKED_EQ, SBX_SECCOMP_NS_FLAGS, 0))) < 0)
         return r;
-    if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                              SCMP_A1(SCMP_CMP_NE, (scmp_datum_t)TIOCSTI))) < 0)
-        return r;
+    /* The kernel reads ioctl's request as a 32-bit int, so a plain 64-bit
+     * "!= TIOCSTI" lets TIOCSTI | (1 << 32) through: allow only requests
+     * whose low 32 bits differ from TIOCSTI in at least one bit. */
+    for (int i = 0; i < 32; i++) {
+        scmp_datum_t bit = (scmp_datum_t)1 << i;
+        if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                                  SCMP_A1(SCMP_CMP_MASKED_EQ, bit,
+                                          ~(scmp_datum_t)TIOCSTI & bit))) < 0)
+            return r;
+    }
     return 0;
 }
 

@@ -88,8 +88,8 @@ static void cli_help(FILE *f)
     fprintf(f, "usage: kiln VERB [ARGS...]\n\nverbs:\n");
     for (size_t i = 0; i < sizeof(cli_verbs) / sizeof(cli_verbs[0]); i++)
         fprintf(f, "  %-12s %s\n", cli_verbs[i].name, cli_verbs[i].summary);
-    fprintf(f, "\n'kiln VERB --help' for a verb's options. Exit status: 0 ok, 1 the action "
-               "failed, 2 usage error.\n");
+    fprintf(f, "\n'kiln VERB --help' or 'kiln help VERB' for a verb's options; 'man -l "
+               "docs/kiln.1'.\nExit status: 0 ok, 1 the action failed, 2 usage error.\n");
 }
 
 /* Read all of a stream, capped. */
@@ -115,12 +115,15 @@ int cli_run(const struct config *cfg, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: kiln run [REQUEST.json | -] [--pretty]\n\n"
-                   "Runs one action. The request is JSON: {\"action\": \"executeCode\" | "
-                   "\"processFile\", \"arguments\": {...}}.\nThe response envelope is printed "
-                   "on stdout. Exit status: 0 ok, 1 action failed, 2 usage.\n\n"
+                   "Runs one action. The request is JSON, {\"action\": \"executeCode\" | "
+                   "\"processFile\",\n\"arguments\": {...}}, read from REQUEST.json or from "
+                   "stdin ('-', the default);\nthe response envelope is printed on stdout.\n\n"
+                   "options:\n"
+                   "  --pretty             indent the JSON response\n\n"
                    "example:\n  echo '{\"action\":\"processFile\",\"arguments\":{"
                    "\"operation\":\"analyze\",\"fileUrl\":\"https://example.com/a.csv\"}}' | "
-                   "kiln run -\n");
+                   "kiln run -\n\n"
+                   "exit status: 0 ok, 1 the action failed, 2 usage error.\n");
             return CLI_OK;
         } else if (!strcmp(argv[i], "--pretty")) {
             pretty = true;
@@ -169,6 +172,12 @@ int cli_main(int argc, char **argv)
         return CLI_USAGE;
     }
     const char *verb = argv[1];
+    /* `kiln help VERB` is `kiln VERB --help`. */
+    char *help_argv[] = {argv[0], argc > 2 ? argv[2] : NULL, (char *)"--help", NULL};
+    if (!strcmp(verb, "help") && argc == 3) {
+        verb = argv[2];
+        argv = help_argv;
+    }
     if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
         cli_help(stdout);
         return CLI_OK;

@@ -11,15 +11,23 @@
 int cli_doctor(const struct config *cfg, int argc, char **argv)
 {
     (void)cfg;
-    bool json = false;
+    bool json = false, pretty = cli_color();
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: kiln doctor [--json]\n\n"
+            printf("usage: kiln doctor [--json [--pretty]]\n\n"
                    "Checks which sandbox layers work on this host by running a tiny sandbox "
-                   "with each.\nExit status: 0 all layers work, 1 some do not.\n");
+                   "with each,\nand prints one line per layer (or a JSON object).\n\n"
+                   "options:\n"
+                   "  --json               print the report as JSON\n"
+                   "  --pretty             indent the JSON (the default on a terminal)\n\n"
+                   "example:\n  kiln doctor --json --pretty\n\n"
+                   "exit status: 0 ok (all layers work), 1 the action failed (some layer does "
+                   "not work),\n2 usage error.\n");
             return CLI_OK;
         } else if (!strcmp(argv[i], "--json")) {
             json = true;
+        } else if (!strcmp(argv[i], "--pretty")) {
+            pretty = true;
         } else {
             return cli_usage_error("doctor", "unknown argument '%s'", argv[i]);
         }
@@ -32,7 +40,7 @@ int cli_doctor(const struct config *cfg, int argc, char **argv)
             fprintf(stderr, "kiln doctor: out of memory\n");
             return CLI_FAILED;
         }
-        cli_print_json(o, cli_color());
+        cli_print_json(o, pretty);
         json_decref(o);
     } else {
         sbx_doctor_text(&r, stdout);

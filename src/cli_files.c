@@ -22,20 +22,33 @@
 static void cli_files_help(FILE *f)
 {
     fprintf(f,
-            "usage: kiln files list [--session S] [--json]\n"
+            "usage: kiln files list [--session ID] [--json [--pretty]]\n"
             "       kiln files get ID [-o PATH]\n"
-            "       kiln files put PATH [--session S] [--name NAME] [--mime TYPE]\n"
-            "       kiln files stat ID\n"
+            "       kiln files put PATH [--session ID] [--name NAME] [--mime TYPE] [--pretty]\n"
+            "       kiln files stat ID [--pretty]\n"
             "       kiln files rm ID...\n\n"
             "The TTL store: 'temporary' files live %ld s, 'session' files %ld s by default\n"
             "(KILN_TTL_TEMPORARY_S, KILN_TTL_SESSION_S); the store is at KILN_STORE_DIR.\n\n"
+            "subcommands:\n"
             "  list   live files, newest first: a table, or a JSON array with --json\n"
             "  get    copy a file's bytes to PATH (which must not exist) or to stdout;\n"
             "         binary data is not written to a terminal unless -o is given\n"
             "  put    store a local file (session scope with --session, else temporary)\n"
             "         and print its FILE object as JSON\n"
             "  stat   print a file's FILE object as JSON\n"
-            "  rm     remove files; exit 1 when one was not found\n",
+            "  rm     remove files; exit 1 when one was not found\n\n"
+            "options:\n"
+            "  --session ID         list: only the session's files; put: session scope\n"
+            "  --json               list: a JSON array of FILE objects instead of a table\n"
+            "  --pretty             indent the JSON (list --json, put, stat)\n"
+            "  -o, --output PATH    get: write the bytes to PATH instead of stdout\n"
+            "  --name NAME          put: the stored name (default: PATH's last component)\n"
+            "  --mime TYPE          put: the media type (default: from the name)\n\n"
+            "examples:\n"
+            "  kiln files put data.csv --session s1\n"
+            "  kiln files list --session s1\n"
+            "  kiln files get f_0123456789abcdef0123456789abcdef -o copy.csv\n\n"
+            "exit status: 0 ok, 1 the action failed, 2 usage error.\n",
             (long)LIM_TTL_TEMPORARY_S_DEFAULT, (long)LIM_TTL_SESSION_S_DEFAULT);
 }
 
@@ -101,13 +114,15 @@ static void cli_files_human_left(int64_t s, char *out, size_t cap)
 static int cli_files_list(struct store *s, int argc, char **argv)
 {
     const char *session = NULL;
-    bool json = false, missing = false;
+    bool json = false, pretty = false, missing = false;
     struct store_meta *v = NULL;
     size_t n = 0;
     struct err err;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = true;
+        else if (!strcmp(argv[i], "--pretty"))
+            pretty = true;
         else if (cli_files_opt(argc, argv, &i, "--session", &session, &missing)) {
             if (missing)
                 return cli_usage_error("files list", "'--session' needs a value");
@@ -122,7 +137,7 @@ static int cli_files_list(struct store *s, int argc, char **argv)
         json_t *arr = json_array();
         for (size_t i = 0; arr && i < n; i++)
             json_array_append_new(arr, store_meta_json(&v[i]));
-        cli_print_json(arr, false);
+        cli_print_json(arr, pretty);
         json_decref(arr);
     } else if (n == 0) {
         printf("no stored files%s%s\n", session ? " in session " : "", session ? session : "");
@@ -242,12 +257,22 @@ static int cli_files_stat(struct store *s, int argc, char **argv)
 {
     struct store_meta m;
     struct err err;
-    if (argc != 2 || argv[1][0] == '-')
+    const char *id = NULL;
+    bool pretty = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--pretty"))
+            pretty = true;
+        else if (argv[i][0] == '-' || id)
+            return cli_usage_error("files stat", "expected exactly one file id");
+        else
+            id = argv[i];
+    }
+    if (!id)
         return cli_usage_error("files stat", "expected exactly one file id");
-    if (store_stat(s, argv[1], &m, &err))
+    if (store_stat(s, id, &m, &err))
         return cli_files_fail("files stat", &err);
     json_t *o = store_meta_json(&m);
-    cli_print_json(o, false);
+    cli_print_json(o, pretty);
     json_decref(o);
     return CLI_OK;
 }
@@ -285,7 +310,7 @@ static bool cli_files_name_ok(const char *name)
 static int cli_files_put(struct store *s, int argc, char **argv)
 {
     const char *path = NULL, *session = NULL, *name = NULL, *mime = NULL;
-    bool missing = false;
+    bool missing = false, pretty = false;
     struct store_meta m;
     struct err err;
     for (int i = 1; i < argc; i++) {
@@ -294,6 +319,8 @@ static int cli_files_put(struct store *s, int argc, char **argv)
             cli_files_opt(argc, argv, &i, "--mime", &mime, &missing)) {
             if (missing)
                 return cli_usage_error("files put", "'%s' needs a value", argv[i]);
+        } else if (!strcmp(argv[i], "--pretty")) {
+            pretty = true;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage_error("files put", "unknown option '%s'", argv[i]);
         } else if (!path) {
@@ -318,7 +345,7 @@ static int cli_files_put(struct store *s, int argc, char **argv)
                        &err))
         return cli_files_fail("files put", &err);
     json_t *o = store_meta_json(&m);
-    cli_print_json(o, false);
+    cli_print_json(o, pretty);
     json_decref(o);
     return CLI_OK;
 }
@@ -365,20 +392,27 @@ int cli_gc(const struct config *cfg, int argc, char **argv)
 {
     struct store *s = NULL;
     struct err err;
-    bool json = false;
+    bool json = false, pretty = false;
     size_t removed = 0;
     uint64_t bytes = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: kiln gc [--json]\n\n"
+            printf("usage: kiln gc [--json [--pretty]]\n\n"
                    "Removes expired files from the store (%s), temp files of\n"
                    "interrupted writes, and scratch dirs of dead kiln processes, and\n"
                    "says what was reclaimed. kiln also does this on its own at most\n"
-                   "every %ld s.\n",
+                   "every %ld s.\n\n"
+                   "options:\n"
+                   "  --json               print {\"removed\": N, \"reclaimedBytes\": N}\n"
+                   "  --pretty             indent the JSON\n\n"
+                   "example:\n  kiln gc --json\n\n"
+                   "exit status: 0 ok, 1 the action failed, 2 usage error.\n",
                    cfg->store_dir, (long)LIM_STORE_GC_INTERVAL_S);
             return CLI_OK;
         } else if (!strcmp(argv[i], "--json")) {
             json = true;
+        } else if (!strcmp(argv[i], "--pretty")) {
+            pretty = true;
         } else {
             return cli_usage_error("gc", "unexpected argument '%s'", argv[i]);
         }
@@ -392,7 +426,7 @@ int cli_gc(const struct config *cfg, int argc, char **argv)
     if (json) {
         json_t *o = json_pack("{s:I, s:I}", "removed", (json_int_t)removed, "reclaimedBytes",
                               (json_int_t)bytes);
-        cli_print_json(o, false);
+        cli_print_json(o, pretty);
         json_decref(o);
     } else {
         char size[32];

@@ -26,12 +26,16 @@ static void cli_mcp_help(FILE *f)
                "line; logs on stderr). Tools: executeCode and processFile (see 'kiln schema');\n"
                "output files are resources kiln://files/{id}. Ends at EOF on stdin after\n"
                "answering the calls in flight; SIGTERM/SIGINT stop them at once.\n\n"
-               "  --workers N  tool calls run at once, each in its own process (default: 2 x\n"
-               "               CPUs; KILN_MCP_WORKERS); more calls wait in a queue\n"
-               "  --cold       do not pre-import pandas/numpy/matplotlib at start (faster\n"
-               "               start, slower first executeCode)\n\n"
-               "client configuration, e.g.:\n"
-               "  {\"mcpServers\": {\"kiln\": {\"command\": \"kiln\", \"args\": [\"mcp\"]}}}\n");
+               "options:\n"
+               "  --workers N          tool calls run at once, each in its own process\n"
+               "                       (default: 2 x CPUs; KILN_MCP_WORKERS); more calls wait\n"
+               "                       in a queue\n"
+               "  --cold               do not pre-import pandas/numpy/matplotlib at start\n"
+               "                       (faster start, slower first executeCode)\n\n"
+               "example (client configuration):\n"
+               "  {\"mcpServers\": {\"kiln\": {\"command\": \"kiln\", \"args\": [\"mcp\"]}}}\n\n"
+               "exit status: 0 ok, 1 the action failed (the server could not run), 2 usage "
+               "error.\n");
 }
 
 static int cli_mcp_workers(const char *what, const char *v, long *out)

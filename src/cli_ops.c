@@ -263,19 +263,21 @@ static void cli_exec_help(void)
     printf("usage: kiln exec SCRIPT.py | -c CODE | - [options]\n\n"
            "Runs Python code in the sandbox (executeCode) and prints what it printed,\n"
            "its return value and the files it wrote.\n\n"
+           "options:\n"
            "  -c CODE              code given inline (else SCRIPT.py, or - for stdin)\n"
            "  -f, --file PATH|URL  an input file, staged under its own name (repeatable)\n"
            "  --input KEY=VALUE    a value for main(**inputs)/run(ctx); VALUE is JSON or a string\n"
            "  --inputs JSON|@FILE  all inputs as one JSON object\n"
            "  --session ID         keep output files in the session and stage its files\n"
            "  --package NAME       a package the code needs (repeatable)\n"
-           "  --timeout MS         wall-clock limit (capped by the server's)\n"
+           "  --timeout MS         wall-clock limit in milliseconds (capped by the server's)\n"
            "  -o, --output DIR     save the output files into DIR\n"
-           "  --json [--pretty]    print the response envelope instead\n\n"
+           "  --json [--pretty]    print the response envelope instead (indented with --pretty)\n\n"
            "examples:\n"
            "  kiln exec -c 'import pandas as pd; print(pd.read_csv(\"sales.csv\").describe())' "
            "-f sales.csv\n"
-           "  kiln exec plot.py -f data.csv -o out/\n");
+           "  kiln exec plot.py -f data.csv -o out/\n\n"
+           "exit status: 0 ok, 1 the action failed, 2 usage error.\n");
 }
 
 /* Fetch the value of an option that takes one; NULL and a message if absent. */
@@ -554,29 +556,33 @@ struct cli_pf_verb {
     const char *verb;
     const char *operation;
     cli_human_fn human;
-    const char *help;
+    const char *desc;     /* the help's description paragraph */
+    const char *opts;     /* the help's verb-specific option lines */
+    const char *examples; /* the help's example lines */
 };
 
 static const struct cli_pf_verb cli_pf_verbs[] = {
     {"analyze", "analyze", cli_analyze_human,
      "Statistics of a table (CSV/TSV/XLSX/JSON): per column type, count, missing,\n"
      "distinct, min/max, mean/std, quartiles, top values; correlations; an HTML and\n"
-     "an XLSX report.\n\n"
+     "an XLSX report.\n",
      "  --columns A,B        analyse only these columns\n"
      "  --report html|xlsx|both|none\n"
-     "examples:\n  kiln analyze sales.csv -o report/\n"
+     "                       which reports to write (default: both)\n",
+     "  kiln analyze sales.csv -o report/\n"
      "  kiln analyze https://example.com/data.csv --json\n"},
     {"parse-excel", "parse_excel", cli_parse_excel_human,
-     "Every sheet of an .xlsx into one CSV (or JSON) file per sheet, with a summary.\n\n"
+     "Every sheet of an .xlsx into one CSV (or JSON) file per sheet, with a summary.\n",
      "  --sheets A,B         only these sheets (names or 0-based indexes)\n"
      "  --format csv|json|jsonl\n"
-     "examples:\n  kiln parse-excel book.xlsx -o sheets/\n"},
+     "                       the format of the sheet files (default: csv)\n",
+     "  kiln parse-excel book.xlsx -o sheets/\n"},
     {"transform", "transform", cli_transform_human,
      "A list of steps (select, drop, rename, filter, derive, cast, fill, sort,\n"
-     "group, dedupe, limit) producing a CSV, JSON, JSON Lines or XLSX file.\n\n"
+     "group, dedupe, limit) producing a CSV, JSON, JSON Lines or XLSX file.\n",
      "  --steps JSON|@FILE   the steps array (see docs/transform.md)\n"
      "  --format csv|json|jsonl|xlsx\n"
-     "examples:\n"
+     "                       the format of the result file (default: csv)\n",
      "  kiln transform sales.csv --steps '[{\"op\":\"filter\",\"where\":\"amount > 100\"}]' "
      "-o out/\n"},
 };
@@ -600,16 +606,20 @@ static int cli_process_verb(const struct config *cfg, const struct cli_pf_verb *
         if (r > 0)
             continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: kiln %s FILE|URL|ID [options]\n\n%s\ncommon options:\n"
+            printf("usage: kiln %s FILE|URL|ID [options]\n\n%s"
+                   "An input of the form f_<32 hex> is a stored file id.\n\n"
+                   "options:\n%s"
                    "  --option KEY=VALUE   any operation option (VALUE is JSON or a string)\n"
                    "  --options JSON|@FILE all options as one JSON object\n"
                    "  --name NAME          the input's name (picks the format when unclear)\n"
                    "  --session ID         keep output files in the session\n"
-                   "  --timeout MS         wall-clock limit\n"
+                   "  --timeout MS         wall-clock limit in milliseconds\n"
                    "  -o, --output DIR     save the output files into DIR\n"
-                   "  --json [--pretty]    print the response envelope instead\n"
-                   "An input of the form f_<32 hex> is a stored file id.\n",
-                   pv->verb, pv->help);
+                   "  --json [--pretty]    print the response envelope instead (indented with "
+                   "--pretty)\n\n"
+                   "examples:\n%s\n"
+                   "exit status: 0 ok, 1 the action failed, 2 usage error.\n",
+                   pv->verb, pv->desc, pv->opts, pv->examples);
             rc = CLI_OK;
             goto out;
         } else if (cli_is(a, "--steps", NULL)) {

@@ -14,8 +14,10 @@
 static void cli_schema_help(FILE *f)
 {
     fprintf(f, "usage: kiln schema [--format mcp|openai|openai-responses|anthropic] [--strict]\n"
-               "                   [--compact]\n\n"
-               "Prints the definitions of the two tools (executeCode, processFile) as JSON:\n"
+               "                   [--compact | --pretty]\n\n"
+               "Prints the definitions of the two tools (executeCode, processFile) as JSON, in\n"
+               "the shape an LLM provider's tool list takes.\n\n"
+               "formats:\n"
                "  mcp               [{name, title, description, inputSchema, outputSchema,\n"
                "                    annotations}] as in MCP tools/list (default)\n"
                "  openai            Chat Completions: [{type:\"function\", function:{name,\n"
@@ -23,10 +25,16 @@ static void cli_schema_help(FILE *f)
                "  openai-responses  Responses API: [{type:\"function\", name, description,\n"
                "                    parameters, strict}]\n"
                "  anthropic         Messages API: [{name, description, input_schema}]\n\n"
-               "  --strict   OpenAI strict mode (openai formats only): every property\n"
-               "             required, optional ones nullable, no additional properties;\n"
-               "             the free-form objects `inputs` and `options` are left out\n"
-               "  --compact  one line instead of indented JSON\n");
+               "options:\n"
+               "  -f, --format FMT     one of the formats above (default: mcp)\n"
+               "  --strict             OpenAI strict mode (openai formats only): every property\n"
+               "                       required, optional ones nullable, no additional\n"
+               "                       properties; the free-form objects `inputs` and\n"
+               "                       `options` are left out\n"
+               "  --compact            one line instead of indented JSON\n"
+               "  --pretty             indented JSON (the default)\n\n"
+               "example:\n  kiln schema --format openai --strict\n\n"
+               "exit status: 0 ok, 1 the action failed, 2 usage error.\n");
 }
 
 int cli_schema(const struct config *cfg, int argc, char **argv)
@@ -46,6 +54,8 @@ int cli_schema(const struct config *cfg, int argc, char **argv)
             flags |= SCHEMA_STRICT;
         } else if (!strcmp(a, "--compact")) {
             compact = true;
+        } else if (!strcmp(a, "--pretty")) {
+            compact = false;
         } else if (!strcmp(a, "--format") || !strcmp(a, "-f")) {
             if (i + 1 >= argc)
                 return cli_usage_error("schema", "'%s' needs a value", a);

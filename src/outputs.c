@@ -149,7 +149,8 @@ struct collect_ctx {
 static void collect_skip(void *vctx, const char *rel, const char *reason)
 {
     struct collect_ctx *c = vctx;
-    if (!c->skipped)
+    /* Bounded: code can plant far more links or FIFOs than files. */
+    if (!c->skipped || json_array_size(c->skipped) >= LIM_ACTION_OUTPUT_FILES)
         return;
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(rel));
@@ -174,6 +175,19 @@ static enum err_code collect_visit(void *vctx, const char *rel, int fd, const st
         collect_skip(c, rel, "name too long");
         return E_OK;
     }
+    /* The store refuses such names; one odd name must not fail the action. */
+    for (const char *p = rel; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            collect_skip(c, rel, "name holds a control character");
+            return E_OK;
+        }
+    }
+    json_t *jname = json_string(rel);
+    if (!jname) {
+        collect_skip(c, "(name is not valid UTF-8)", "name is not valid UTF-8");
+        return E_OK;
+    }
+    json_decref(jname);
     if (c->count >= LIM_ACTION_OUTPUT_FILES)
         return err_set(err, E_OUTPUT_LIMIT, "more than %d output files",
                        LIM_ACTION_OUTPUT_FILES);
