@@ -190,7 +190,9 @@ static enum err_code an_sset_add(struct an_sset *t, const char *s, size_t n, siz
         ns = ns ? ns * 2 : 64;
     if (t->n == ec)
         ec = ec ? ec * 2 : 64;
-    if (t->alen + n > ac) {
+    /* The arena exists once there is an entry, even an empty text, so that
+     * arena + off is always a valid pointer. */
+    if (t->alen + n > ac || !ac) {
         ac = ac ? ac : 1024;
         while (ac < t->alen + n)
             ac *= 2;

@@ -9,12 +9,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "action.h"
+#include "log.h"
 #include "router.h"
+#include "store.h"
 
 #include "banned.h"
 
-/* Close every inherited socket except nothing we need (the pipe is no socket). */
-static void srv_child_close_sockets(void)
+/* Close every inherited socket but keep (the result pipe is no socket). */
+static void srv_child_close_sockets_except(int keep)
 {
     DIR *d = opendir("/proc/self/fd");
     if (!d)
@@ -25,7 +32,7 @@ static void srv_child_close_sockets(void)
         char *end = NULL;
         errno = 0;
         long fd = strtol(e->d_name, &end, 10);
-        if (errno || end == e->d_name || *end || fd <= 2 || fd == self)
+        if (errno || end == e->d_name || *end || fd <= 2 || fd == self || fd == keep)
             continue;
         struct stat st;
         if (fstat((int)fd, &st) == 0 && S_ISSOCK(st.st_mode))
@@ -57,7 +64,7 @@ static void srv_child_main(const struct config *cfg, json_t *req, const sigset_t
     signal(SIGCHLD, SIG_DFL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, mask ? mask : &none, NULL);
-    srv_child_close_sockets();
+    srv_child_close_sockets_except(-1);
     bool ok = false;
     json_t *env = route_request(cfg, NULL, req, &ok);
     char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
@@ -125,6 +132,18 @@ bool srv_child_reap(struct srv_child *c, bool wait)
 {
     if (c->exited)
         return true;
+    if (c->remote) {
+        /* Not our child: done when the pipe is at EOF. */
+        if (c->fd >= 0 && wait) {
+            struct pollfd p = {.fd = c->fd, .events = POLLIN};
+            while (c->fd >= 0 && poll(&p, 1, -1) >= 0)
+                srv_child_read(c);
+        }
+        if (c->fd >= 0 && srv_child_read(c))
+            return false;
+        c->exited = true;
+        return true;
+    }
     if (c->pid < 0)
         return true;
     int st = 0;
@@ -169,6 +188,9 @@ json_t *srv_child_envelope(struct srv_child *c, bool timed_out, bool *ok, bool *
         *crashed = true;
         if (c->overflow)
             err_set(&err, E_OUTPUT_LIMIT, "the response is larger than %zu bytes", c->out.max);
+        else if (c->remote)
+            err_set(&err, E_INTERNAL,
+                    "the worker process ended without a response; please report this");
         else if (WIFSIGNALED(c->wstatus))
             err_set(&err, E_INTERNAL, "the worker process died (signal %d); please report this",
                     WTERMSIG(c->wstatus));
@@ -192,4 +214,239 @@ long srv_child_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? n : 1;
+}
+
+/* ---- zygote ------------------------------------------------------------ */
+
+enum { SRV_ZY_ACTION = 1, SRV_ZY_GC = 2 };
+
+struct srv_zy_hdr {
+    uint32_t type;
+    uint32_t pad;
+    uint64_t len;
+};
+
+static bool srv_zy_read_all(int fd, void *p, size_t n)
+{
+    char *c = p;
+    while (n > 0) {
+        ssize_t r = read(fd, c, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        c += r;
+        n -= (size_t)r;
+    }
+    return true;
+}
+
+static bool srv_zy_write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        c += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Worker forked by the zygote: never returns. */
+static void srv_zy_worker(const struct config *cfg, const sigset_t *mask, int sock, int wfd,
+                          const char *text, size_t len)
+{
+    setpgid(0, 0);
+    close(sock);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    sigprocmask(SIG_SETMASK, mask, NULL);
+    bool ok = false;
+    json_t *env = route_text(cfg, NULL, text, len, &ok);
+    char *out = env ? json_dumps(env, JSON_COMPACT) : NULL;
+    if (out)
+        srv_child_write_all(wfd, out, strlen(out));
+    close(wfd);
+    _exit(out ? (ok ? 0 : 1) : 3);
+}
+
+static void srv_zy_gc(const struct config *cfg, const sigset_t *mask, int sock)
+{
+    struct store *st = NULL;
+    struct err err;
+    size_t removed = 0;
+    uint64_t bytes = 0;
+    int rc = 1;
+    setpgid(0, 0);
+    close(sock);
+    sigprocmask(SIG_SETMASK, mask, NULL);
+    if (!store_open_ex(cfg, STORE_OPEN_NO_SWEEP, &st, &err) &&
+        !store_gc(st, &removed, &bytes, &err)) {
+        rc = 0;
+        if (removed)
+            log_info("sweep removed %zu entries (%llu bytes)", removed, (unsigned long long)bytes);
+    } else {
+        log_warn("sweep failed: %s", err.msg);
+    }
+    store_free(st);
+    _exit(rc);
+}
+
+/* The zygote's loop: never returns. */
+static void srv_zy_main(const struct config *cfg, const sigset_t *mask, int sock)
+{
+    srv_child_close_sockets_except(sock);
+    for (;;) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        struct pollfd p = {.fd = sock, .events = POLLIN};
+        int pr = poll(&p, 1, 1000);
+        if (pr == 0 || (pr < 0 && errno == EINTR))
+            continue;
+        struct srv_zy_hdr h;
+        int wfd = -1;
+        char cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = {.iov_base = &h, .iov_len = sizeof(h)};
+        struct msghdr m = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+        ssize_t r = recvmsg(sock, &m, MSG_WAITALL | MSG_CMSG_CLOEXEC);
+        if (r != (ssize_t)sizeof(h))
+            break; /* parent gone or closed: stop */
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+                memcpy(&wfd, CMSG_DATA(cm), sizeof(int));
+        char *text = malloc((size_t)(h.len <= (uint64_t)LIM_REQUEST_BYTES ? h.len + 1 : 1));
+        bool got = text && h.len <= (uint64_t)LIM_REQUEST_BYTES &&
+                   srv_zy_read_all(sock, text, (size_t)h.len);
+        pid_t pid = -1;
+        if (got) {
+            text[h.len] = '\0';
+            pid = fork();
+            if (pid == 0) {
+                if (h.type == SRV_ZY_GC)
+                    srv_zy_gc(cfg, mask, sock);
+                srv_zy_worker(cfg, mask, sock, wfd, text, (size_t)h.len);
+            }
+            if (pid > 0)
+                setpgid(pid, pid);
+        }
+        if (wfd >= 0)
+            close(wfd);
+        free(text);
+        int64_t reply = pid;
+        if (!got || !srv_zy_write_all(sock, &reply, sizeof(reply)))
+            break;
+    }
+    /* Let running workers finish; they are reaped here. */
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+        ;
+    _exit(0);
+}
+
+enum err_code srv_zygote_start(const struct config *cfg, const sigset_t *mask, struct srv_zygote *z,
+                               struct err *err)
+{
+    int sv[2];
+    z->pid = -1;
+    z->sock = -1;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return err_sys(err, E_SANDBOX, "cannot create the zygote socket");
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return err_sys(err, E_SANDBOX, "cannot fork the zygote");
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        srv_zy_main(cfg, mask, sv[1]);
+    }
+    close(sv[1]);
+    z->pid = pid;
+    z->sock = sv[0];
+    return E_OK;
+}
+
+static enum err_code srv_zygote_send(struct srv_zygote *z, uint32_t type, const char *text,
+                                     size_t len, int wfd, pid_t *out, struct err *err)
+{
+    struct srv_zy_hdr h = {.type = type, .pad = 0, .len = len};
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &h, .iov_len = sizeof(h)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    memset(cbuf, 0, sizeof(cbuf));
+    if (wfd >= 0) {
+        m.msg_control = cbuf;
+        m.msg_controllen = sizeof(cbuf);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &wfd, sizeof(int));
+    }
+    int64_t reply = -1;
+    if (z->sock < 0)
+        return err_set(err, E_SANDBOX, "the worker zygote is gone");
+    ssize_t w;
+    do {
+        w = sendmsg(z->sock, &m, MSG_NOSIGNAL);
+    } while (w < 0 && errno == EINTR);
+    if (w != (ssize_t)sizeof(h) || (len && !srv_zy_write_all(z->sock, text, len)) ||
+        !srv_zy_read_all(z->sock, &reply, sizeof(reply)) || reply <= 0) {
+        close(z->sock);
+        z->sock = -1;
+        return err_set(err, E_SANDBOX, "the worker zygote is gone; restart the server");
+    }
+    *out = (pid_t)reply;
+    return E_OK;
+}
+
+enum err_code srv_zygote_run(struct srv_zygote *z, const char *text, size_t len, size_t out_max,
+                             struct srv_child *c, struct err *err)
+{
+    int p[2];
+    pid_t pid = -1;
+    memset(c, 0, sizeof(*c));
+    c->pid = -1;
+    c->fd = -1;
+    c->remote = true;
+    buf_init(&c->out, out_max);
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return err_sys(err, E_SANDBOX, "cannot create a result pipe");
+    enum err_code rc = srv_zygote_send(z, SRV_ZY_ACTION, text, len, p[1], &pid, err);
+    close(p[1]);
+    if (rc) {
+        close(p[0]);
+        return rc;
+    }
+    int fl = fcntl(p[0], F_GETFL);
+    if (fl >= 0)
+        fcntl(p[0], F_SETFL, fl | O_NONBLOCK);
+    c->pid = pid;
+    c->fd = p[0];
+    c->started_ms = action_now_ms();
+    return E_OK;
+}
+
+enum err_code srv_zygote_gc(struct srv_zygote *z, struct err *err)
+{
+    pid_t pid;
+    return srv_zygote_send(z, SRV_ZY_GC, NULL, 0, -1, &pid, err);
+}
+
+void srv_zygote_stop(struct srv_zygote *z)
+{
+    if (z->sock >= 0)
+        close(z->sock);
+    z->sock = -1;
+    if (z->pid > 0) {
+        while (waitpid(z->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    z->pid = -1;
 }

@@ -30,6 +30,7 @@ struct srv_child {
     int wstatus;    /* waitpid status */
     struct buf out; /* envelope text received so far */
     bool overflow;  /* the text went past out_max */
+    bool remote;    /* started by a zygote: not our child; done at pipe EOF */
     double started_ms;
 };
 
@@ -54,5 +55,32 @@ void srv_child_kill(struct srv_child *c);
 json_t *srv_child_envelope(struct srv_child *c, bool timed_out, bool *ok, bool *crashed);
 /* Free the buffer and close the pipe; the worker must have been reaped. */
 void srv_child_release(struct srv_child *c);
+/*
+ * A zygote: a single-threaded process forked before any thread is started
+ * (it keeps the warm interpreter), which forks the workers of a
+ * multi-threaded parent on request, so that no worker is ever forked from a
+ * process with other threads running (locks held by them, e.g. an
+ * allocator's, would stay locked in the child forever). Workers it forks are
+ * not the caller's children: they are done when their pipe reaches EOF; a
+ * worker that dies without an envelope becomes an INTERNAL envelope.
+ * The struct is used by one thread at a time.
+ */
+struct srv_zygote {
+    pid_t pid;
+    int sock;
+};
+
+/* Fork the zygote. mask is the signal mask of the workers. E_SANDBOX. */
+enum err_code srv_zygote_start(const struct config *cfg, const sigset_t *mask, struct srv_zygote *z,
+                               struct err *err);
+/* Have the zygote fork a worker for the request text (route_text; borrowed).
+ * Fills c as srv_child_start does (c->remote set). E_SANDBOX when the zygote
+ * is gone. */
+enum err_code srv_zygote_run(struct srv_zygote *z, const char *text, size_t len, size_t out_max,
+                             struct srv_child *c, struct err *err);
+/* Have the zygote fork a child running store_gc once. */
+enum err_code srv_zygote_gc(struct srv_zygote *z, struct err *err);
+/* Stop the zygote (it waits for its workers) and reap it; NULL-safe fields. */
+void srv_zygote_stop(struct srv_zygote *z);
 /* Number of online CPUs (at least 1). */
 long srv_child_cpus(void);

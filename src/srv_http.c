@@ -63,7 +63,8 @@ struct srv_metrics {
 struct srv_job {
     int refs;
     struct MHD_Connection *conn;
-    json_t *req;
+    char *text; /* the request body, until the worker has it */
+    size_t text_len;
     struct srv_child child;
     bool started;
     bool done;
@@ -101,6 +102,7 @@ struct srv {
     bool draining;
     int wake_fd;
     sigset_t child_mask;
+    struct srv_zygote zy;
     struct srv_metrics m;
 };
 
@@ -413,7 +415,7 @@ static void srv_job_unref(struct srv *s, struct srv_job *j)
     pthread_mutex_unlock(&s->lock);
     if (!last)
         return;
-    json_decref(j->req);
+    free(j->text);
     srv_child_release(&j->child);
     free(j->body);
     free(j);
@@ -623,22 +625,25 @@ static enum MHD_Result srv_action_submit(struct srv *s, struct MHD_Connection *c
 {
     json_error_t jerr;
     char retry[16];
+    /* Parsed here only to answer malformed JSON with 400; the worker parses
+     * the text again (route_text). */
     json_t *req =
         json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, &jerr);
-    buf_release(&r->body);
     if (!req) {
         struct err err;
+        buf_release(&r->body);
         err_set(&err, E_INVALID, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
                 jerr.text);
         return srv_send_json(c, r, MHD_HTTP_BAD_REQUEST, route_error_envelope(NULL, &err, NULL),
                              NULL, NULL);
     }
+    json_decref(req);
     struct srv_job *j = calloc(1, sizeof(*j));
     if (!j) {
-        json_decref(req);
+        buf_release(&r->body);
         return MHD_NO;
     }
-    j->req = req;
+    j->text = buf_take(&r->body, &j->text_len);
     j->conn = c;
     j->refs = 2;
     j->child.pid = -1;
@@ -650,7 +655,7 @@ static enum MHD_Result srv_action_submit(struct srv *s, struct MHD_Connection *c
     if (draining || full) {
         s->m.rejected++;
         pthread_mutex_unlock(&s->lock);
-        json_decref(req);
+        free(j->text);
         free(j);
         return srv_send_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "BUSY",
                               draining ? "the server is shutting down"
@@ -880,34 +885,6 @@ static void srv_job_fail_start(struct srv *s, struct srv_job *j, const struct er
     srv_job_unref(s, j);
 }
 
-static pid_t srv_gc_start(struct srv *s)
-{
-    pid_t pid = fork();
-    if (pid != 0)
-        return pid < 0 ? -1 : pid;
-    sigset_t none;
-    sigemptyset(&none);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &s->child_mask, NULL);
-    struct store *st = NULL;
-    struct err err;
-    size_t removed = 0;
-    uint64_t bytes = 0;
-    int rc = 1;
-    if (!store_open_ex(s->cfg, STORE_OPEN_NO_SWEEP, &st, &err) &&
-        !store_gc(st, &removed, &bytes, &err)) {
-        rc = 0;
-        if (removed)
-            log_info("serve: sweep removed %zu entries (%llu bytes)", removed,
-                     (unsigned long long)bytes);
-    } else {
-        log_warn("serve: sweep failed: %s", err.msg);
-    }
-    store_free(st);
-    _exit(rc);
-}
-
 static long srv_kill_after_ms(const struct config *cfg)
 {
     return cfg->wall_ms + cfg->fetch_total_ms + LIM_SERVE_KILL_GRACE_MS;
@@ -918,7 +895,6 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
     size_t nw = (size_t)s->o->workers;
     struct srv_job **run = calloc(nw, sizeof(*run));
     struct pollfd *pfd = calloc(nw + 2, sizeof(*pfd));
-    pid_t gc_pid = -1;
     double next_gc = action_now_ms() + LIM_SERVE_GC_INTERVAL_S * 1000.0;
     double drain_deadline = 0;
     bool hard_stop = false;
@@ -945,13 +921,15 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
             if (!j)
                 break;
             struct err e2;
-            if (srv_child_start(s->cfg, j->req, &s->child_mask, (size_t)LIM_BATCH_OUTPUT_BYTES,
-                                &j->child, &e2)) {
+            if (srv_zygote_run(&s->zy, j->text ? j->text : "", j->text_len,
+                               (size_t)LIM_BATCH_OUTPUT_BYTES, &j->child, &e2)) {
                 log_error("serve: %s", e2.msg);
                 srv_job_fail_start(s, j, &e2);
                 continue;
             }
             j->started = true;
+            free(j->text);
+            j->text = NULL;
             run[i] = j;
         }
         pthread_mutex_lock(&s->lock);
@@ -998,8 +976,6 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
                     else if (listen_fd >= 0)
                         shutdown(listen_fd, SHUT_RDWR);
                     drain_deadline = action_now_ms() + (double)srv_kill_after_ms(s->cfg);
-                    if (gc_pid > 0)
-                        kill(gc_pid, SIGTERM);
                 } else if (!hard_stop) {
                     srv_log("second signal: stopping running actions now");
                     hard_stop = true;
@@ -1033,11 +1009,10 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
                 srv_job_finish(s, j);
             }
         }
-        if (gc_pid > 0 && waitpid(gc_pid, NULL, WNOHANG) == gc_pid)
-            gc_pid = -1;
         if (!draining && now >= next_gc) {
-            if (gc_pid < 0)
-                gc_pid = srv_gc_start(s);
+            struct err e2;
+            if (srv_zygote_gc(&s->zy, &e2))
+                log_warn("serve: sweep: %s", e2.msg);
             next_gc = now + LIM_SERVE_GC_INTERVAL_S * 1000.0;
         }
     }
@@ -1060,10 +1035,6 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
         srv_job_fail_start(s, j, &e2);
     }
 out:
-    if (gc_pid > 0) {
-        kill(gc_pid, SIGKILL);
-        waitpid(gc_pid, NULL, 0);
-    }
     free(run);
     free(pfd);
     return rc;
@@ -1081,6 +1052,8 @@ enum err_code srv_http_run(const struct config *cfg, const struct srv_http_opts 
     s.cfg = cfg;
     s.o = o;
     s.wake_fd = -1;
+    s.zy.pid = -1;
+    s.zy.sock = -1;
     if (o->workers < 1 || o->workers > LIM_SERVE_WORKERS_MAX || o->queue < 0 ||
         o->queue > LIM_SERVE_QUEUE_MAX)
         return err_set(err, E_INVALID, "workers must be 1..%ld and queue 0..%ld",
@@ -1111,6 +1084,11 @@ enum err_code srv_http_run(const struct config *cfg, const struct srv_http_opts 
     sigdelset(&s.child_mask, SIGTERM);
     sigdelset(&s.child_mask, SIGINT);
     sigdelset(&s.child_mask, SIGCHLD);
+    /* Workers are forked by a zygote forked now, while this process has no
+     * other thread yet: forking from the HTTP threads' process could copy a
+     * lock that one of them holds into the child. */
+    if ((rc = srv_zygote_start(cfg, &s.child_mask, &s.zy, err)))
+        goto out;
     sfd = signalfd(-1, &block, SFD_NONBLOCK | SFD_CLOEXEC);
     s.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (sfd < 0 || s.wake_fd < 0) {
@@ -1145,12 +1123,14 @@ enum err_code srv_http_run(const struct config *cfg, const struct srv_http_opts 
     }
     MHD_stop_daemon(s.d);
     s.d = NULL;
+    srv_zygote_stop(&s.zy);
     listen_fd = -1; /* closed by quiesce or by MHD_stop_daemon */
     if (!rc)
         srv_log("stopped");
 out:
     if (s.d)
         MHD_stop_daemon(s.d);
+    srv_zygote_stop(&s.zy);
     if (listen_fd >= 0 && !s.d)
         close(listen_fd);
     if (sfd >= 0)

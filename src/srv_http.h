@@ -8,10 +8,12 @@
  * Threads and processes: libmicrohttpd's thread pool parses HTTP, checks
  * keys, serves file downloads (from the store's fd, zero-copy) and queues
  * action requests; the calling thread of srv_http_run is the dispatcher: it
- * forks one worker process per action (srv_child.h; at most `workers` at
- * once, at most `queue` more waiting, 503 beyond) and resumes the suspended
- * connection when the envelope arrives. Workers are forked from the thread
- * that warmed the interpreter (sbx_py_init), so each inherits it. The
+ * has one worker process per action forked (at most `workers` at once, at
+ * most `queue` more waiting, 503 beyond) and resumes the suspended
+ * connection when the envelope arrives. Workers come from a zygote
+ * (srv_child.h) forked after the interpreter was warmed (sbx_py_init) and
+ * before any thread started, so each inherits CPython ready and no lock of
+ * another thread. The
  * dispatcher also handles SIGTERM/SIGINT (stop accepting, finish in-flight
  * actions within the action wall limit, exit) and runs the TTL sweep in a
  * child every LIM_SERVE_GC_INTERVAL_S. One server per process.

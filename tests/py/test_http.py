@@ -267,8 +267,10 @@ def test_busy_503_with_retry_after(env):
         t.join(60)
         st, _, out = res["r"]
         assert st == 200 and out["ok"] and out["result"]["stdout"] == "slept\n", out
+        want = 'kiln_http_requests_total{endpoint="actions",code="503"} 1'
+        wait_for(lambda: want in s.req("GET", "/metrics")[2].decode(), 10)
         _, _, m = s.req("GET", "/metrics")
-        assert 'kiln_http_requests_total{endpoint="actions",code="503"} 1' in m.decode()
+        assert want in m.decode(), m
         assert "kiln_rejected_total 1" in m.decode()
     finally:
         assert s.stop() == 0
@@ -346,9 +348,12 @@ def test_concurrent_clients(env):
                 assert out["error"]["code"] == "INVALID_REQUEST" and out["id"] == i, out
             else:
                 assert out == {"files": []}, out
-        _, _, m = s.req("GET", "/metrics")
-        m = m.decode()
-        assert f'kiln_http_requests_total{{endpoint="actions",code="200"}} {n_actions}' in m, m
+        # Requests are counted when libmicrohttpd reports them complete, which
+        # may be just after the client has read the response.
+        want = f'kiln_http_requests_total{{endpoint="actions",code="200"}} {n_actions}'
+        wait_for(lambda: want in s.req("GET", "/metrics")[2].decode(), 10)
+        m = s.req("GET", "/metrics")[2].decode()
+        assert want in m, m
         assert f"kiln_action_duration_seconds_count {n_actions}" in m, m
         assert 'kiln_actions_total{result="ok"} 12' in m, m
         assert "kiln_actions_in_flight 0" in m and "kiln_queue_depth 0" in m
