@@ -67,4 +67,9 @@ if [ -f "$LIBKILN" ]; then
 fi
 
 echo "bench: $(nproc) cores; kiln $KILN_BIN" >&2
+# executeCode latency, warm (kiln mcp) and cold (bench/warm.py; BENCH_ONLY=warm alone).
+case ",${BENCH_ONLY:-warm}," in *,warm,*)
+    KILN_BIN=$KILN_BIN BENCH_OUT=$OUT $PY bench/warm.py || echo "bench: warm.py failed" >&2 ;;
+esac
+[ "${BENCH_ONLY:-}" = warm ] && exit 0
 KILN_BIN=$KILN_BIN OP_BENCH=$OP_BENCH BENCH_OUT=$OUT exec $PY bench/bench.py

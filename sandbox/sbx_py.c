@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "sbx_seccomp.h"
 
 #include "banned.h"
 
@@ -22,6 +23,9 @@
 #define SBX_PY_RUNNER_MAX (256 * 1024)
 
 static bool sbx_py_started;
+/* Warm mode: the runner's _kiln_main, compiled once in the parent and
+ * inherited by every child (a new reference kept for the process's life). */
+static PyObject *sbx_py_main_fn;
 
 /*
  * The runner, executed in the child. It redirects sys.stdout/stderr to fds
@@ -270,13 +274,24 @@ static const char *const sbx_py_runner[] = {
     "        os.environ['XDG_CACHE_HOME'] = os.path.join(tmp, 'kiln-cache')\n",
     "    if 'MPLCONFIGDIR' not in os.environ:\n",
     "        os.environ['MPLCONFIGDIR'] = os.path.join(tmp, 'kiln-matplotlib')\n",
-    "    import warnings\n",
-    "    warnings.filterwarnings('ignore', message='.*non-GUI backend.*')\n",
-    "    warnings.filterwarnings('ignore', message='.*non-interactive.*')\n",
+    "    _kiln_quiet_mpl()\n",
+    "\n",
+    "\n",
+    "_kiln_quiet = []\n",
+    "\n",
+    "\n",
+    "def _kiln_quiet_mpl():\n",
+    "    # Done once in a warm parent: its children inherit the filters.\n",
+    "    if not _kiln_quiet:\n",
+    "        import warnings\n",
+    "        warnings.filterwarnings('ignore', message='.*non-GUI backend.*')\n",
+    "        warnings.filterwarnings('ignore', message='.*non-interactive.*')\n",
+    "        _kiln_quiet.append(True)\n",
     "    mpl = sys.modules.get('matplotlib')\n",
     "    if mpl is not None:\n",
     "        try:\n",
-    "            mpl.use('Agg', force=True)\n",
+    "            if str(mpl.get_backend()).lower() != 'agg':\n",
+    "                mpl.use('Agg', force=True)\n",
     "        except BaseException:\n",
     "            pass\n",
     "\n",
@@ -481,17 +496,48 @@ bool sbx_py_ready(void)
     return sbx_py_started;
 }
 
-/* Python text run once in the parent of warm children. */
+/* Python text run once in the parent of warm children: the data packages,
+ * the modules the runner imports on every call, matplotlib's font list (so
+ * no child rebuilds its cache), and then gc.freeze(): every object so far
+ * moves to the permanent generation, so the collector in a child never walks
+ * (and so never copies) the parent's heap pages. */
 static const char sbx_py_warm_src[] =
     "import os, sys\n"
     "os.environ['MPLBACKEND'] = 'Agg'\n"
-    "for m in ('numpy', 'pandas', 'matplotlib', 'matplotlib.pyplot'):\n"
+    "for m in ('numpy', 'pandas', 'matplotlib', 'matplotlib.pyplot',\n"
+    "          'matplotlib.font_manager', 'io', 'json', 'types', 'linecache', 'builtins',\n"
+    "          'ast', 'inspect', 'traceback', 'importlib.util', 'warnings', 'math',\n"
+    "          'datetime', 'decimal', 'enum', 'uuid', 'pathlib', 'dataclasses',\n"
+    "          'collections.abc', 'encodings.idna'):\n"
     "    try:\n"
     "        __import__(m)\n"
     "    except Exception:\n"
     "        pass\n"
+    "try:\n"
+    "    import matplotlib.font_manager as _fm\n"
+    "    _fm.fontManager\n"
+    "except Exception:\n"
+    "    pass\n"
     "sys.stdout.flush()\n"
     "sys.stderr.flush()\n";
+
+static PyObject *sbx_py_load_runner(void);
+
+/* Warm parent: freeze what is alive into the permanent generation. */
+static void sbx_py_gc_freeze(void)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *r = NULL;
+    if (gc) {
+        r = PyObject_CallMethod(gc, "collect", NULL);
+        Py_XDECREF(r);
+        r = r ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+    }
+    if (!r)
+        PyErr_Clear();
+    Py_XDECREF(r);
+    Py_XDECREF(gc);
+}
 
 enum err_code sbx_py_init(bool warm, struct err *err)
 {
@@ -508,6 +554,12 @@ enum err_code sbx_py_init(bool warm, struct err *err)
     rc = sbx_py_start(err);
     if (rc || !warm)
         return rc;
+    /* The seccomp filter too: compiled once here, not in every child. */
+    const struct sock_fprog *prog = NULL;
+    struct err serr;
+    (void)sbx_seccomp_prog(&prog, &serr); /* a failure: sbx_run reports it again */
+    if (sbx_py_main_fn)
+        return E_OK;
     PyObject *ns = PyDict_New();
     PyObject *r = NULL;
     if (ns && PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0)
@@ -518,7 +570,19 @@ enum err_code sbx_py_init(bool warm, struct err *err)
     }
     Py_XDECREF(r);
     Py_XDECREF(ns);
-    return rc;
+    if (rc)
+        return rc;
+    sbx_py_main_fn = sbx_py_load_runner();
+    if (!sbx_py_main_fn)
+        PyErr_Clear(); /* each child compiles it then */
+    PyObject *g = sbx_py_main_fn ? PyFunction_GetGlobals(sbx_py_main_fn) : NULL; /* borrowed */
+    PyObject *q = g ? PyDict_GetItemString(g, "_kiln_quiet_mpl") : NULL;        /* borrowed */
+    PyObject *qr = q ? PyObject_CallNoArgs(q) : NULL;
+    if (!qr)
+        PyErr_Clear();
+    Py_XDECREF(qr);
+    sbx_py_gc_freeze();
+    return E_OK;
 }
 
 /* Join the runner's lines (fixed table, bounded). */
@@ -535,10 +599,11 @@ static char *sbx_py_runner_source(void)
     return buf_take(&b, NULL);
 }
 
-/* Run the job; the result text (new reference) or NULL with a Python error. */
-static PyObject *sbx_py_call(const struct sbx_py_job *job)
+/* Compile and run the runner; its _kiln_main (new reference) or NULL with
+ * a Python error. */
+static PyObject *sbx_py_load_runner(void)
 {
-    PyObject *ns = NULL, *co = NULL, *r = NULL, *args = NULL, *res = NULL;
+    PyObject *ns = NULL, *co = NULL, *r = NULL, *fn = NULL;
     char *src = sbx_py_runner_source();
     if (!src) {
         PyErr_NoMemory();
@@ -553,10 +618,31 @@ static PyObject *sbx_py_call(const struct sbx_py_job *job)
     r = PyEval_EvalCode(co, ns, ns);
     if (!r)
         goto out;
-    PyObject *fn = PyDict_GetItemString(ns, "_kiln_main"); /* borrowed */
+    fn = PyDict_GetItemString(ns, "_kiln_main"); /* borrowed */
     if (!fn) {
         PyErr_SetString(PyExc_RuntimeError, "runner has no _kiln_main");
         goto out;
+    }
+    Py_INCREF(fn);
+out:
+    Py_XDECREF(r);
+    Py_XDECREF(co);
+    Py_XDECREF(ns);
+    free(src);
+    return fn;
+}
+
+/* Run the job; the result text (new reference) or NULL with a Python error. */
+static PyObject *sbx_py_call(const struct sbx_py_job *job)
+{
+    PyObject *fn = NULL, *args = NULL, *res = NULL;
+    if (sbx_py_main_fn) {
+        fn = sbx_py_main_fn;
+        Py_INCREF(fn);
+    } else {
+        fn = sbx_py_load_runner();
+        if (!fn)
+            goto out;
     }
     args = Py_BuildValue("(s#ssllii)", job->code, (Py_ssize_t)job->code_len,
                          job->inputs_json ? job->inputs_json : "{}",
@@ -572,10 +658,7 @@ static PyObject *sbx_py_call(const struct sbx_py_job *job)
     }
 out:
     Py_XDECREF(args);
-    Py_XDECREF(r);
-    Py_XDECREF(co);
-    Py_XDECREF(ns);
-    free(src);
+    Py_XDECREF(fn);
     return res;
 }
 

@@ -91,6 +91,7 @@ static const char *const sbx_step_names[SBX_STEP_COUNT_] = {
 #define SBX_READ_CHUNK 65536
 #define SBX_SYNC_MS 5000 /* the supervisor's namespace handshake */
 #define SBX_GRACE_MS 200 /* pipes still open after the supervisor exited */
+#define SBX_RECHECK_MS 1 /* all pipes closed, supervisor not yet gone, no pidfd */
 #define SBX_HOSTNAME "kiln"
 
 /* Everything the children need, prepared by the parent before fork(). */
@@ -664,6 +665,7 @@ enum err_code sbx_run(const struct sbx_opts *o, sbx_child_fn fn, void *arg,
     struct sbx_ctx *c = &sbx_ctx;
     pid_t pid = -1;
     char *chunk = NULL;
+    int pidfd = -1;
     struct sbx_status_acc acc;
     memset(&acc, 0, sizeof(acc));
     memset(outcome, 0, sizeof(*outcome));
@@ -723,6 +725,10 @@ enum err_code sbx_run(const struct sbx_opts *o, sbx_child_fn fn, void *arg,
     };
     double deadline = t0 + (double)(o->wall_ms > 0 ? o->wall_ms : LIM_WALL_MS_DEFAULT);
     double grace_end = 0;
+    /* A pidfd turns readable when the supervisor exits: no polling interval
+     * between the end of the run and its report. Without one (old kernel)
+     * the loop re-checks every SBX_RECHECK_MS. */
+    pidfd = (int)syscall(SYS_pidfd_open, pid, 0U);
     for (;;) {
         double now = sbx_now_ms();
         if (!outcome->timed_out && now >= deadline) {
@@ -735,8 +741,8 @@ enum err_code sbx_run(const struct sbx_opts *o, sbx_child_fn fn, void *arg,
         }
         if (grace_end != 0 && now >= grace_end)
             break;
-        struct pollfd pfd[4];
-        int *which[4];
+        struct pollfd pfd[5];
+        int *which[5];
         nfds_t n = 0;
         for (int i = 0; i < 3; i++)
             if (*streams[i].fd >= 0) {
@@ -747,16 +753,19 @@ enum err_code sbx_run(const struct sbx_opts *o, sbx_child_fn fn, void *arg,
             pfd[n] = (struct pollfd){c->status_r, POLLIN, 0};
             which[n++] = &c->status_r;
         }
-        if (n == 0) {
-            if (grace_end != 0)
-                break;
+        if (n == 0 && grace_end != 0)
+            break;
+        if (pidfd >= 0 && grace_end == 0) {
+            pfd[n] = (struct pollfd){pidfd, POLLIN, 0};
+            which[n++] = &pidfd;
+        } else if (n == 0) {
             /* All pipes closed: wait for the supervisor to exit. */
-            struct timespec ts = {0, 5 * 1000 * 1000};
+            struct timespec ts = {0, SBX_RECHECK_MS * 1000 * 1000};
             nanosleep(&ts, NULL);
             continue;
         }
         double until = grace_end != 0 ? grace_end : deadline;
-        if (!outcome->timed_out && grace_end == 0 && until > now + 50)
+        if (pidfd < 0 && !outcome->timed_out && grace_end == 0 && until > now + 50)
             until = now + 50; /* re-check the supervisor now and then */
         int tmo = until > now ? (int)(until - now) + 1 : 0;
         int r = poll(pfd, n, tmo);
@@ -767,6 +776,8 @@ enum err_code sbx_run(const struct sbx_opts *o, sbx_child_fn fn, void *arg,
         for (nfds_t i = 0; r > 0 && i < n; i++) {
             if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
+            if (which[i] == &pidfd)
+                continue; /* the supervisor exited: seen at the loop's top */
             if (which[i] == &c->status_r) {
                 sbx_drain_status(&c->status_r, &acc);
                 continue;
@@ -826,6 +837,8 @@ out:
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
         }
     }
+    if (pidfd >= 0)
+        close(pidfd);
     sbx_ctx_close(c);
     free(chunk);
     if (rc != E_OK)

@@ -1,0 +1,172 @@
+"""executeCode latency, warm and cold, side by side with a fresh CPython.
+
+Starts `kiln mcp` (warm: CPython with numpy/pandas/matplotlib imported
+before the first call), sends N trivial executeCode calls one after another,
+then N calls that import pandas and sum a small DataFrame, and reports
+p50/p90/p99 of the round trip as the client sees it. In the same run it
+times a fresh `/usr/bin/python3 -c pass`, `/usr/bin/python3 -c 'import
+pandas'` and a cold one-shot `kiln run` of print(1).
+
+Env: KILN_BIN (default build/kiln), WARM_N (calls per kind, default 50),
+COLD_N (cold runs per kind, default 10), BENCH_OUT (writes warm.json there).
+Run: /usr/bin/python3 bench/warm.py
+"""
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KILN = os.environ.get("KILN_BIN") or os.path.join(HERE, "..", "build", "kiln")
+N = int(os.environ.get("WARM_N", "50"))
+COLD_N = int(os.environ.get("COLD_N", "10"))
+PY = "/usr/bin/python3"
+
+TRIVIAL = "print(1)"
+PANDAS = "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2, 3], 'b': [4, 5, 6]})\nprint(int(df.sum().sum()))"
+
+
+def pct(v, p):
+    s = sorted(v)
+    if not s:
+        return float("nan")
+    k = min(len(s) - 1, max(0, int(round(p / 100.0 * (len(s) - 1)))))
+    return s[k]
+
+
+def stats(v):
+    return {"n": len(v), "p50": pct(v, 50), "p90": pct(v, 90), "p99": pct(v, 99),
+            "min": min(v) if v else float("nan")}
+
+
+class Mcp:
+    def __init__(self, env):
+        self.p = subprocess.Popen([KILN, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, env=env)
+        self.buf = b""
+        self.rid = 0
+
+    def recv(self, timeout):
+        end = time.time() + timeout
+        while b"\n" not in self.buf:
+            left = end - time.time()
+            if left <= 0:
+                raise RuntimeError("kiln mcp did not answer in time")
+            r, _, _ = select.select([self.p.stdout], [], [], left)
+            if not r:
+                continue
+            chunk = os.read(self.p.stdout.fileno(), 1 << 20)
+            if not chunk:
+                raise RuntimeError("kiln mcp closed its stdout")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def request(self, method, params, timeout=120):
+        self.rid += 1
+        rid = self.rid
+        msg = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params}
+        self.p.stdin.write(json.dumps(msg).encode() + b"\n")
+        self.p.stdin.flush()
+        while True:
+            m = self.recv(timeout)
+            if m.get("id") == rid:
+                return m
+
+    def close(self):
+        try:
+            self.p.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+
+
+def call_ms(m, code, expect):
+    t0 = time.perf_counter()
+    r = m.request("tools/call", {"name": "executeCode", "arguments": {"code": code}})
+    dt = (time.perf_counter() - t0) * 1000.0
+    res = r.get("result") or {}
+    env = res.get("structuredContent") or {}
+    out = (env.get("result") or {}).get("stdout")
+    if res.get("isError") or out != expect:
+        raise RuntimeError("executeCode failed: %s" % json.dumps(r)[:600])
+    return dt
+
+
+def warm_runs(env):
+    m = Mcp(env)
+    try:
+        t0 = time.perf_counter()
+        m.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                 "clientInfo": {"name": "warm-bench", "version": "1"}})
+        m.p.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+        m.p.stdin.flush()
+        # The first call waits for the warm-up (pre-imports) to finish.
+        first = call_ms(m, TRIVIAL, "1\n")
+        ready = (time.perf_counter() - t0) * 1000.0
+        triv = [call_ms(m, TRIVIAL, "1\n") for _ in range(N)]
+        pand = [call_ms(m, PANDAS, "21\n") for _ in range(N)]
+    finally:
+        m.close()
+    return {"startup_to_first_call_ms": ready, "first_call_ms": first,
+            "trivial": stats(triv), "pandas_sum": stats(pand)}
+
+
+def proc_ms(argv, env, stdin=None, n=COLD_N):
+    v = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        p = subprocess.run(argv, input=stdin, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        v.append((time.perf_counter() - t0) * 1000.0)
+        if p.returncode != 0:
+            raise RuntimeError("%s failed: %s" % (argv, p.stderr.decode()[-600:]))
+    return stats(v)
+
+
+def main():
+    if not os.access(KILN, os.X_OK):
+        sys.exit("warm.py: no kiln binary at %s (KILN_BIN)" % KILN)
+    tmp = tempfile.mkdtemp(prefix="kiln-warm-")
+    env = dict(os.environ)
+    env["KILN_STORE_DIR"] = os.path.join(tmp, "store")
+    res = {}
+    try:
+        req = json.dumps({"action": "executeCode", "arguments": {"code": TRIVIAL}}).encode()
+        res["python3 -c pass"] = proc_ms([PY, "-c", "pass"], env)
+        res["python3 -c 'import pandas'"] = proc_ms([PY, "-c", "import pandas"], env)
+        res["kiln --version"] = proc_ms([KILN, "--version"], env)
+        res["kiln run print(1) (cold)"] = proc_ms([KILN, "run", "-"], env, stdin=req)
+        res["kiln run pandas sum (cold)"] = proc_ms(
+            [KILN, "run", "-"], env,
+            stdin=json.dumps({"action": "executeCode", "arguments": {"code": PANDAS}}).encode())
+        w = warm_runs(env)
+        res["mcp warm trivial"] = w["trivial"]
+        res["mcp warm pandas sum"] = w["pandas_sum"]
+        res["mcp start to first result"] = {"n": 1, "p50": w["startup_to_first_call_ms"],
+                                            "p90": w["startup_to_first_call_ms"],
+                                            "p99": w["startup_to_first_call_ms"],
+                                            "min": w["startup_to_first_call_ms"]}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%-30s %5s %9s %9s %9s %9s" % ("latency (ms)", "n", "min", "p50", "p90", "p99"))
+    for k, s in res.items():
+        print("%-30s %5d %9.1f %9.1f %9.1f %9.1f" % (k, s["n"], s["min"], s["p50"], s["p90"],
+                                                    s["p99"]))
+    print("targets: warm trivial p50 <= 5, warm pandas sum p50 <= 15, cold kiln run <= 40")
+    out = os.environ.get("BENCH_OUT")
+    if out:
+        with open(os.path.join(out, "warm.json"), "w") as f:
+            json.dump(res, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
