@@ -1138,9 +1138,31 @@ static bool ev_secs(const struct xval *v, double *secs)
     }
 }
 
+/* A double as int64_t, saturating (NaN gives 0): converting an out-of-range
+ * double to an integer type is undefined behaviour, and function arguments
+ * such as substr()'s start or round()'s digits may be any float. */
+static int64_t ev_f2i(double d)
+{
+    if (!(d == d))
+        return 0;
+    if (d >= 9223372036854775807.0)
+        return INT64_MAX;
+    if (d <= -9223372036854775808.0)
+        return INT64_MIN;
+    return (int64_t)d;
+}
+
+/* Dates and datetimes made by arithmetic stay within 0001-01-01 ..
+ * 9999-12-31 (the range the readers and writers handle); a result outside
+ * it is null, like division by zero. Without this, date + 1e300 reached the
+ * formatters as an out-of-range integer (found by fuzzing, t_expr
+ * "date_arith_out_of_range"). */
+#define EV_DAYS_MIN (-719162.0) /* 0001-01-01 */
+#define EV_DAYS_MAX 2932896.0   /* 9999-12-31 */
+
 static int64_t ev_days(double secs)
 {
-    return (int64_t)floor(secs / 86400.0);
+    return ev_f2i(floor(secs / 86400.0));
 }
 
 static enum err_code ev_conv(struct evctx *c, enum xtype t, struct xval *v)
@@ -1205,11 +1227,15 @@ static enum err_code ev_arith(struct evctx *c, const struct enode *nd, struct xv
         if (nd->op == N_SUB)
             days = -days;
         if (nd->type == XT_DATE) {
-            *o = (struct xval){.t = XT_DATE, .u.i = a.u.i + (int64_t)days};
+            double r = (double)a.u.i + trunc(days);
+            *o = r >= EV_DAYS_MIN && r <= EV_DAYS_MAX
+                     ? (struct xval){.t = XT_DATE, .u.i = (int64_t)r}
+                     : XNULL;
         } else {
-            *o = ev_float(a.u.f + days * 86400.0);
-            if (o->t == XT_FLOAT)
-                o->t = XT_DATETIME;
+            double r = a.u.f + days * 86400.0;
+            *o = r >= EV_DAYS_MIN * 86400.0 && r < (EV_DAYS_MAX + 1) * 86400.0
+                     ? (struct xval){.t = XT_DATETIME, .u.f = r}
+                     : XNULL;
         }
         return E_OK;
     }
@@ -1459,14 +1485,14 @@ static enum err_code ev_call(struct evctx *c, const struct enode *nd, struct xva
     case F_SUBSTR: {
         if ((rc = ev_text(c, &a, &a)))
             return rc;
-        int64_t start = b.t == XT_FLOAT ? (int64_t)b.u.f : b.u.i;
+        int64_t start = b.t == XT_FLOAT ? ev_f2i(b.u.f) : b.u.i;
         size_t nchars = ev_utf8_len(a.u.s, a.len);
         int64_t from = start > 0 ? start - 1 : start < 0 ? (int64_t)nchars + start : 0;
         if (from < 0)
             from = 0;
         int64_t cnt = INT64_MAX;
         if (nd->nk > 2)
-            cnt = x.t == XT_FLOAT ? (int64_t)x.u.f : x.u.i;
+            cnt = x.t == XT_FLOAT ? ev_f2i(x.u.f) : x.u.i;
         if (cnt < 0)
             cnt = 0;
         size_t b0 = ev_utf8_off(a.u.s, a.len, (size_t)from);
@@ -1537,7 +1563,7 @@ static enum err_code ev_call(struct evctx *c, const struct enode *nd, struct xva
             *o = ev_float(fabs(a.u.f));
         return E_OK;
     case F_ROUND: {
-        int64_t nd_ = nd->nk > 1 ? (b.t == XT_FLOAT ? (int64_t)b.u.f : b.u.i) : 0;
+        int64_t nd_ = nd->nk > 1 ? (b.t == XT_FLOAT ? ev_f2i(b.u.f) : b.u.i) : 0;
         if (nd_ > 300)
             nd_ = 300;
         if (nd_ < -300)

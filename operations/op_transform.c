@@ -248,6 +248,17 @@ static enum err_code tx_map_get(struct tx_map *m, struct xval_arena *store, cons
     return E_OK;
 }
 
+/* buf_append with the common case inline (capacity already there). */
+static inline enum err_code tx_put(struct buf *b, const void *p, size_t n, struct err *err)
+{
+    if (b->data && n < b->cap - b->len && b->len + n <= b->max) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        return E_OK;
+    }
+    return buf_append(b, p, n, err);
+}
+
 /* Serialise the values of cols (or all n when cols is NULL) into t->key. */
 static enum err_code tx_key(struct tx *t, const struct xval *row, const size_t *cols, size_t n,
                             uint64_t *hash, struct err *err)
@@ -259,31 +270,33 @@ static enum err_code tx_key(struct tx *t, const struct xval *row, const size_t *
         const struct xval *v = &row[cols ? cols[i] : i];
         h = xval_key_hash(v, h);
         unsigned char tag = v->t;
-        if ((rc = buf_append(&t->key, &tag, 1, err)))
+        if ((rc = tx_put(&t->key, &tag, 1, err)))
             return rc;
         switch ((enum xtype)v->t) {
         case XT_NULL:
             break;
         case XT_STRING: {
             uint32_t L = v->len;
-            if ((rc = buf_append(&t->key, &L, sizeof(L), err)) ||
-                (L && (rc = buf_append(&t->key, v->u.s, L, err))))
+            if ((rc = tx_put(&t->key, &L, sizeof(L), err)) ||
+                (L && (rc = tx_put(&t->key, v->u.s, L, err))))
                 return rc;
             break;
         }
         case XT_FLOAT:
         case XT_DATETIME: {
             double f = v->u.f == 0 ? 0.0 : v->u.f;
-            if ((rc = buf_append(&t->key, &f, sizeof(f), err)))
+            if ((rc = tx_put(&t->key, &f, sizeof(f), err)))
                 return rc;
             break;
         }
         default:
-            if ((rc = buf_append(&t->key, &v->u.i, sizeof(v->u.i), err)))
+            if ((rc = tx_put(&t->key, &v->u.i, sizeof(v->u.i), err)))
                 return rc;
             break;
         }
     }
+    if (t->key.data)
+        t->key.data[t->key.len] = '\0';
     *hash = h;
     return E_OK;
 }
@@ -1689,14 +1702,19 @@ struct tx_incol {
     bool saw_float, saw_time, any;
 };
 
-static void tx_classify(struct tx_incol *c, const char *s, size_t n)
+/* Narrow c's candidates by the text (s,n). *num: the value when it was
+ * read as a number (*has_num). */
+static void tx_classify(struct tx_incol *c, const char *s, size_t n, double *num, bool *has_num)
 {
     unsigned cand = c->cand;
     c->any = true;
+    *has_num = false;
     if (cand & (TI_INT | TI_FLOAT)) {
         double d;
         bool is_int;
         if (xval_parse_num(s, n, &d, &is_int)) {
+            *num = d;
+            *has_num = true;
             if (!is_int)
                 c->saw_float = true;
             c->cand = cand & (TI_INT | TI_FLOAT);
@@ -1811,6 +1829,100 @@ static void tx_convert(const char *s, size_t n, enum xtype t, struct xval *v)
         return;
     }
     *v = (struct xval){.t = XT_NULL};
+}
+
+/* ---- columns the steps need ---- */
+
+/* Whether a string anywhere in v (values and object keys) contains name. */
+static bool tx_json_mentions(json_t *v, const char *name)
+{
+    const char *key;
+    json_t *x;
+    size_t i;
+    if (json_is_string(v))
+        return strstr(json_string_value(v), name) != NULL;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+        {
+            if (tx_json_mentions(x, name))
+                return true;
+        }
+        return false;
+    }
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, x)
+        {
+            if (strstr(key, name) || tx_json_mentions(x, name))
+                return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Mark in need[] the source columns the steps may read or the output may
+ * keep: a conservative over-approximation from the request text, so that
+ * the other columns are neither type-checked nor converted. Every column
+ * is needed unless a select or group step cuts the schema; then a column
+ * is needed when its name occurs in any string of the steps (expressions,
+ * column lists, rename maps) or when dedupe/fill work on all columns. A
+ * name holding a backtick may be spelt escaped in an expression: needed.
+ */
+static void tx_needed(json_t *steps, const struct table_src *ts, bool *need)
+{
+    bool all = true;
+    size_t i;
+    json_t *so;
+    json_array_foreach(steps, i, so)
+    {
+        const char *op = json_string_value(json_object_get(so, "op"));
+        json_t *cols = json_object_get(so, "columns");
+        if (op && (!strcmp(op, "select") || !strcmp(op, "group")))
+            all = false;
+        if (op && (!strcmp(op, "dedupe") || !strcmp(op, "fill")) && (!cols || json_is_null(cols))) {
+            all = true;
+            break;
+        }
+    }
+    for (size_t c = 0; c < ts->ncols; c++) {
+        const char *nm = ts->names[c];
+        need[c] = all || !*nm || strchr(nm, '`') || tx_json_mentions(steps, nm);
+    }
+}
+
+/* The text cache of the needed columns (one read of the input): per row
+ * and needed column a uint32 length (TX_CACHE_NULL: missing; then nothing
+ * follows), a flag byte (1: the double xval_parse_num read follows), and
+ * the bytes. */
+#define TX_CACHE_NULL UINT32_MAX
+
+static inline bool tx_cache_put(struct buf *b, const char *s, size_t n, const double *num)
+{
+    unsigned char rec[sizeof(uint32_t) + 1 + sizeof(double)];
+    uint32_t L = s ? (uint32_t)n : TX_CACHE_NULL;
+    size_t h = sizeof(L);
+    if (!s)
+        n = 0;
+    else if (n >= (size_t)TX_CACHE_NULL)
+        return false;
+    memcpy(rec, &L, sizeof(L));
+    if (s) {
+        rec[h++] = num != NULL;
+        if (num) {
+            memcpy(rec + h, num, sizeof(*num));
+            h += sizeof(*num);
+        }
+    }
+    if (b->data && h + n < b->cap - b->len && b->len + h + n <= b->max) {
+        memcpy(b->data + b->len, rec, h);
+        if (n)
+            memcpy(b->data + b->len + h, s, n);
+        b->len += h + n;
+        return true;
+    }
+    struct err e;
+    err_clear(&e);
+    return !buf_append(b, rec, h, &e) && (!n || !buf_append(b, s, n, &e));
 }
 
 /* ---- options ---- */
@@ -1985,6 +2097,9 @@ enum err_code op_transform(const struct op_ctx *ctx, json_t **result, struct err
     struct tx t;
     size_t ncols = 0, rows_in = 0;
     struct tx_incol *ic = NULL;
+    bool *need = NULL, cached = true;
+    size_t *nidx = NULL, nneed = 0;
+    struct buf cache;
     struct tx_schema src = {0};
     struct table_src *tsrc = NULL, *tsrc2 = NULL;
     json_t *steps = NULL, *res = NULL;
@@ -1996,6 +2111,7 @@ enum err_code op_transform(const struct op_ctx *ctx, json_t **result, struct err
     xval_arena_init(&t.scratch, (size_t)LIM_TRANSFORM_SCRATCH_BYTES);
     xval_arena_init(&t.store, (size_t)LIM_TRANSFORM_ROWS_BYTES);
     buf_init(&t.key, (size_t)LIM_CSV_ROW_BYTES);
+    buf_init(&cache, (size_t)LIM_TRANSFORM_CACHE_BYTES);
 
     json_t *opt = ctx->options;
     if (opt && !json_is_object(opt))
@@ -2014,17 +2130,24 @@ enum err_code op_transform(const struct op_ctx *ctx, json_t **result, struct err
         goto out;
     }
 
-    /* Pass 1: infer the column types. */
+    /* Pass 1: infer the types of the columns the steps need and keep their
+     * text (while it fits the cache) for the second pass. */
     if ((rc = table_open(ctx->input->path, ctx->input->kind, ctx->input->name, opt, &tsrc, err)))
         goto out;
     ncols = tsrc->ncols;
     ic = calloc(ncols + 1, sizeof(*ic));
-    if (!ic) {
+    need = calloc(ncols + 1, sizeof(*need));
+    nidx = calloc(ncols + 1, sizeof(*nidx));
+    if (!ic || !need || !nidx) {
         rc = err_set(err, E_NOMEM, "out of memory");
         goto out;
     }
-    for (size_t c = 0; c < ncols; c++)
+    tx_needed(steps, tsrc, need);
+    for (size_t c = 0; c < ncols; c++) {
         ic[c].cand = TI_INT | TI_FLOAT | TI_BOOL | TI_DATE | TI_DATETIME;
+        if (need[c])
+            nidx[nneed++] = c;
+    }
     for (;;) {
         const struct tcell *cells;
         size_t nc;
@@ -2033,12 +2156,19 @@ enum err_code op_transform(const struct op_ctx *ctx, json_t **result, struct err
             goto out;
         if (eof)
             break;
-        for (size_t c = 0; c < ncols && c < nc; c++) {
+        for (size_t k = 0; k < nneed; k++) {
+            size_t c = nidx[k];
             char tmp[XVAL_TEXT_MAX];
-            size_t n;
-            const char *s = tx_cell_text(&cells[c], tmp, &n);
+            size_t n = 0;
+            const char *s = c < nc ? tx_cell_text(&cells[c], tmp, &n) : NULL;
+            double num = 0;
+            bool has_num = false;
             if (s)
-                tx_classify(&ic[c], s, n);
+                tx_classify(&ic[c], s, n, &num, &has_num);
+            if (cached && !tx_cache_put(&cache, s, n, has_num ? &num : NULL)) {
+                cached = false;
+                buf_release(&cache);
+            }
         }
         rows_in++;
     }
@@ -2076,11 +2206,44 @@ enum err_code op_transform(const struct op_ctx *ctx, json_t **result, struct err
         goto out;
     }
 
-    /* Pass 2: read again and stream the typed rows through the steps. */
+    /* Pass 2: stream the typed rows through the steps, from the cache or
+     * from a second read. Columns no step needs stay null. */
     row = calloc(ncols + 1, sizeof(*row));
     if (!row) {
         rc = err_set(err, E_NOMEM, "out of memory");
         goto out;
+    }
+    if (cached) {
+        /* cache.data stays NULL when no row was cached (a header-only
+         * table): NULL + 0 is undefined behaviour (found by fuzzing,
+         * t_transform "header_only_cached"). */
+        const char *p = cache.data, *e = p ? p + cache.len : p;
+        while (!t.stop && p < e) {
+            xval_arena_reset(&t.scratch);
+            memset(row, 0, ncols * sizeof(*row));
+            for (size_t k = 0; k < nneed; k++) {
+                size_t c = nidx[k];
+                uint32_t L;
+                memcpy(&L, p, sizeof(L));
+                p += sizeof(L);
+                if (L == TX_CACHE_NULL)
+                    continue;
+                bool has_num = *p++;
+                double num = 0;
+                if (has_num) {
+                    memcpy(&num, p, sizeof(num));
+                    p += sizeof(num);
+                }
+                if (has_num && src.types[c] == XT_FLOAT)
+                    row[c] = (struct xval){.t = XT_FLOAT, .u.f = num}; /* as tx_convert reads it */
+                else
+                    tx_convert(p, L, src.types[c], &row[c]);
+                p += L;
+            }
+            if ((rc = tx_push(&t, 0, row, err)))
+                goto out;
+        }
+        goto finish;
     }
     if ((rc = table_open(ctx->input->path, ctx->input->kind, ctx->input->name, opt, &tsrc2, err)))
         goto out;
@@ -2097,14 +2260,14 @@ enum err_code op_transform(const struct op_ctx *ctx, json_t **result, struct err
         if (eof)
             break;
         xval_arena_reset(&t.scratch);
-        for (size_t c = 0; c < ncols; c++) {
+        memset(row, 0, ncols * sizeof(*row));
+        for (size_t k = 0; k < nneed; k++) {
+            size_t c = nidx[k];
             char tmp[XVAL_TEXT_MAX];
             size_t n;
             const char *s = c < nc ? tx_cell_text(&cells[c], tmp, &n) : NULL;
-            if (!s) {
-                row[c] = (struct xval){.t = XT_NULL};
+            if (!s)
                 continue;
-            }
             if (s == tmp && src.types[c] == XT_STRING) {
                 char *p = xval_arena_alloc(&t.scratch, n, err);
                 if (!p) {
@@ -2119,6 +2282,7 @@ enum err_code op_transform(const struct op_ctx *ctx, json_t **result, struct err
         if ((rc = tx_push(&t, 0, row, err)))
             goto out;
     }
+finish:
     for (size_t k = 0; k < t.nsteps; k++) {
         struct tx_step *st = &t.steps[k];
         if (st->kind == S_SORT || (st->kind == S_DEDUPE && st->keep_last))
@@ -2181,6 +2345,9 @@ out:
     json_decref(steps);
     free(row);
     free(ic);
+    free(need);
+    free(nidx);
+    buf_release(&cache);
     free(src.names);
     free(src.types);
     tx_release(&t);

@@ -7,6 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "buf.h"
 #include "klimits.h"
 
@@ -476,6 +480,107 @@ static enum err_code csv_field_end(struct rd_csv *r, size_t fstart, bool quoted,
     return rc;
 }
 
+enum csv_fast { CSV_FAST_EOL, CSV_FAST_START, CSV_FAST_SLOW };
+
+/* The index of the first delimiter, CR or LF in b[i..n), else n. */
+static inline size_t csv_scan_unquoted(const char *b, size_t i, size_t n, const unsigned char *cls,
+                                       char delim)
+{
+#ifdef __SSE2__
+    const __m128i vd = _mm_set1_epi8(delim), vn = _mm_set1_epi8('\n'), vr = _mm_set1_epi8('\r');
+    while (i + 16 <= n) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, vd), _mm_cmpeq_epi8(x, vn)),
+                                   _mm_cmpeq_epi8(x, vr));
+        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+        if (mask)
+            return i + (size_t)__builtin_ctz(mask);
+        i += 16;
+    }
+#else
+    (void)delim;
+#endif
+    while (i < n && !cls[(unsigned char)b[i]])
+        i++;
+    return i;
+}
+
+/*
+ * The common case of csv_record: unquoted fields that end inside the
+ * window and fit the buffers' current capacity, starting at i (a field
+ * start that is not a quote). Copies them with no per-field calls and
+ * leaves r->pos at the next byte. CSV_FAST_EOL: the record ended (line
+ * counted, pending CR noted); CSV_FAST_START: at a field start again (a
+ * quote or the end of the window); CSV_FAST_SLOW: the field at r->pos needs
+ * the general path (crosses the window, needs growth, or hits a cap).
+ */
+static inline size_t csv_min(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+static inline enum csv_fast csv_fast_fields(struct rd_csv *r, size_t i)
+{
+    const char *b = r->buf;
+    const unsigned char *cls = r->cls;
+    size_t n = r->len;
+    const char q = r->quote, delim = r->delim;
+    struct buf *row = &r->row, *offs = &r->offs, *qb = &r->quoted;
+    if (!row->data || !offs->data || !qb->data) {
+        r->pos = i;
+        return CSV_FAST_SLOW;
+    }
+    /* The lengths each buffer may reach here: room for the NUL, the cap. */
+    char *rd = row->data, *od = offs->data, *qd = qb->data;
+    size_t rl = row->len, ol = offs->len, ql = qb->len;
+    size_t rcap = row->cap, rlim = csv_min(rcap - 1, row->max);
+    size_t olim = csv_min(offs->cap - 1, offs->max);
+    size_t qlim = csv_min(csv_min(qb->cap - 1, qb->max), (size_t)LIM_CSV_COLUMNS);
+    enum csv_fast res;
+    for (;;) {
+        size_t j = csv_scan_unquoted(b, i, n, cls, delim);
+        size_t fl = j - i;
+        if (j == n || fl > rlim - rl || fl > (size_t)LIM_CSV_FIELD_BYTES ||
+            2 * sizeof(size_t) > olim - ol || ql >= qlim) {
+            res = CSV_FAST_SLOW;
+            break;
+        }
+        size_t pair[2] = {rl, fl};
+#ifdef __SSE2__
+        if (fl <= 16 && i + 16 <= n && rl + 16 < rcap) /* one unaligned 16-byte copy */
+            _mm_storeu_si128((__m128i *)(void *)(rd + rl),
+                             _mm_loadu_si128((const __m128i *)(const void *)(b + i)));
+        else
+#endif
+            memcpy(rd + rl, b + i, fl);
+        rl += fl;
+        memcpy(od + ol, pair, sizeof(pair));
+        ol += sizeof(pair);
+        qd[ql++] = 0;
+        char c = b[j];
+        i = j + 1;
+        if (c != delim) {
+            r->line++;
+            if (c == '\r')
+                r->pending_cr = true;
+            res = CSV_FAST_EOL;
+            break;
+        }
+        if (i == n || b[i] == q) {
+            res = CSV_FAST_START;
+            break;
+        }
+    }
+    r->pos = i;
+    row->len = rl;
+    offs->len = ol;
+    qb->len = ql;
+    rd[rl] = '\0';
+    od[ol] = '\0';
+    qd[ql] = '\0';
+    return res;
+}
+
 static size_t csv_count_nl(const char *p, size_t n)
 {
     size_t k = 0;
@@ -532,13 +637,20 @@ again:
                 r->pos = i + 1;
                 continue;
             }
+            enum csv_fast fr = csv_fast_fields(r, i);
+            fstart = r->row.len;
+            switch (fr) {
+            case CSV_FAST_EOL:
+                goto done;
+            case CSV_FAST_START:
+                continue; /* at a field start (a quote or the window's end) */
+            case CSV_FAST_SLOW:
+                break;
+            }
             st = S_UNQUOTED;
             continue;
         case S_UNQUOTED: {
-            size_t j = i;
-            const unsigned char *cls = r->cls;
-            while (j < n && !cls[(unsigned char)b[j]])
-                j++;
+            size_t j = csv_scan_unquoted(b, i, n, r->cls, r->delim);
             if (j > i && (rc = csv_field_append(r, b + i, j - i, fstart, err)))
                 return rc;
             r->pos = j;
@@ -625,18 +737,17 @@ static enum err_code csv_cells(struct rd_csv *r, size_t width, struct err *err)
     }
     size_t nf = r->offs.len / (2 * sizeof(size_t));
     const size_t *o = (const size_t *)(void *)r->offs.data;
-    for (size_t i = 0; i < width; i++) {
-        struct tcell *c = &r->cells[i];
-        memset(c, 0, sizeof(*c));
-        if (i < nf) {
-            c->s = r->row.data ? r->row.data + o[2 * i] : "";
-            c->len = o[2 * i + 1];
-            c->type = (c->len || r->quoted.data[i]) ? TC_STRING : TC_EMPTY;
-        } else {
-            c->s = "";
-            c->type = TC_EMPTY;
-        }
+    size_t m = nf < width ? nf : width;
+    const char *base = r->row.data ? r->row.data : "";
+    const unsigned char *qd = (const unsigned char *)r->quoted.data;
+    for (size_t i = 0; i < m; i++) {
+        size_t len = r->row.data ? o[2 * i + 1] : 0;
+        r->cells[i] = (struct tcell){.type = (len || qd[i]) ? TC_STRING : TC_EMPTY,
+                                     .s = base + (r->row.data ? o[2 * i] : 0),
+                                     .len = len};
     }
+    for (size_t i = m; i < width; i++)
+        r->cells[i] = (struct tcell){.type = TC_EMPTY, .s = ""};
     return E_OK;
 }
 

@@ -315,8 +315,12 @@ enum err_code rd_json_open(const char *path, bool lines, json_t *options, struct
             rc = err_set(err, E_NOMEM, "out of memory");
             goto out;
         }
+        /* The arena stays NULL when every key is "" ({"": 1}): point empty
+         * keys at "" rather than at NULL + 0, which is undefined behaviour
+         * and reached strndup(NULL, 0) below (found by fuzzing, t_csv
+         * "json_empty_key"). */
         for (size_t i = 0; i < keys.n; i++) {
-            raw[i] = keys.arena + keys.ents[i].off;
+            raw[i] = keys.ents[i].len ? keys.arena + keys.ents[i].off : "";
             lens[i] = keys.ents[i].len;
         }
         /* Keys are unique already; names must equal them to look values up. */

@@ -313,7 +313,10 @@ static size_t table_strset_find(const struct table_strset *s, uint64_t h, const 
         if (!v)
             return i;
         const struct table_strset_ent *e = &s->ents[v - 1];
-        if (e->hash == h && e->len == len && !memcmp(s->arena + e->off, p, len))
+        /* len 0: the arena may still be NULL (only "" added so far), and
+         * NULL + 0 is undefined behaviour (found by fuzzing, t_csv
+         * "json_empty_key"). */
+        if (e->hash == h && e->len == len && (!len || !memcmp(s->arena + e->off, p, len)))
             return i;
     }
 }

@@ -106,6 +106,32 @@ static bool xval_ieq(const char *a, size_t n, const char *lit)
     return true;
 }
 
+/* Accumulate the decimal digits at d (before e) into *m: *sig counts the
+ * digits from the first non-zero one; *overflow is set once the value
+ * passes UINT64_MAX (m is then meaningless). Returns the first non-digit. */
+static inline const char *xval_num_digits(const char *d, const char *e, uint64_t *m, int *sig,
+                                          bool *overflow)
+{
+    uint64_t x = *m;
+    int k = *sig;
+    for (; d < e; d++) {
+        unsigned v = (unsigned)(*d - '0');
+        if (v > 9)
+            break;
+        if (k < 19) {
+            x = x * 10 + v; /* below 10^19: cannot wrap */
+            k += (k || v);
+            continue;
+        }
+        k++;
+        if (!*overflow && (__builtin_mul_overflow(x, 10, &x) || __builtin_add_overflow(x, v, &x)))
+            *overflow = true;
+    }
+    *m = x;
+    *sig = k;
+    return d;
+}
+
 bool xval_parse_num(const char *s, size_t n, double *out, bool *is_int)
 {
     size_t a = 0, b = n;
@@ -124,28 +150,14 @@ bool xval_parse_num(const char *s, size_t n, double *out, bool *is_int)
     uint64_t m = 0;
     int digits = 0, fdigits = 0, sig = 0;
     bool overflow = false;
-    const char *d = q;
-    for (; d < e && *d >= '0' && *d <= '9'; d++, digits++) {
-        unsigned v = (unsigned)(*d - '0');
-        if (sig || v)
-            sig++;
-        if (m > (UINT64_MAX - v) / 10)
-            overflow = true;
-        else
-            m = m * 10 + v;
-    }
+    const char *d = xval_num_digits(q, e, &m, &sig, &overflow);
+    digits = (int)(d - q);
     bool frac = false, expo = false;
     if (d < e && *d == '.') {
         frac = true;
-        for (d++; d < e && *d >= '0' && *d <= '9'; d++, fdigits++) {
-            unsigned v = (unsigned)(*d - '0');
-            if (sig || v)
-                sig++;
-            if (m > (UINT64_MAX - v) / 10)
-                overflow = true;
-            else
-                m = m * 10 + v;
-        }
+        const char *fs = d + 1;
+        d = xval_num_digits(fs, e, &m, &sig, &overflow);
+        fdigits = (int)(d - fs);
     }
     if (digits + fdigits == 0) {
         size_t k = (size_t)(e - q);

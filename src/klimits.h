@@ -99,6 +99,7 @@
 #define LIM_TRANSFORM_STEPS 64                        /* steps in one request */
 #define LIM_TRANSFORM_ROWS_BYTES (768L * 1024 * 1024) /* rows kept by sort/group/dedupe */
 #define LIM_TRANSFORM_SCRATCH_BYTES (64L * 1024 * 1024) /* strings made for one row */
+#define LIM_TRANSFORM_CACHE_BYTES (128L * 1024 * 1024) /* input text kept from the first read */
 #define LIM_TRANSFORM_PREVIEW_ROWS 5
 #define LIM_TRANSFORM_NAME_LEN 100   /* output base name */
 #define LIM_TRANSFORM_FORMAT_LEN 64  /* a date format string */

@@ -26,11 +26,11 @@ static void read_all(const char *path, const char *kind, json_t *options)
         bool eof = false;
         if (table_next_row(src, &cells, &n, &eof, &err) != E_OK || eof)
             break;
-        /* Touch every cell so ASan sees stale or short buffers. */
+        /* Touch the cells so ASan sees stale or short buffers. */
         volatile unsigned sum = 0;
         for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < cells[i].len; j++)
-                sum += (unsigned char)cells[i].s[j];
+            if (cells[i].len) /* first and last byte: cheap on huge cells */
+                sum += (unsigned char)cells[i].s[0] + (unsigned char)cells[i].s[cells[i].len - 1];
         if (n != src->ncols)
             abort(); /* rows are padded/cut to the header width */
     }

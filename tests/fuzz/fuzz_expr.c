@@ -2,7 +2,8 @@
  * libFuzzer entry: the transform expression language (expr.c). The input
  * (up to its first NUL) is compiled against a fixed schema of every column
  * type and, when it compiles, evaluated over three fixed rows: typical
- * values, edge values (INT64_MIN, NaN, huge strings) and all nulls.
+ * values, edge values (INT64_MIN, NaN, a 64 KiB string, the first and
+ * last dates the readers make) and all nulls.
  */
 #include <math.h>
 #include <stdint.h>
@@ -18,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define NCOLS 8
 
 static const char *const names[NCOLS] = {"a", "b", "s", "d", "t", "flag", "with space", "n"};
-static const enum xtype types[NCOLS] = {XT_INT,      XT_FLOAT,  XT_STRING, XT_DATE,
-                                        XT_DATETIME, XT_BOOL,   XT_STRING, XT_INT};
+static const enum xtype types[NCOLS] = {XT_INT,      XT_FLOAT, XT_STRING, XT_DATE,
+                                        XT_DATETIME, XT_BOOL,  XT_STRING, XT_INT};
 
 static struct xval xs(const char *s)
 {
@@ -58,8 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct xval rows[3][NCOLS] = {
         {xi(XT_INT, 42), xf(XT_FLOAT, 2.5), xs("Hello, World"), xi(XT_DATE, 18628),
          xf(XT_DATETIME, 1609459200.5), xi(XT_BOOL, 1), xs(" spaced "), xi(XT_INT, -7)},
-        {xi(XT_INT, INT64_MIN), xf(XT_FLOAT, NAN), xs(big), xi(XT_DATE, -719468),
-         xf(XT_DATETIME, -1e18), xi(XT_BOOL, 0), xs(""), xi(XT_INT, INT64_MAX)},
+        {xi(XT_INT, INT64_MIN), xf(XT_FLOAT, NAN), xs(big), xi(XT_DATE, -719162),
+         xf(XT_DATETIME, 253402300799.999), xi(XT_BOOL, 0), xs(""), xi(XT_INT, INT64_MAX)},
         {{0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}},
     };
 

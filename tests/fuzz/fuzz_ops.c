@@ -69,8 +69,8 @@ static json_t *transform_steps(const char *path, const char *kind, const char *n
         snprintf(ex, sizeof(ex), "[%s] is not null or length(to_string([%s])) > 2", c0, cl);
         json_array_append_new(steps, json_pack("{s:s, s:s}", "op", "filter", "where", ex));
         snprintf(ex, sizeof(ex), "to_string([%s]) || '-' || to_string([%s])", c0, cl);
-        json_array_append_new(steps,
-                              json_pack("{s:s, s:s, s:s}", "op", "derive", "column", "k", "expr", ex));
+        json_array_append_new(
+            steps, json_pack("{s:s, s:s, s:s}", "op", "derive", "column", "k", "expr", ex));
         json_array_append_new(steps, json_pack("{s:s, s:[s]}", "op", "sort", "by", "-k"));
         break;
     case 1:

@@ -23,8 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     unsigned char *out = NULL;
     size_t n = 0;
-    if (input_b64_decode((const char *)data, size, 1 << 16, "fileBase64", &out, &n, &err) ==
-        E_OK)
+    if (input_b64_decode((const char *)data, size, 1 << 16, "fileBase64", &out, &n, &err) == E_OK)
         free(out);
     (void)input_sniff(data, size, "x.csv");
     (void)input_sniff(data, size, NULL);

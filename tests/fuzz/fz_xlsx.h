@@ -58,8 +58,9 @@ static inline void fz_xlsx_walk(const char *path)
                 break;
             volatile unsigned sum = 0;
             for (size_t i = 0; i < nc; i++)
-                for (size_t j = 0; j < cells[i].len; j++)
-                    sum += (unsigned char)cells[i].s[j];
+                if (cells[i].len) /* first and last byte: cheap on huge cells */
+                    sum +=
+                        (unsigned char)cells[i].s[0] + (unsigned char)cells[i].s[cells[i].len - 1];
         }
         free(json_dumps(src->notes, 0));
         table_close(src);

@@ -296,6 +296,23 @@ static void t_json_tables(void)
     T_EXPECT_INT(r.rc, E_UNSUPPORTED);
 }
 
+/* Found by fuzzing: a JSON table whose only key is "" read its name from a
+ * NULL key arena (undefined behaviour in the sanitizer build). */
+static void t_json_empty_key(void)
+{
+    struct tc_read r;
+    tc_read(TC_S("[{\"\":1},{\"\":\"x\"}]"), "x.json", NULL, &r);
+    T_ASSERT(r.rc == E_OK);
+    T_EXPECT_STR(r.names, "");
+    T_EXPECT_STR(r.rows, "1\nx\n");
+    json_decref(r.notes);
+    tc_read(TC_S("{\"\":2}\n{\"b\":3}\n"), "x.jsonl", NULL, &r);
+    T_ASSERT(r.rc == E_OK);
+    T_EXPECT_STR(r.names, "|b");
+    T_EXPECT_STR(r.rows, "2|~\n~|3\n");
+    json_decref(r.notes);
+}
+
 /* Every CSV-like corpus file against the manifest's record/field counts. */
 static void t_csv_corpus(void)
 {
@@ -380,6 +397,7 @@ static const struct t_case cases[] = {
     {"errors_and_caps", t_csv_errors_and_caps, .fork = true, .timeout_s = 60},
     {"block_boundaries", t_csv_block_boundaries},
     {"json_tables", t_json_tables},
+    {"json_empty_key", t_json_empty_key},
     {"corpus", t_csv_corpus, .fork = true, .timeout_s = 60},
     {0},
 };

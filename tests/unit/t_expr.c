@@ -238,7 +238,32 @@ static void t_xval(void)
     T_EXPECT(!xval_parse_int("9223372036854775808", 19, &i));
 }
 
+/* Found by fuzzing: date arithmetic past the calendar range and float
+ * arguments that do not fit an integer (undefined behaviour in the
+ * sanitizer build). Out-of-range dates are null now; int arguments saturate. */
+static void t_date_arith_out_of_range(void)
+{
+    T_EXPECT_STR(tex_eval("day + 1"), "date:2021-03-15");
+    T_EXPECT_STR(tex_eval("day + 1e300"), "null");
+    T_EXPECT_STR(tex_eval("day - 1e18"), "null");
+    T_EXPECT_STR(tex_eval("day + 3000000"), "null");
+    T_EXPECT_STR(tex_eval("date('9999-12-31') + 0"), "date:9999-12-31");
+    T_EXPECT_STR(tex_eval("date('0001-01-01') - 1"), "null");
+    T_EXPECT_STR(tex_eval("year(date('2021-01-01') - 1e300)"), "null");
+}
+
+static void t_float_args_saturate(void)
+{
+    T_EXPECT_STR(tex_eval("substr(name, 1e300)"), "string:");
+    T_EXPECT_STR(tex_eval("substr(name, -1e300, 3)"), "string:  W");
+    T_EXPECT_STR(tex_eval("substr(name, 3, 1e300)"), "string:Widget ");
+    T_EXPECT_STR(tex_eval("round(price, 1e300)"), "float:2.5");
+    T_EXPECT_STR(tex_eval("round(price, -1e300)"), "float:0.0");
+}
+
 static const struct t_case t_expr_cases[] = {
+    {"date_arith_out_of_range", t_date_arith_out_of_range},
+    {"float_args_saturate", t_float_args_saturate},
     {"expr_precedence", t_precedence},
     {"expr_nulls", t_nulls},
     {"expr_functions", t_functions},

@@ -244,7 +244,33 @@ static void t_csv_quoting(void)
     json_decref(res);
 }
 
+/* Found by fuzzing: a header-only table read from the row cache did
+ * pointer arithmetic on its NULL buffer (undefined behaviour). */
+static void t_header_only_cached(void)
+{
+    json_t *res;
+    struct err e;
+    enum err_code rc = ttx_run("name,val,when\n",
+                               "{\"steps\":[{\"op\":\"fill\",\"method\":\"ffill\"},"
+                               "{\"op\":\"dedupe\"},{\"op\":\"limit\",\"n\":20}],"
+                               "\"output\":{\"format\":\"jsonl\"}}",
+                               &res, &e);
+    T_ASSERT(rc == E_OK);
+    char *out = ttx_output("result.jsonl");
+    T_EXPECT_STR(out, "");
+    free(out);
+    T_EXPECT_INT(json_integer_value(json_object_get(res, "rowsOut")), 0);
+    json_decref(res);
+    rc = ttx_run("a,b\n", "{}", &res, &e);
+    T_ASSERT(rc == E_OK);
+    out = ttx_output("result.csv");
+    T_EXPECT_STR(out, "a,b\r\n");
+    free(out);
+    json_decref(res);
+}
+
 static const struct t_case t_transform_cases[] = {
+    {"transform_header_only_cached", t_header_only_cached},
     {"transform_select_filter_derive", t_select_filter_derive},
     {"transform_types_json", t_types_json},
     {"transform_sort_group", t_sort_group},
