@@ -1495,9 +1495,12 @@ static enum err_code ev_call(struct evctx *c, const struct enode *nd, struct xva
             cnt = x.t == XT_FLOAT ? ev_f2i(x.u.f) : x.u.i;
         if (cnt < 0)
             cnt = 0;
+        if ((uint64_t)from > nchars)
+            from = (int64_t)nchars;
         size_t b0 = ev_utf8_off(a.u.s, a.len, (size_t)from);
-        size_t b1 =
-            (uint64_t)cnt >= nchars ? a.len : ev_utf8_off(a.u.s, a.len, (size_t)(from + cnt));
+        size_t b1 = (uint64_t)cnt >= nchars - (uint64_t)from
+                        ? a.len
+                        : ev_utf8_off(a.u.s, a.len, (size_t)(from + cnt));
         if (b1 < b0)
             b1 = b0;
         *o = (struct xval){.t = XT_STRING, .len = (uint32_t)(b1 - b0), .u.s = a.u.s + b0};

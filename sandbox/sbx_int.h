@@ -13,11 +13,7 @@
 
 enum sbx_step {
     SBX_STEP_NONE = 0,
-    SBX_STEP_SETGROUPS,
-    SBX_STEP_UNSHARE_USER,
     SBX_STEP_UID_MAP,
-    SBX_STEP_UNSHARE,
-    SBX_STEP_FORK_INIT,
     SBX_STEP_PDEATHSIG,
     SBX_STEP_MOUNT_PRIVATE,
     SBX_STEP_MOUNT_ROOT,
@@ -32,7 +28,6 @@ enum sbx_step {
     SBX_STEP_ROOT_READONLY,
     SBX_STEP_CHDIR,
     SBX_STEP_HOSTNAME,
-    SBX_STEP_FORK_WORKER,
     SBX_STEP_NNP,
     SBX_STEP_LANDLOCK,
     SBX_STEP_CAPS,
@@ -50,7 +45,6 @@ enum sbx_step {
 
 enum sbx_rec_kind {
     SBX_REC_SETUP_FAILED = 1, /* step, err */
-    SBX_REC_WORKER_DONE = 2,  /* wstatus of the worker, as waitpid saw it */
 };
 
 /* Written whole (smaller than PIPE_BUF, so atomic) to the status pipe. */

@@ -4,6 +4,7 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -543,6 +544,11 @@ enum err_code sbx_py_init(bool warm, struct err *err)
 {
     enum err_code rc;
     if (warm) {
+        /* No glibc fastbins in a warm parent: the first large malloc() in a
+         * forked child would otherwise consolidate every free chunk the
+         * parent ever left there, writing to (so copying) heap pages all
+         * over the address space: milliseconds per child. */
+        mallopt(M_MXFAST, 0);
         static const char *const single[] = {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                              "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"};
         for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
@@ -582,6 +588,7 @@ enum err_code sbx_py_init(bool warm, struct err *err)
         PyErr_Clear();
     Py_XDECREF(qr);
     sbx_py_gc_freeze();
+    malloc_trim(0); /* consolidate once here, and hand back what is free */
     return E_OK;
 }
 

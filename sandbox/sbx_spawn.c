@@ -1,18 +1,21 @@
 /*
  * sbx_spawn: the process side of the sandbox (see sbx.h).
  *
- * Process tree: the caller (P) forks a supervisor (C) that stays in the
- * caller's pid namespace, enters a new user namespace (P writes its uid/gid
- * maps), unshares the other namespaces and forks the init (I) of the new pid
- * namespace. I builds the filesystem view and forks the worker (W), which
- * drops privileges, applies Landlock, rlimits and seccomp and calls fn. I
- * reaps everything and, when W ends, reports W's wait status on the status
- * pipe and exits, which makes the kernel kill whatever else is left in the
- * namespace. I dies with C (PR_SET_PDEATHSIG, forced because C is in the
- * ancestor pid namespace), so P's wall-clock kill of C takes the whole tree;
- * C dies with P the same way, so killing the caller (a server's worker)
- * takes the sandbox too, although C leads its own process group.
- * Without a pid namespace P kills C's process group instead.
+ * Process tree: the caller (P) clones the sandboxed child (W) straight into
+ * new user, pid, mount, net, ipc and uts namespaces (one copy of P's address
+ * space: with a warm CPython parent each extra copy costs milliseconds). P
+ * writes W's uid/gid maps and tells W to go on; W, pid 1 of its namespace,
+ * builds the filesystem view, drops privileges, applies Landlock, rlimits
+ * and seccomp, and calls fn. When W ends, for whatever reason, the kernel
+ * kills whatever else is left in its pid namespace (double-forked daemons
+ * included). W dies with P (PR_SET_PDEATHSIG, forced across the namespace
+ * boundary), so killing the caller (a server's worker, kiln itself) takes
+ * the sandbox too, although W leads its own process group. Without a pid
+ * namespace P kills W's process group instead.
+ *
+ * As pid 1, W ignores signals sent from inside its namespace that it has no
+ * handler for (the kernel protects an init); faults and the kernel's
+ * SIGKILLs (RLIMIT_CPU's hard limit, P's wall-clock kill) still end it.
  *
  * Child code follows STYLE §3: a flat list of steps; the first failure writes
  * a struct sbx_status_rec to the status pipe and _exit(SBX_EXIT(step)).
@@ -56,11 +59,7 @@ extern char **environ;
 
 static const char *const sbx_step_names[SBX_STEP_COUNT_] = {
     [SBX_STEP_NONE] = "none",
-    [SBX_STEP_SETGROUPS] = "setgroups",
-    [SBX_STEP_UNSHARE_USER] = "unshare user namespace",
     [SBX_STEP_UID_MAP] = "uid/gid map",
-    [SBX_STEP_UNSHARE] = "unshare namespaces",
-    [SBX_STEP_FORK_INIT] = "fork namespace init",
     [SBX_STEP_PDEATHSIG] = "parent death signal",
     [SBX_STEP_MOUNT_PRIVATE] = "make mounts private",
     [SBX_STEP_MOUNT_ROOT] = "mount new root",
@@ -75,7 +74,6 @@ static const char *const sbx_step_names[SBX_STEP_COUNT_] = {
     [SBX_STEP_ROOT_READONLY] = "remount root read-only",
     [SBX_STEP_CHDIR] = "chdir to scratch",
     [SBX_STEP_HOSTNAME] = "sethostname",
-    [SBX_STEP_FORK_WORKER] = "fork worker",
     [SBX_STEP_NNP] = "no_new_privs",
     [SBX_STEP_LANDLOCK] = "landlock",
     [SBX_STEP_CAPS] = "drop capabilities",
@@ -89,9 +87,8 @@ static const char *const sbx_step_names[SBX_STEP_COUNT_] = {
 #define SBX_ENV_MAX 12
 #define SBX_ENV_LEN (PATH_MAX + 32)
 #define SBX_READ_CHUNK 65536
-#define SBX_SYNC_MS 5000 /* the supervisor's namespace handshake */
-#define SBX_GRACE_MS 200 /* pipes still open after the supervisor exited */
-#define SBX_RECHECK_MS 1 /* all pipes closed, supervisor not yet gone, no pidfd */
+#define SBX_GRACE_MS 200 /* pipes still open after W exited (its own children) */
+#define SBX_RECHECK_MS 1 /* all pipes closed, W not yet gone, no pidfd */
 #define SBX_HOSTNAME "kiln"
 
 /* Everything the children need, prepared by the parent before fork(). */
@@ -101,6 +98,7 @@ struct sbx_ctx {
     void *arg;
     unsigned layers;
     int out_w, err_w, res_w, status_w, sync_c; /* child ends */
+    int death_w; /* held by the caller only: W sees it close when the caller dies */
     int out_r, err_r, res_r, status_r, sync_p; /* parent ends (closed in children) */
     int devnull;
     bool set_ids;
@@ -256,7 +254,8 @@ static bool sbx_step_signals(unsigned layers)
     return true;
 }
 
-static _Noreturn void sbx_worker(const struct sbx_ctx *c)
+/* The confinement steps after the filesystem view, then fn. */
+static _Noreturn void sbx_confine_and_run(const struct sbx_ctx *c)
 {
     unsigned l = c->layers;
     if ((l & SBX_L_NNP) && !sbx_step_nnp())
@@ -283,17 +282,35 @@ static _Noreturn void sbx_worker(const struct sbx_ctx *c)
     _exit(c->fn(c->arg, SBX_FD_RESULT));
 }
 
-/* Init of the new pid namespace (or a plain reaper without one). */
-static _Noreturn void sbx_init(const struct sbx_ctx *c, int death_r, int death_w)
+/* The sandboxed child W, born in its new namespaces (pid 1 of the new pid
+ * namespace). */
+static _Noreturn void sbx_child(const struct sbx_ctx *c, int death_r)
 {
+    sbx_status_fd = c->status_w;
+    sbx_close_parent_ends(c);
+    setpgid(0, 0);
+    if (c->layers & SBX_L_USERNS) {
+        /* Wait for the uid/gid maps, then become the mapped user
+         * (capabilities in the new namespace stay): files created while
+         * building the root need a mapped owner. */
+        char b = 0;
+        if (read(c->sync_c, &b, 1) != 1 || b != 'm')
+            sbx_fail(SBX_STEP_UID_MAP, EPROTO);
+        if (!sbx_step_setuid(c))
+            sbx_fail(SBX_STEP_SETUID, errno);
+    }
+    close(c->sync_c);
+    /* W dies with the caller (a server cancelling an action kills its
+     * worker; kiln itself may be killed): forced across the pid namespace
+     * boundary, and the namespace goes with W. Armed after the last
+     * credential change, which would clear it. The caller holds the write
+     * end of the death pipe and never writes: readable means it is gone. */
     if (prctl(PR_SET_PDEATHSIG, (long)SIGKILL, 0L, 0L, 0L) != 0)
         sbx_fail(SBX_STEP_PDEATHSIG, errno);
-    close(death_w);
-    /* Only the supervisor holds the write end and never writes: readable
-     * means it died before the death signal was armed. */
     struct pollfd pfd = {death_r, POLLIN, 0};
     if (poll(&pfd, 1, 0) != 0)
         sbx_fail(SBX_STEP_PDEATHSIG, ESRCH);
+    close(death_r);
     if (c->layers & SBX_L_MNTNS) {
         enum sbx_step st = SBX_STEP_NONE;
         if (!sbx_fs_enter(&c->fs, &st))
@@ -303,100 +320,20 @@ static _Noreturn void sbx_init(const struct sbx_ctx *c, int death_r, int death_w
     }
     if ((c->layers & SBX_L_UTSNS) && sethostname(SBX_HOSTNAME, strlen(SBX_HOSTNAME)) != 0)
         sbx_fail(SBX_STEP_HOSTNAME, errno);
-    pid_t w = fork();
-    if (w < 0)
-        sbx_fail(SBX_STEP_FORK_WORKER, errno);
-    if (w == 0) {
-        close(death_r);
-        sbx_worker(c);
-    }
-    close(death_r);
-    close(c->out_w);
-    close(c->err_w);
-    close(c->res_w);
-    close(c->devnull);
-    prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L);
-    for (;;) {
-        int st = 0;
-        pid_t r = waitpid(-1, &st, 0);
-        if (r == w) {
-            struct sbx_status_rec rec = {SBX_REC_WORKER_DONE, 0, 0, st};
-            ssize_t n = write(c->status_w, &rec, sizeof(rec));
-            (void)n;
-            _exit(0);
-        }
-        if (r < 0 && errno != EINTR)
-            _exit(SBX_EXIT(SBX_STEP_FORK_WORKER));
-    }
+    sbx_confine_and_run(c);
 }
 
-static _Noreturn void sbx_supervisor(const struct sbx_ctx *c)
+/* fork() into new namespaces at once: the raw clone system call with
+ * namespace flags and no new stack behaves like fork() (the child goes on
+ * from here on a copy of the caller's memory). One copy of a warm parent's
+ * address space instead of a chain of them. glibc's fork handlers do not
+ * run; the child is single-threaded and re-initialises what it uses
+ * (CPython: PyOS_AfterFork_Child). */
+static pid_t sbx_clone(unsigned long flags)
 {
-    pid_t caller = getppid();
-    sbx_status_fd = c->status_w;
-    sbx_close_parent_ends(c);
-    setpgid(0, 0);
-    if (geteuid() == 0 && setgroups(0, NULL) != 0)
-        sbx_fail(SBX_STEP_SETGROUPS, errno);
-    if (c->layers & SBX_L_USERNS) {
-        if (unshare(CLONE_NEWUSER) != 0)
-            sbx_fail(SBX_STEP_UNSHARE_USER, errno);
-        char b = 'u';
-        if (write(c->sync_c, &b, 1) != 1)
-            sbx_fail(SBX_STEP_UID_MAP, errno);
-        if (read(c->sync_c, &b, 1) != 1 || b != 'm')
-            sbx_fail(SBX_STEP_UID_MAP, EPROTO);
-        /* Become the mapped user now (capabilities in the new namespace
-         * stay): files created while building the root need a mapped owner. */
-        if (!sbx_step_setuid(c))
-            sbx_fail(SBX_STEP_SETUID, errno);
-    }
-    close(c->sync_c);
-    /* The caller may itself be killed (a server cancelling an action kills
-     * its worker): C must die with it, taking I and the namespace along.
-     * Armed after the last credential change, which would clear it. */
-    if (prctl(PR_SET_PDEATHSIG, (long)SIGKILL, 0L, 0L, 0L) != 0)
-        sbx_fail(SBX_STEP_PDEATHSIG, errno);
-    if (getppid() != caller)
-        sbx_fail(SBX_STEP_PDEATHSIG, ESRCH);
-    int fl = 0;
-    if (c->layers & SBX_L_PIDNS)
-        fl |= CLONE_NEWPID;
-    if (c->layers & SBX_L_NETNS)
-        fl |= CLONE_NEWNET;
-    if (c->layers & SBX_L_MNTNS)
-        fl |= CLONE_NEWNS;
-    if (c->layers & SBX_L_IPCNS)
-        fl |= CLONE_NEWIPC;
-    if (c->layers & SBX_L_UTSNS)
-        fl |= CLONE_NEWUTS;
-    if (fl && unshare(fl) != 0)
-        sbx_fail(SBX_STEP_UNSHARE, errno);
-    int death[2];
-    if (pipe2(death, O_CLOEXEC) != 0)
-        sbx_fail(SBX_STEP_FORK_INIT, errno);
-    pid_t init = fork();
-    if (init < 0)
-        sbx_fail(SBX_STEP_FORK_INIT, errno);
-    if (init == 0)
-        sbx_init(c, death[0], death[1]);
-    close(death[0]);
-    close(c->out_w);
-    close(c->err_w);
-    close(c->res_w);
-    close(c->status_w);
-    close(c->devnull);
-    int st = 0;
-    while (waitpid(init, &st, 0) < 0) {
-        if (errno != EINTR)
-            _exit(SBX_EXIT(SBX_STEP_FORK_INIT));
-    }
-    if (WIFSIGNALED(st)) {
-        signal(WTERMSIG(st), SIG_DFL);
-        kill(getpid(), WTERMSIG(st));
-        _exit(128 + WTERMSIG(st));
-    }
-    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+    /* No stack, no tid pointers: the argument order of the architectures
+     * does not matter. */
+    return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 
 /* ---- parent side -------------------------------------------------------- */
@@ -473,6 +410,7 @@ static enum err_code sbx_ctx_init(struct sbx_ctx *c, const struct sbx_opts *o, s
     c->out_w = c->err_w = c->res_w = c->status_w = c->sync_c = -1;
     c->out_r = c->err_r = c->res_r = c->status_r = c->sync_p = -1;
     c->devnull = -1;
+    c->death_w = -1;
     if (!o->scratch || !*o->scratch)
         return err_set(err, E_SANDBOX, "sandbox needs a scratch dir");
     if ((rc = sbx_fs_plan_init(&c->fs, o->scratch, o->ro_binds, err)))
@@ -503,8 +441,9 @@ static enum err_code sbx_ctx_init(struct sbx_ctx *c, const struct sbx_opts *o, s
 
 static void sbx_ctx_close(struct sbx_ctx *c)
 {
-    int *fds[] = {&c->out_w, &c->err_w, &c->res_w,    &c->status_w, &c->sync_c, &c->out_r,
-                  &c->err_r, &c->res_r, &c->status_r, &c->sync_p,   &c->devnull};
+    int *fds[] = {&c->out_w,   &c->err_w,  &c->res_w,   &c->status_w,
+                  &c->sync_c,  &c->out_r,  &c->err_r,   &c->res_r,
+                  &c->status_r, &c->sync_p, &c->devnull, &c->death_w};
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         if (*fds[i] >= 0)
             close(*fds[i]);
@@ -544,22 +483,10 @@ static enum err_code sbx_write_file(pid_t pid, const char *name, const char *tex
     return E_OK;
 }
 
-/* Answer the supervisor's 'u' with the maps and 'm'. A supervisor that died
- * first is not an error here: its status record says why. */
+/* Write the new user namespace's maps for W, then tell it 'm'. A child
+ * that died first is not an error here: its status record says why. */
 static enum err_code sbx_map_ids(struct sbx_ctx *c, pid_t pid, struct err *err)
 {
-    struct pollfd pfd = {c->sync_p, POLLIN, 0};
-    int r;
-    do {
-        r = poll(&pfd, 1, SBX_SYNC_MS);
-    } while (r < 0 && errno == EINTR);
-    if (r == 0)
-        return err_set(err, E_SANDBOX,
-                       "sandbox setup failed at step 'uid/gid map': the child "
-                       "did not answer");
-    char b = 0;
-    if (r < 0 || read(c->sync_p, &b, 1) != 1 || b != 'u')
-        return E_OK;
     unsigned long ou = geteuid() == 0 ? SBX_OUTSIDE_ID_ROOT : (unsigned long)geteuid();
     unsigned long og = getegid() == 0 ? SBX_OUTSIDE_ID_ROOT : (unsigned long)getegid();
     char map[64];
@@ -572,8 +499,8 @@ static enum err_code sbx_map_ids(struct sbx_ctx *c, pid_t pid, struct err *err)
     snprintf(map, sizeof(map), "%d %lu 1\n", SBX_INSIDE_ID, og);
     if ((rc = sbx_write_file(pid, "gid_map", map, err)))
         return rc;
-    b = 'm';
-    if (write(c->sync_p, &b, 1) != 1)
+    char b = 'm';
+    if (write(c->sync_p, &b, 1) != 1 && errno != EPIPE)
         return err_sys(err, E_SANDBOX, "sandbox setup failed at step 'uid/gid map'");
     return E_OK;
 }
@@ -606,14 +533,12 @@ static bool sbx_drain(struct sbx_stream *s, char *chunk)
     return true;
 }
 
-/* Status records: the first setup failure and the worker's wait status. */
+/* Status records: the first setup failure. */
 struct sbx_status_acc {
     unsigned char raw[sizeof(struct sbx_status_rec)];
     size_t have;
     bool failed;
     struct sbx_status_rec fail;
-    bool done;
-    int wstatus;
 };
 
 static bool sbx_drain_status(int *fd, struct sbx_status_acc *a)
@@ -634,15 +559,12 @@ static bool sbx_drain_status(int *fd, struct sbx_status_acc *a)
         if (r.kind == SBX_REC_SETUP_FAILED && !a->failed) {
             a->failed = true;
             a->fail = r;
-        } else if (r.kind == SBX_REC_WORKER_DONE) {
-            a->done = true;
-            a->wstatus = r.wstatus;
         }
     }
     return true;
 }
 
-/* Has the supervisor exited? (not reaped: its pid and group stay ours) */
+/* Has W exited? (not reaped: its pid and group stay ours) */
 static bool sbx_exited(pid_t pid)
 {
     siginfo_t si;
@@ -698,14 +620,43 @@ enum err_code sbx_run(const struct sbx_opts *o, sbx_child_fn fn, void *arg,
         goto out;
     }
 
-    fflush(NULL);
-    pid = fork();
-    if (pid < 0) {
-        rc = err_sys(err, E_SANDBOX, "cannot fork the sandbox");
+    /* Host root's supplementary groups must not reach the sandbox (its
+     * user namespace cannot drop them once the maps are written). */
+    if (geteuid() == 0 && setgroups(0, NULL) != 0) {
+        rc = err_sys(err, E_SANDBOX, "sandbox setup failed at step 'setgroups'");
         goto out;
     }
-    if (pid == 0)
-        sbx_supervisor(c);
+    int death[2];
+    if (pipe2(death, O_CLOEXEC) != 0) {
+        rc = err_sys(err, E_SANDBOX, "cannot create a pipe for the sandbox");
+        goto out;
+    }
+    unsigned long fl = 0;
+    static const struct {
+        unsigned layer;
+        unsigned long flag;
+    } ns[] = {{SBX_L_USERNS, CLONE_NEWUSER}, {SBX_L_PIDNS, CLONE_NEWPID},
+              {SBX_L_NETNS, CLONE_NEWNET},   {SBX_L_MNTNS, CLONE_NEWNS},
+              {SBX_L_IPCNS, CLONE_NEWIPC},   {SBX_L_UTSNS, CLONE_NEWUTS}};
+    for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++)
+        if (c->layers & ns[i].layer)
+            fl |= ns[i].flag;
+    fflush(NULL);
+    pid = sbx_clone(fl);
+    if (pid < 0) {
+        int e = errno;
+        close(death[0]);
+        close(death[1]);
+        errno = e;
+        rc = err_sys(err, E_SANDBOX, "sandbox setup failed at step 'unshare namespaces'");
+        goto out;
+    }
+    if (pid == 0) {
+        close(death[1]);
+        sbx_child(c, death[0]);
+    }
+    close(death[0]);
+    c->death_w = death[1];
     setpgid(pid, pid);
     close(c->out_w);
     close(c->err_w);
@@ -725,7 +676,7 @@ enum err_code sbx_run(const struct sbx_opts *o, sbx_child_fn fn, void *arg,
     };
     double deadline = t0 + (double)(o->wall_ms > 0 ? o->wall_ms : LIM_WALL_MS_DEFAULT);
     double grace_end = 0;
-    /* A pidfd turns readable when the supervisor exits: no polling interval
+    /* A pidfd turns readable when W exits: no polling interval
      * between the end of the run and its report. Without one (old kernel)
      * the loop re-checks every SBX_RECHECK_MS. */
     pidfd = (int)syscall(SYS_pidfd_open, pid, 0U);
@@ -759,14 +710,14 @@ enum err_code sbx_run(const struct sbx_opts *o, sbx_child_fn fn, void *arg,
             pfd[n] = (struct pollfd){pidfd, POLLIN, 0};
             which[n++] = &pidfd;
         } else if (n == 0) {
-            /* All pipes closed: wait for the supervisor to exit. */
+            /* All pipes closed: wait for W to exit. */
             struct timespec ts = {0, SBX_RECHECK_MS * 1000 * 1000};
             nanosleep(&ts, NULL);
             continue;
         }
         double until = grace_end != 0 ? grace_end : deadline;
         if (pidfd < 0 && !outcome->timed_out && grace_end == 0 && until > now + 50)
-            until = now + 50; /* re-check the supervisor now and then */
+            until = now + 50; /* re-check W now and then */
         int tmo = until > now ? (int)(until - now) + 1 : 0;
         int r = poll(pfd, n, tmo);
         if (r < 0 && errno != EINTR) {
@@ -777,7 +728,7 @@ enum err_code sbx_run(const struct sbx_opts *o, sbx_child_fn fn, void *arg,
             if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
             if (which[i] == &pidfd)
-                continue; /* the supervisor exited: seen at the loop's top */
+                continue; /* W exited: seen at the loop's top */
             if (which[i] == &c->status_r) {
                 sbx_drain_status(&c->status_r, &acc);
                 continue;
@@ -814,18 +765,13 @@ enum err_code sbx_run(const struct sbx_opts *o, sbx_child_fn fn, void *arg,
         rc = err_sys(err, E_SANDBOX, "sandbox setup failed at step '%s'", name);
         goto out;
     }
-    int ws = acc.done ? acc.wstatus : st;
+    int ws = st;
     if (outcome->timed_out) {
         outcome->term_signal = SIGKILL;
     } else if (WIFSIGNALED(ws)) {
         outcome->term_signal = WTERMSIG(ws);
     } else if (WIFEXITED(ws)) {
         outcome->exit_status = WEXITSTATUS(ws);
-    }
-    if (!acc.done && !outcome->timed_out && !outcome->term_signal) {
-        rc = err_set(err, E_SANDBOX, "sandbox ended without a report (status %d)",
-                     outcome->exit_status);
-        goto out;
     }
     if (!outcome->timed_out && (c->layers & SBX_L_RLIMITS) && sbx_rlimit_memory_enforced() &&
         (outcome->term_signal == SIGKILL || outcome->term_signal == SIGSEGV ||

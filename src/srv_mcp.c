@@ -215,8 +215,8 @@ static size_t mcp_procs(struct mcp_proc **out)
 
 /* SIGKILL every descendant of root (and their process groups), then root's
  * group. The worker's group is stopped first so that nothing forks while
- * the tree is walked; the sandbox supervisor leads a group of its own and
- * its pid-namespace init dies with it. */
+ * the tree is walked; the sandboxed child leads a group of its own, dies
+ * with the worker (parent death signal) and takes its pid namespace along. */
 static void mcp_kill_tree(pid_t root)
 {
     pid_t self_pgid = getpgrp();
