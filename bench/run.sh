@@ -3,7 +3,8 @@
 # bench/out/, build the op-level timer, and run every tool side by side
 # (bench/bench.py prints the table and writes bench/out/results.json).
 # Env: BUILD (kiln build dir, default build), BENCH_N (runs per tool, default
-# 5), BENCH_ONLY (analyze,parse_excel,transform,exec), CSV_ROWS, XLSX_ROWS1/2.
+# 5), BENCH_ONLY (warm,http,analyze,parse_excel,transform,exec), CSV_ROWS,
+# XLSX_ROWS1/2, HTTP_SECONDS (default 10).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -71,5 +72,19 @@ echo "bench: $(nproc) cores; kiln $KILN_BIN" >&2
 case ",${BENCH_ONLY:-warm}," in *,warm,*)
     KILN_BIN=$KILN_BIN BENCH_OUT=$OUT $PY bench/warm.py || echo "bench: warm.py failed" >&2 ;;
 esac
-[ "${BENCH_ONLY:-}" = warm ] && exit 0
+# HTTP API under 64 concurrent clients (bench/http_load.sh; BENCH_ONLY=http alone).
+case ",${BENCH_ONLY:-http}," in *,http,*)
+    if ! command -v wrk >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        echo "bench: installing Debian's 'wrk' for the HTTP load run" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk \
+            >/dev/null 2>&1 || echo "bench: could not install wrk; the HTTP load run is skipped" >&2
+    fi
+    if command -v wrk >/dev/null 2>&1; then
+        KILN_BIN=$KILN_BIN sh bench/http_load.sh "${HTTP_SECONDS:-10}" 64 ||
+            echo "bench: http_load.sh failed" >&2
+    fi ;;
+esac
+case ",${BENCH_ONLY:-}," in *,warm,* | *,http,*)
+    case ",$BENCH_ONLY," in *,analyze,* | *,parse_excel,* | *,transform,* | *,exec,*) ;; *) exit 0 ;; esac ;;
+esac
 KILN_BIN=$KILN_BIN OP_BENCH=$OP_BENCH BENCH_OUT=$OUT exec $PY bench/bench.py
