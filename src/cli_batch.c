@@ -79,6 +79,7 @@ static void batch_help(FILE *f)
                "Runs one action per input, --jobs at a time, each in its own process, and\n"
                "prints one JSON line per input, in input order:\n"
                "  {\"input\": NAME or LINE, \"id\": ID (when the request has one), ...envelope}\n\n"
+               "options:\n"
                "  --op NAME         processFile operation for file inputs; a DIR means the\n"
                "                    regular files directly in it, a GLOB is expanded (sorted)\n"
                "  --options JSON    the operation's options object\n"
@@ -91,8 +92,12 @@ static void batch_help(FILE *f)
                "                    new lines are appended\n"
                "  --shard I/N       only inputs whose index %% N == I (0 <= I < N), for\n"
                "                    splitting one run over N machines or jobs\n\n"
-               "Progress on stderr when it is a terminal; a summary line at the end.\n"
-               "Exit status: 0 all ok, 1 any input failed, 2 usage error.\n");
+               "Progress on stderr when it is a terminal; a summary line at the end.\n\n"
+               "examples:\n"
+               "  kiln batch --op analyze data/*.csv -o results.jsonl\n"
+               "  kiln batch --op parse_excel reports/ --jobs 4 -o sheets.jsonl --resume\n"
+               "  kiln batch --requests jobs.jsonl --shard 0/8 -o part-0.jsonl\n\n"
+               "exit status: 0 all ok, 1 any input failed, 2 usage error.\n");
 }
 
 /* ---- inputs ------------------------------------------------------------------- */

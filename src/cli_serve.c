@@ -32,6 +32,7 @@ static void cli_serve_help(FILE *f)
             "HTTP API: POST /v1/actions (a JSON request -> the envelope), GET|DELETE\n"
             "/v1/files/ID, GET /v1/files?session=S, GET /health, GET /metrics.\n"
             "See docs/deploy.md.\n\n"
+            "options:\n"
             "  --listen ADDR:PORT     default 127.0.0.1:8080 ([::1]:PORT for IPv6; port 0 picks\n"
             "                         a free port). A non-loopback address needs an API key.\n"
             "  --api-key-file PATH    API keys, one per line ('#' comments); also\n"
@@ -43,8 +44,17 @@ static void cli_serve_help(FILE *f)
             "  --max-request-bytes N  request body cap, 413 beyond (default %ld;\n"
             "                         KILN_MAX_REQUEST_BYTES)\n"
             "  --metrics-public       serve /metrics without a key (KILN_METRICS_PUBLIC=1)\n\n"
+            "The config file's \"serve\" object sets the same (listen, api_key_file,\n"
+            "workers, queue, max_request_bytes, metrics_public); the environment and\n"
+            "then the flags override it.\n"
             "Prints 'listening on http://ADDR:PORT' on stdout once bound; access log on\n"
-            "stderr. SIGTERM/SIGINT: stop accepting, finish running actions, exit 0.\n",
+            "stderr. SIGTERM/SIGINT: stop accepting, finish running actions, exit 0.\n\n"
+            "examples:\n"
+            "  kiln serve --listen 127.0.0.1:8080 --workers 4\n"
+            "  KILN_API_KEYS=s3cret kiln serve --listen 0.0.0.0:8080 --queue 256\n"
+            "  curl -s -H 'Authorization: Bearer s3cret' -d '{\"action\":\"executeCode\",\n"
+            "       \"arguments\":{\"code\":\"print(6*7)\"}}' http://127.0.0.1:8080/v1/actions\n\n"
+            "exit status: 0 stopped cleanly, 1 could not serve, 2 usage error.\n",
             (long)LIM_SERVE_QUEUE_DEFAULT, (long)LIM_REQUEST_BYTES);
 }
 
@@ -116,7 +126,17 @@ int cli_serve(const struct config *cfg, int argc, char **argv)
     long maxreq = LIM_REQUEST_BYTES;
     memset(&o, 0, sizeof(o));
     memset(&keys, 0, sizeof(keys));
-    o.listen = "127.0.0.1:8080";
+    o.listen = cfg->serve_listen[0] ? cfg->serve_listen : "127.0.0.1:8080";
+    if (cfg->serve_workers > 0)
+        workers = cfg->serve_workers;
+    if (cfg->serve_queue >= 0)
+        queue = cfg->serve_queue;
+    if (cfg->serve_max_request_bytes > 0)
+        maxreq = cfg->serve_max_request_bytes;
+    if (cfg->serve_metrics_public >= 0)
+        o.metrics_public = cfg->serve_metrics_public == 1;
+    if (cfg->serve_api_key_file[0] && cli_serve_key_file(&keys, cfg->serve_api_key_file))
+        return CLI_USAGE;
     if ((env = getenv("KILN_LISTEN")) && *env)
         o.listen = env;
     if ((env = getenv("KILN_WORKERS")) && *env &&

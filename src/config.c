@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 #include <unistd.h>
 
 #include "banned.h"
+
+#define CFG_OFF(f) offsetof(struct config, f)
 
 void config_defaults(struct config *cfg)
 {
@@ -43,6 +46,58 @@ void config_defaults(struct config *cfg)
     cfg->fetch_connect_ms = LIM_FETCH_CONNECT_MS_DEFAULT;
     cfg->fetch_total_ms = LIM_FETCH_TOTAL_MS_DEFAULT;
     cfg->max_redirects = LIM_REDIRECTS;
+    cfg->serve_queue = -1;
+    cfg->serve_metrics_public = -1;
+}
+
+/* The "serve" object of the config file. */
+static enum err_code config_serve(struct config *cfg, json_t *obj, const char *path,
+                                  struct err *err)
+{
+    const char *key;
+    json_t *val;
+    if (!json_is_object(obj))
+        return err_set(err, E_INVALID, "config '%s': 'serve' must be an object", path);
+    json_object_foreach(obj, key, val)
+    {
+        if (!strcmp(key, "listen") || !strcmp(key, "api_key_file")) {
+            bool listen = key[0] == 'l';
+            char *dst = listen ? cfg->serve_listen : cfg->serve_api_key_file;
+            size_t cap = listen ? sizeof(cfg->serve_listen) : sizeof(cfg->serve_api_key_file);
+            if (!json_is_string(val) || !json_string_length(val) || json_string_length(val) >= cap)
+                return err_set(err, E_INVALID, "config '%s': 'serve.%s' must be %s", path, key,
+                               listen ? "ADDR:PORT" : "a path");
+            snprintf(dst, cap, "%s", json_string_value(val));
+        } else if (!strcmp(key, "metrics_public")) {
+            if (!json_is_boolean(val))
+                return err_set(err, E_INVALID, "config '%s': 'serve.metrics_public' must be "
+                               "true or false", path);
+            cfg->serve_metrics_public = json_is_true(val) ? 1 : 0;
+        } else {
+            static const struct {
+                const char *key;
+                size_t off;
+                long min, max;
+            } nums[] = {
+                {"workers", CFG_OFF(serve_workers), 1, LIM_SERVE_WORKERS_MAX},
+                {"queue", CFG_OFF(serve_queue), 0, LIM_SERVE_QUEUE_MAX},
+                {"max_request_bytes", CFG_OFF(serve_max_request_bytes), 1, LIM_REQUEST_BYTES},
+            };
+            size_t i = 0;
+            while (i < sizeof(nums) / sizeof(nums[0]) && strcmp(nums[i].key, key))
+                i++;
+            if (i == sizeof(nums) / sizeof(nums[0]))
+                return err_set(err, E_INVALID, "config '%s': unknown key 'serve.%s' (known: "
+                               "listen, workers, queue, max_request_bytes, api_key_file, "
+                               "metrics_public)", path, key);
+            if (!json_is_integer(val) || json_integer_value(val) < nums[i].min ||
+                json_integer_value(val) > nums[i].max)
+                return err_set(err, E_INVALID, "config '%s': 'serve.%s' must be an integer in "
+                               "%ld..%ld", path, key, nums[i].min, nums[i].max);
+            *(long *)((char *)cfg + nums[i].off) = (long)json_integer_value(val);
+        }
+    }
+    return E_OK;
 }
 
 /* One numeric setting: its JSON key, its environment variable, its field. */
@@ -54,7 +109,6 @@ struct config_num {
     long max;
 };
 
-#define CFG_OFF(f) offsetof(struct config, f)
 static const struct config_num config_nums[] = {
     {"ttl_temporary_s", "KILN_TTL_TEMPORARY_S", CFG_OFF(ttl_temporary_s), 1, 365L * 86400},
     {"ttl_session_s", "KILN_TTL_SESSION_S", CFG_OFF(ttl_session_s), 1, 365L * 86400},
@@ -242,6 +296,10 @@ static enum err_code config_from_json(struct config *cfg, const char *path, stru
                 if (rc)
                     goto out;
             }
+        } else if (!strcmp(key, "serve")) {
+            rc = config_serve(cfg, val, path, err);
+            if (rc)
+                goto out;
         } else {
             rc = err_set(err, E_INVALID, "config '%s': unknown key '%s'", path, key);
             goto out;

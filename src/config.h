@@ -22,6 +22,8 @@ struct config_allow {
     int port;       /* 0 = any port */
 };
 
+#define CONFIG_LISTEN_MAX 128
+
 struct config {
     char store_dir[CONFIG_PATH_MAX]; /* root of the TTL store */
     char scratch_dir[CONFIG_PATH_MAX]; /* parent of per-action scratch dirs */
@@ -42,6 +44,14 @@ struct config {
     int max_redirects;
     struct config_allow allow[LIM_ALLOWLIST_ENTRIES]; /* URL allowlist (SPEC §4) */
     size_t n_allow;
+    /* `kiln serve` settings from the file's "serve" object ("" / 0 / -1:
+     * not set; the environment and the flags come on top). */
+    char serve_listen[CONFIG_LISTEN_MAX];
+    char serve_api_key_file[CONFIG_PATH_MAX];
+    long serve_workers;           /* 0: not set */
+    long serve_queue;             /* -1: not set */
+    long serve_max_request_bytes; /* 0: not set */
+    int serve_metrics_public;     /* -1: not set, else 0/1 */
 };
 
 /* Fill cfg with the built-in defaults (no file, no environment). */

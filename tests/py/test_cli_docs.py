@@ -20,7 +20,7 @@ GEN = os.path.join(ROOT, "mk", "gen_man.py")
 IRIS = os.path.join(CORPUS, "csv", "iris.csv")
 OPT_RE = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
 # Verbs whose help does not yet carry every section (owned elsewhere).
-HELP_LAYOUT_EXEMPT = {"batch", "serve"}
+HELP_LAYOUT_EXEMPT = set()
 
 
 def doc_verbs():

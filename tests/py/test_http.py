@@ -393,5 +393,42 @@ def test_metrics_public_option_and_ipv6(env):
         p.stderr.close()
 
 
+def test_serve_settings_from_the_config_file(env):
+    keyfile = os.path.join(env.dir, "keys.txt")
+    with open(keyfile, "w") as f:
+        f.write("# bench and test keys\nfrom-the-file-0123456789\n")
+    cfg = os.path.join(env.dir, "kiln.json")
+    with open(cfg, "w") as f:
+        json.dump({"serve": {"listen": "127.0.0.1:1", "api_key_file": keyfile, "workers": 1,
+                             "queue": 3, "metrics_public": True}}, f)
+    # --listen (from Server) overrides the file's listen; the rest comes from the file.
+    s = Server(env, extra_env={"KILN_CONFIG": cfg})
+    try:
+        h = s.health()
+        assert h["workers"] == 1 and h["queue"] == 3, h
+        st, _, _ = s.req("GET", "/metrics", key=None)
+        assert st == 200
+        st, _, body = s.action({"action": "executeCode", "arguments": {"code": "print(6*7)"}},
+                               key="from-the-file-0123456789")
+        assert st == 200 and body["ok"] and body["result"]["stdout"] == "42\n", body
+        st, _, _ = s.req("POST", "/v1/actions", {"action": "executeCode"}, key=KEY)
+        assert st == 401, st
+    finally:
+        assert s.stop() == 0
+    # The environment overrides the file.
+    s = Server(env, extra_env={"KILN_CONFIG": cfg, "KILN_QUEUE": "5"})
+    try:
+        assert s.health()["queue"] == 5
+    finally:
+        s.stop()
+    with open(cfg, "w") as f:
+        json.dump({"serve": {"workers": 0, "bogus": 1}}, f)
+    e = dict(env.env)
+    e["KILN_CONFIG"] = cfg
+    p = subprocess.run([KILN, "serve", "--listen", "127.0.0.1:0"], env=e, capture_output=True,
+                       timeout=60)
+    assert p.returncode == 2 and b"serve." in p.stderr, p
+
+
 if __name__ == "__main__":
     main(globals())
