@@ -5,6 +5,9 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 PYTHON_CONFIG ?= /usr/bin/python3-config
 PKGS := libcurl jansson libseccomp xlsxwriter minizip expat libcrypto libmicrohttpd
+# Linked at build time; libcurl and libmicrohttpd (headers only here) are
+# loaded with dlopen() when first needed (src/lazylib.c).
+LINK_PKGS := jansson libseccomp xlsxwriter minizip expat libcrypto
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wold-style-definition -Wpointer-arith -Wwrite-strings -Wformat=2 -Wvla -Wundef \
@@ -32,14 +35,14 @@ HARDEN += -D_FORTIFY_SOURCE=2
 endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null)
 PY_CFLAGS = $(shell $(PYTHON_CONFIG) --includes 2>/dev/null)
 PY_LIBS = $(shell $(PYTHON_CONFIG) --embed --ldflags 2>/dev/null)
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS) \
              -Isrc -Ioperations -Istorage -Isandbox -Itests $(PKG_CFLAGS) $(PY_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(HARDEN_LD) $(SANFLAGS) $(LDFLAGS)
-LIBS = $(PKG_LIBS) -lcsv $(PY_LIBS) -lpthread -lm
+LIBS = $(PKG_LIBS) -lcsv $(PY_LIBS) -ldl -lpthread -lm
 
 ifneq ($(V),1)
 Q := @

@@ -199,6 +199,5 @@ int cli_main(int argc, char **argv)
         fprintf(stderr, "kiln: configuration error: %s\n", err.msg);
         return CLI_USAGE;
     }
-    fetch_global_init();
     return v->fn(&cfg, argc - 1, argv + 1);
 }

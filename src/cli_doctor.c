@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lazylib.h"
 #include "sbx_doctor.h"
 
 #include "banned.h"
@@ -16,7 +17,8 @@ int cli_doctor(const struct config *cfg, int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: kiln doctor [--json [--pretty]]\n\n"
                    "Checks which sandbox layers work on this host by running a tiny sandbox "
-                   "with each,\nand prints one line per layer (or a JSON object).\n\n"
+                   "with each,\nand prints one line per layer (or a JSON object); also loads the "
+                   "libraries\nkiln opens on first use (libcurl, libmicrohttpd).\n\n"
                    "options:\n"
                    "  --json               print the report as JSON\n"
                    "  --pretty             indent the JSON (the default on a terminal)\n\n"
@@ -34,16 +36,34 @@ int cli_doctor(const struct config *cfg, int argc, char **argv)
     }
     struct sbx_doctor_report r;
     sbx_doctor_run(&r);
+    /* The libraries loaded on first use (URL inputs, kiln serve). */
+    struct err lerr[2];
+    bool lib_ok[2] = {lz_curl_load(&lerr[0]) == E_OK, lz_mhd_load(&lerr[1]) == E_OK};
+    static const char *const lib_name[2] = {"libcurl", "libmicrohttpd"};
     if (json) {
         json_t *o = sbx_doctor_json(&r);
-        if (!o) {
+        json_t *libs = json_object();
+        for (int i = 0; o && libs && i < 2; i++)
+            json_object_set_new(libs, lib_name[i],
+                                lib_ok[i] ? json_pack("{s:b}", "ok", 1)
+                                          : json_pack("{s:b, s:s}", "ok", 0, "detail",
+                                                      lerr[i].msg));
+        if (!o || !libs) {
+            json_decref(o);
+            json_decref(libs);
             fprintf(stderr, "kiln doctor: out of memory\n");
             return CLI_FAILED;
         }
+        json_object_set_new(o, "libraries", libs);
+        json_object_set_new(o, "ok", json_boolean(r.all_ok && lib_ok[0] && lib_ok[1]));
         cli_print_json(o, pretty);
         json_decref(o);
     } else {
         sbx_doctor_text(&r, stdout);
+        printf("\nlibraries loaded on first use:\n");
+        for (int i = 0; i < 2; i++)
+            printf("  %-14s%s%s\n", lib_name[i], lib_ok[i] ? "ok" : "FAILED: ",
+                   lib_ok[i] ? "" : lerr[i].msg);
     }
-    return r.all_ok ? CLI_OK : CLI_FAILED;
+    return r.all_ok && lib_ok[0] && lib_ok[1] ? CLI_OK : CLI_FAILED;
 }

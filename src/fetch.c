@@ -24,22 +24,12 @@
 
 #include "fetch_int.h"
 #include "klimits.h"
+#include "lazylib.h"
 
 #include "banned.h"
 
 #define FETCH_USER_AGENT "kiln/0.1"
 
-static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
-
-static void fetch_do_global_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-void fetch_global_init(void)
-{
-    pthread_once(&fetch_once, fetch_do_global_init);
-}
 
 /* ---- address classification ------------------------------------------- */
 
@@ -456,12 +446,12 @@ static bool fetch_is_localhost_name(const char *h)
 static void fetch_make_label(struct fetch_target *t, CURLU *u, const char *raw_host)
 {
     char *path = NULL;
-    if (curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+    if (lz_curl.url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
         path = NULL;
     int n = snprintf(t->label, sizeof(t->label), "%s%s", raw_host, path ? path : "");
     if (n < 0 || (size_t)n >= sizeof(t->label))
         snprintf(t->label + sizeof(t->label) - 4, 4, "...");
-    curl_free(path);
+    lz_curl.free(path);
 }
 
 /* The authority as written (between "//" and the path), for the checks
@@ -591,6 +581,8 @@ static enum err_code fetch_parse_url(const struct config *cfg, const char *url,
     enum err_code rc = E_OK;
 
     memset(t, 0, sizeof(*t));
+    if ((rc = lz_curl_load(err)))
+        return rc;
     size_t len = strlen(url);
     if (len == 0)
         return err_set(err, E_INVALID, "malformed URL: empty");
@@ -604,15 +596,15 @@ static enum err_code fetch_parse_url(const struct config *cfg, const char *url,
                            : c == ' ' ? "a space"
                                       : "a control character");
     }
-    u = curl_url();
+    u = lz_curl.url();
     if (!u)
         return err_set(err, E_NOMEM, "out of memory parsing a URL");
-    CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+    CURLUcode uc = lz_curl.url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
     if (uc != CURLUE_OK) {
-        rc = err_set(err, E_INVALID, "malformed URL: %s", curl_url_strerror(uc));
+        rc = err_set(err, E_INVALID, "malformed URL: %s", lz_curl.url_strerror(uc));
         goto out;
     }
-    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || !scheme) {
+    if (lz_curl.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || !scheme) {
         rc = err_set(err, E_INVALID, "malformed URL: no scheme");
         goto out;
     }
@@ -642,11 +634,11 @@ static enum err_code fetch_parse_url(const struct config *cfg, const char *url,
                      raw);
         goto out;
     }
-    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
+    if (lz_curl.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
         rc = err_set(err, E_INVALID, "malformed URL: no host");
         goto out;
     }
-    if (curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK && zone) {
+    if (lz_curl.url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK && zone) {
         rc = err_set(err, E_BLOCKED, "IPv6 zone ids are not allowed in URLs");
         goto out;
     }
@@ -688,7 +680,7 @@ static enum err_code fetch_parse_url(const struct config *cfg, const char *url,
             goto out;
         }
     }
-    if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK || !port) {
+    if (lz_curl.url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK || !port) {
         rc = err_set(err, E_INVALID, "malformed URL: no port");
         goto out;
     }
@@ -707,11 +699,11 @@ static enum err_code fetch_parse_url(const struct config *cfg, const char *url,
         goto out;
     }
 out:
-    curl_free(zone);
-    curl_free(port);
-    curl_free(host);
-    curl_free(scheme);
-    curl_url_cleanup(u);
+    lz_curl.free(zone);
+    lz_curl.free(port);
+    lz_curl.free(host);
+    lz_curl.free(scheme);
+    lz_curl.url_cleanup(u);
     return rc;
 }
 
@@ -888,7 +880,7 @@ static enum err_code fetch_hop(const struct config *cfg, const char *url,
     enum err_code rc = E_OK;
     *next = NULL;
 
-    c = curl_easy_init();
+    c = lz_curl.easy_init();
     if (!c)
         return err_set(err, E_NOMEM, "cannot start a download of '%s'", t->label);
     if (!t->literal) {
@@ -905,7 +897,7 @@ static enum err_code fetch_hop(const struct config *cfg, const char *url,
             rc = err_set(err, E_INTERNAL, "resolve entry for '%s' too long", t->host);
             goto out;
         }
-        resolve = curl_slist_append(NULL, entry);
+        resolve = lz_curl.slist_append(NULL, entry);
         if (!resolve) {
             rc = err_set(err, E_NOMEM, "out of memory");
             goto out;
@@ -918,7 +910,7 @@ static enum err_code fetch_hop(const struct config *cfg, const char *url,
 #define FETCH_SETOPT(opt, val)                                                                     \
     do {                                                                                           \
         if (sc == CURLE_OK)                                                                        \
-            sc = curl_easy_setopt(c, opt, val);                                                    \
+            sc = lz_curl.easy_setopt(c, opt, val);                                                    \
     } while (0)
     FETCH_SETOPT(CURLOPT_URL, url);
     FETCH_SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -943,13 +935,13 @@ static enum err_code fetch_hop(const struct config *cfg, const char *url,
         FETCH_SETOPT(CURLOPT_RESOLVE, resolve);
 #undef FETCH_SETOPT
     if (sc != CURLE_OK) {
-        rc = err_set(err, E_INTERNAL, "cannot set up a download: %s", curl_easy_strerror(sc));
+        rc = err_set(err, E_INTERNAL, "cannot set up a download: %s", lz_curl.easy_strerror(sc));
         goto out;
     }
 
-    CURLcode pc = curl_easy_perform(c);
+    CURLcode pc = lz_curl.easy_perform(c);
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    lz_curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (x->sock_refused) {
         rc = err_set(err, E_BLOCKED, "connection to unchecked address %s of '%s' refused",
                      x->refused_addr, t->host);
@@ -970,13 +962,13 @@ static enum err_code fetch_hop(const struct config *cfg, const char *url,
         goto out;
     }
     if (pc != CURLE_OK) {
-        rc = err_set(err, E_FETCH, "cannot fetch '%s': %s%s%s", t->label, curl_easy_strerror(pc),
+        rc = err_set(err, E_FETCH, "cannot fetch '%s': %s%s%s", t->label, lz_curl.easy_strerror(pc),
                      errbuf[0] ? ": " : "", errbuf);
         goto out;
     }
     if (status >= 300 && status < 400) {
         char *loc = NULL;
-        if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc || !*loc) {
+        if (lz_curl.easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc || !*loc) {
             rc = err_set(err, E_FETCH, "HTTP %ld from '%s' without a usable Location", status,
                          t->host);
             goto out;
@@ -1020,29 +1012,29 @@ static enum err_code fetch_hop(const struct config *cfg, const char *url,
     }
     info->status = status;
     char *ct = NULL;
-    if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+    if (lz_curl.easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
         snprintf(info->content_type, sizeof(info->content_type), "%s", ct);
     if (x->disposition[0])
         fetch_disposition_name(x->disposition, info->disposition_name,
                                sizeof(info->disposition_name));
     info->size = x->written;
 out:
-    curl_easy_cleanup(c);
-    curl_slist_free_all(resolve);
+    lz_curl.easy_cleanup(c);
+    lz_curl.slist_free_all(resolve);
     return rc;
 }
 
 /* The final URL's path, for fetch_info.file_name. */
 static void fetch_final_name(const char *url, char *out, size_t out_len)
 {
-    CURLU *u = curl_url();
+    CURLU *u = lz_curl.url();
     char *path = NULL;
     out[0] = '\0';
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && path)
+    if (u && lz_curl.url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        lz_curl.url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && path)
         fetch_path_file_name(path, out, out_len);
-    curl_free(path);
-    curl_url_cleanup(u);
+    lz_curl.free(path);
+    lz_curl.url_cleanup(u);
 }
 
 enum err_code fetch_url(const struct config *cfg, const char *url, int fd, size_t max_bytes,
@@ -1054,7 +1046,8 @@ enum err_code fetch_url(const struct config *cfg, const char *url, int fd, size_
     struct fetch_info res;
     enum err_code rc = E_OK;
 
-    fetch_global_init();
+    if ((rc = lz_curl_load(err)))
+        return rc;
     memset(&res, 0, sizeof(res));
     long total = cfg->fetch_total_ms > 0 ? cfg->fetch_total_ms : LIM_FETCH_TOTAL_MS_DEFAULT;
     if (timeout_ms > 0 && timeout_ms < total)

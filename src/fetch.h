@@ -8,7 +8,7 @@
  * pinned address; odd notations (2130706433, 0x7f000001, 127.1) are refused.
  * Hosts on config's allowlist skip the address check. Refusal happens before
  * any connection. The download stops as soon as it passes max_bytes.
- * Thread-safe after fetch_global_init().
+ * Thread-safe; libcurl is loaded on first use (lazylib.h).
  */
 #pragma once
 
@@ -26,7 +26,6 @@ struct fetch_info {
     int redirects;
 };
 
-void fetch_global_init(void);
 /* Download url into fd (written from its current offset). Errors: E_INVALID
  * (malformed URL), E_BLOCKED (scheme, address), E_FETCH (DNS, connect, TLS,
  * HTTP >= 400 with the status, too many redirects, timeout), E_TOO_LARGE. */

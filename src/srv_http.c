@@ -25,6 +25,7 @@
 #include "action.h"
 #include "buf.h"
 #include "cli.h"
+#include "lazylib.h"
 #include "log.h"
 #include "router.h"
 #include "sbx_py.h"
@@ -426,20 +427,20 @@ static enum MHD_Result srv_send(struct MHD_Connection *c, struct srv_req *r, uns
                                 char *text, size_t len, const char *ctype, const char *hname,
                                 const char *hval)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
+    struct MHD_Response *resp = lz_mhd.create_response_from_buffer(
         len, text ? text : (char *)"", text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(text);
         return MHD_NO;
     }
     if (ctype)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+        lz_mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (hname)
-        MHD_add_response_header(resp, hname, hval);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result ret = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
+        lz_mhd.add_response_header(resp, hname, hval);
+    lz_mhd.add_response_header(resp, "Cache-Control", "no-store");
+    lz_mhd.add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = lz_mhd.queue_response(c, status, resp);
+    lz_mhd.destroy_response(resp);
     r->status = status;
     r->bytes = len;
     r->responded = true;
@@ -493,7 +494,7 @@ static enum srv_ep srv_classify(const char *url)
 
 static bool srv_authorized(struct srv *s, struct MHD_Connection *c)
 {
-    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *v = lz_mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     const char *key = NULL;
     if (s->o->n_keys == 0)
         return true;
@@ -503,7 +504,7 @@ static bool srv_authorized(struct srv *s, struct MHD_Connection *c)
             key++;
     }
     if (!key)
-        key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Api-Key");
+        key = lz_mhd.lookup_connection_value(c, MHD_HEADER_KIND, "X-Api-Key");
     if (!key)
         return false;
     return srv_http_key_match(s->o->keys, s->o->n_keys, key);
@@ -511,7 +512,7 @@ static bool srv_authorized(struct srv *s, struct MHD_Connection *c)
 
 static bool srv_json_ctype(struct MHD_Connection *c)
 {
-    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct = lz_mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!ct || !*ct)
         return true;
     size_t n = strcspn(ct, "; \t");
@@ -566,7 +567,7 @@ static enum MHD_Result srv_file(struct srv *s, struct MHD_Connection *c, struct 
         ret = srv_store_error(c, r, &err);
         goto out;
     }
-    struct MHD_Response *resp = MHD_create_response_from_fd64(m.size, fd);
+    struct MHD_Response *resp = lz_mhd.create_response_from_fd64(m.size, fd);
     if (!resp) {
         close(fd);
         ret = MHD_NO;
@@ -574,14 +575,14 @@ static enum MHD_Result srv_file(struct srv *s, struct MHD_Connection *c, struct 
     }
     char cd[LIM_FILE_NAME_LEN * 4 + 128], len_s[32];
     srv_http_content_disposition(m.name, cd, sizeof(cd));
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, m.mime);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, cd);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "X-Kiln-Sha256", m.sha256);
+    lz_mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, m.mime);
+    lz_mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, cd);
+    lz_mhd.add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    lz_mhd.add_response_header(resp, "X-Kiln-Sha256", m.sha256);
     snprintf(len_s, sizeof(len_s), "%lld", (long long)m.expires);
-    MHD_add_response_header(resp, "X-Kiln-Expires", len_s);
-    ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
+    lz_mhd.add_response_header(resp, "X-Kiln-Expires", len_s);
+    ret = lz_mhd.queue_response(c, MHD_HTTP_OK, resp);
+    lz_mhd.destroy_response(resp);
     r->status = MHD_HTTP_OK;
     r->bytes = m.size;
     r->responded = true;
@@ -596,7 +597,7 @@ static enum MHD_Result srv_files_list(struct srv *s, struct MHD_Connection *c, s
     struct store_meta *v = NULL;
     size_t n = 0;
     struct err err;
-    const char *session = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "session");
+    const char *session = lz_mhd.lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "session");
     if (session && !*session)
         session = NULL;
     if (store_open_ex(s->cfg, STORE_OPEN_NO_SWEEP, &st, &err) ||
@@ -671,7 +672,7 @@ static enum MHD_Result srv_action_submit(struct srv *s, struct MHD_Connection *c
     s->q_len++;
     s->pending++;
     r->job = j;
-    MHD_suspend_connection(c);
+    lz_mhd.suspend_connection(c);
     pthread_mutex_unlock(&s->lock);
     srv_wake(s);
     return MHD_YES;
@@ -737,7 +738,7 @@ static enum MHD_Result srv_begin(struct srv *s, struct MHD_Connection *c, struct
             return srv_send_error(c, r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE",
                                   "the request body must be application/json", NULL, NULL);
         const char *cl =
-            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+            lz_mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end = NULL;
             errno = 0;
@@ -865,7 +866,7 @@ static void srv_job_finish(struct srv *s, struct srv_job *j)
     s->running--;
     j->done = true;
     pthread_mutex_unlock(&s->lock);
-    MHD_resume_connection(j->conn);
+    lz_mhd.resume_connection(j->conn);
     srv_job_unref(s, j);
 }
 
@@ -881,7 +882,7 @@ static void srv_job_fail_start(struct srv *s, struct srv_job *j, const struct er
     s->running--;
     j->done = true;
     pthread_mutex_unlock(&s->lock);
-    MHD_resume_connection(j->conn);
+    lz_mhd.resume_connection(j->conn);
     srv_job_unref(s, j);
 }
 
@@ -970,7 +971,7 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
                     s->draining = true;
                     pthread_mutex_unlock(&s->lock);
                     draining = true;
-                    MHD_socket lfd = MHD_quiesce_daemon(s->d);
+                    MHD_socket lfd = lz_mhd.quiesce_daemon(s->d);
                     if (lfd != MHD_INVALID_SOCKET)
                         close(lfd);
                     else if (listen_fd >= 0)
@@ -1089,13 +1090,15 @@ enum err_code srv_http_run(const struct config *cfg, const struct srv_http_opts 
      * lock that one of them holds into the child. */
     if ((rc = srv_zygote_start(cfg, &s.child_mask, &s.zy, err)))
         goto out;
+    if ((rc = lz_mhd_load(err)))
+        goto out;
     sfd = signalfd(-1, &block, SFD_NONBLOCK | SFD_CLOEXEC);
     s.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (sfd < 0 || s.wake_fd < 0) {
         rc = err_sys(err, E_INTERNAL, "cannot create signal or wake descriptors");
         goto out;
     }
-    s.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+    s.d = lz_mhd.start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
                                MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
                            0, NULL, NULL, srv_ah, &s, MHD_OPTION_LISTEN_SOCKET, listen_fd,
                            MHD_OPTION_NOTIFY_COMPLETED, srv_completed, &s,
@@ -1121,7 +1124,7 @@ enum err_code srv_http_run(const struct config *cfg, const struct srv_http_opts 
             break;
         usleep(10000);
     }
-    MHD_stop_daemon(s.d);
+    lz_mhd.stop_daemon(s.d);
     s.d = NULL;
     srv_zygote_stop(&s.zy);
     listen_fd = -1; /* closed by quiesce or by MHD_stop_daemon */
@@ -1129,7 +1132,7 @@ enum err_code srv_http_run(const struct config *cfg, const struct srv_http_opts 
         srv_log("stopped");
 out:
     if (s.d)
-        MHD_stop_daemon(s.d);
+        lz_mhd.stop_daemon(s.d);
     srv_zygote_stop(&s.zy);
     if (listen_fd >= 0 && !s.d)
         close(listen_fd);
