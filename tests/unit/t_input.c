@@ -1,5 +1,6 @@
 #include "harness.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "input.h"
@@ -59,6 +60,88 @@ static void t_b64_invalid(void)
     T_EXPECT_INT(dec_err("+_+_", 100, msg, sizeof(msg)), E_INVALID); /* mixed alphabets */
     T_EXPECT_CONTAINS(msg, "mixes");
     T_EXPECT_INT(dec_err("\xc3\xa9", 100, NULL, 0), E_INVALID);
+}
+
+/* The quad fast path against a plain encoder: random bytes of every length
+ * near the quad boundaries, both alphabets, whitespace and line breaks at
+ * random places, padding kept or dropped; and errors found past a long valid
+ * prefix still name the right character. */
+static size_t t_b64_enc(const unsigned char *in, size_t n, char *out, bool url, bool pad)
+{
+    const char *al = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                         : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        size_t k = n - i < 3 ? n - i : 3;
+        if (k > 1)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (k > 2)
+            v |= in[i + 2];
+        out[o++] = al[v >> 18 & 63];
+        out[o++] = al[v >> 12 & 63];
+        if (k > 1)
+            out[o++] = al[v >> 6 & 63];
+        else if (pad)
+            out[o++] = '=';
+        if (k > 2)
+            out[o++] = al[v & 63];
+        else if (pad)
+            out[o++] = '=';
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static void t_b64_fast_path(void)
+{
+    unsigned char data[700], *got = NULL;
+    char enc[1000], spaced[2000], msg[512];
+    unsigned seed = 12345;
+    for (size_t n = 0; n < 700; n += (n < 40 ? 1 : 37)) {
+        for (int variant = 0; variant < 4; variant++) {
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                data[i] = (unsigned char)(seed >> 16);
+            }
+            size_t len = t_b64_enc(data, n, enc, variant & 1, variant & 2);
+            size_t o = 0;
+            for (size_t i = 0; i < len; i++) {
+                seed = seed * 1103515245u + 12345u;
+                if ((seed >> 16) % 29 == 0)
+                    spaced[o++] = " \n\r\t"[(seed >> 8) & 3];
+                spaced[o++] = enc[i];
+                if (variant == 3 && i % 76 == 75)
+                    spaced[o++] = '\n';
+            }
+            spaced[o] = '\0';
+            size_t gn = 0;
+            struct err e;
+            enum err_code rc = input_b64_decode(spaced, o, 1000, "fileBase64", &got, &gn, &e);
+            T_EXPECT_INT(rc, E_OK);
+            if (rc == E_OK) {
+                T_EXPECT(gn == n && !memcmp(got, data, n));
+                free(got);
+            }
+        }
+    }
+    /* An error far past the fast path's start. */
+    memset(data, 'x', 600);
+    t_b64_enc(data, 600, enc, false, false);
+    enc[403] = '*';
+    T_EXPECT_INT(dec_err(enc, 1000, msg, sizeof(msg)), E_INVALID);
+    T_EXPECT_CONTAINS(msg, "0x2a at 403");
+    /* A URL-safe symbol after a standard one, both inside whole quads. */
+    t_b64_enc(data, 600, enc, false, false);
+    enc[10] = '+';
+    enc[403] = '-';
+    T_EXPECT_INT(dec_err(enc, 1000, msg, sizeof(msg)), E_INVALID);
+    T_EXPECT_CONTAINS(msg, "mixes");
+    /* The output cap inside the fast path. */
+    t_b64_enc(data, 600, enc, false, false);
+    T_EXPECT_INT(dec_err(enc, 600, NULL, 0), E_OK);
+    T_EXPECT_INT(dec_err(enc, 599, msg, sizeof(msg)), E_TOO_LARGE);
+    T_EXPECT_CONTAINS(msg, "limit of 599 bytes");
 }
 
 static void t_b64_size_cap(void)
@@ -165,6 +248,7 @@ static const struct t_case cases[] = {
     {"b64_valid", t_b64_valid},
     {"b64_invalid", t_b64_invalid},
     {"b64_size_cap", t_b64_size_cap},
+    {"b64_fast_path", t_b64_fast_path},
     {"names", t_names},
     {"sessions", t_sessions},
     {"sniff", t_sniff},
