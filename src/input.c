@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fetch.h"
+#include "reqblob.h"
 #include "store.h"
 
 #include "banned.h"
@@ -622,6 +623,8 @@ static enum err_code src_from_json(json_t *obj, const char *k_url, const char *k
             return err_set(err, E_INVALID, "'%s%s' must be a string", src->where, k_b64);
         src->b64 = json_string_value(v);
         src->b64_len = json_string_length(v);
+        /* A large value the request parser skipped (reqblob.h). */
+        (void)reqblob_get(src->b64, src->b64_len, &src->b64, &src->b64_len);
         given++;
     }
     if ((v = json_object_get(obj, k_id)) && !json_is_null(v)) {

@@ -9,6 +9,7 @@
 #include "input.h"
 #include "klimits.h"
 #include "log.h"
+#include "reqblob.h"
 #include "scratch.h"
 #include "store.h"
 
@@ -323,14 +324,23 @@ json_t *route_text(const struct config *cfg, struct store *store, const char *te
         err_set(&err, E_INVALID, "request is larger than %ld bytes", (long)LIM_REQUEST_BYTES);
         return route_error_envelope(NULL, &err, NULL);
     }
-    json_t *req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* Large fileBase64 values stay in text; the parser reads a skeleton. */
+    size_t sk_len = 0;
+    char *sk = reqblob_skeleton(text, len, &sk_len);
+    json_t *req = json_loadb(sk ? sk : text, sk ? sk_len : len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!req && sk) /* the text as sent: its own error message (or, should the
+                       skeleton be wrong, its own parse) */
+        req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(sk);
     if (!req) {
         struct err err;
+        reqblob_clear();
         err_set(&err, E_INVALID, "malformed JSON at line %d column %d: %s", jerr.line,
                 jerr.column, jerr.text);
         return route_error_envelope(NULL, &err, NULL);
     }
     json_t *env = route_request(cfg, store, req, ok);
     json_decref(req);
+    reqblob_clear();
     return env;
 }

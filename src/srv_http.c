@@ -27,6 +27,7 @@
 #include "cli.h"
 #include "lazylib.h"
 #include "log.h"
+#include "reqblob.h"
 #include "router.h"
 #include "sbx_py.h"
 #include "srv_child.h"
@@ -628,8 +629,15 @@ static enum MHD_Result srv_action_submit(struct srv *s, struct MHD_Connection *c
     char retry[16];
     /* Parsed here only to answer malformed JSON with 400; the worker parses
      * the text again (route_text). */
-    json_t *req =
-        json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    const char *body = r->body.data ? r->body.data : "";
+    size_t sk_len = 0;
+    char *sk = reqblob_skeleton(body, r->body.len, &sk_len); /* big fileBase64 values skipped */
+    reqblob_clear();
+    json_t *req = json_loadb(sk ? sk : body, sk ? sk_len : r->body.len, JSON_REJECT_DUPLICATES,
+                             &jerr);
+    if (!req && sk)
+        req = json_loadb(body, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    free(sk);
     if (!req) {
         struct err err;
         buf_release(&r->body);

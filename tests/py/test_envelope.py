@@ -105,6 +105,36 @@ def test_base64_too_large(env):
                  "FILE_TOO_LARGE", "limit of 4096 bytes", extra_env={"KILN_INPUT_BYTES": 4096})
 
 
+def test_large_base64_values(env):
+    # Values past the parser's fast-path threshold (src/reqblob.c) reach the
+    # operation byte for byte: two files and the single input.
+    rows = "".join(f"{i},{i * 3 % 17},name{i % 13}\n" for i in range(6000))
+    csv = ("a,b,c\n" + rows).encode()
+    one, two = os.urandom(70000), os.urandom(50001)
+    code = ("import hashlib\n"
+            "for n in ('one.bin', 'two.bin'):\n"
+            "    print(n, hashlib.sha256(open(n, 'rb').read()).hexdigest())\n")
+    out, rc, _ = env.run({"action": "executeCode", "arguments": {"code": code, "files": [
+        {"base64": b64(one), "name": "one.bin"},
+        {"base64": b64(two).rstrip("="), "name": "two.bin"}]}})
+    import hashlib
+    want = "".join(f"{n} {hashlib.sha256(d).hexdigest()}\n" for n, d in (("one.bin", one),
+                                                                       ("two.bin", two)))
+    assert rc == 0 and out["result"]["stdout"] == want, out
+    out, rc, _ = env.run(pf(operation="analyze", fileBase64=b64(csv), fileName="t.csv"))
+    assert rc == 0 and out["result"]["rows"] == 6000, out
+    # A bad character deep inside is reported at its own position.
+    bad = b64(csv)
+    bad = bad[:30001] + "*" + bad[30002:]
+    expect_error(env, pf(operation=OP, fileBase64=bad, fileName="a.csv"),
+                 "INVALID_REQUEST", "0x2a at 30001")
+    # Malformed JSON after a large value: the position is the text's own.
+    text = json.dumps(pf(operation=OP, fileBase64=b64(csv), fileName="a.csv"))[:-1] + ",}"
+    out, rc, _ = env.run(text.encode())
+    assert rc == 1 and out["error"]["code"] == "INVALID_REQUEST", out
+    assert f"column {len(text)}" in out["error"]["message"], out["error"]["message"]
+
+
 def test_missing_file_id(env):
     expect_error(env, pf(operation=OP, fileId="f_" + "0" * 32), "NOT_FOUND")
     expect_error(env, pf(operation=OP, fileId="../../etc/passwd"), "NOT_FOUND")

@@ -1,0 +1,25 @@
+/*
+ * reqblob: large base64 strings of a request kept away from the JSON parser.
+ *
+ * jansson reads a string value byte by byte into a growing buffer and then
+ * copies it: for a 50 MB file sent as `fileBase64` (67 MB of text) that was
+ * most of the request's time. reqblob_skeleton() scans the request text once
+ * (strings and escapes honoured), and replaces every `fileBase64` value that
+ * is long and plain (printable ASCII, no escapes: exactly its own value) by a
+ * short placeholder; the parser then reads the small skeleton, and
+ * input staging takes the bytes straight from the original text through
+ * reqblob_get(). The text must stay alive and unchanged until
+ * reqblob_clear(). One set per thread.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A malloc'd skeleton of text (and its length), or NULL when nothing was
+ * replaced (parse the text itself) or on allocation failure. */
+char *reqblob_skeleton(const char *text, size_t len, size_t *out_len);
+/* If s (n bytes) is a placeholder of the current set: its bytes. */
+bool reqblob_get(const char *s, size_t n, const char **p, size_t *plen);
+/* Forget the current set. */
+void reqblob_clear(void);
