@@ -1,6 +1,7 @@
 #include "rd_xlsx.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1584,11 +1585,14 @@ size_t xlsx_num_fmt(double v, char *out, size_t cap)
         n = snprintf(out, cap, "%.0f", v);
         return (size_t)n;
     }
-    /* shortest %.*e that round-trips */
-    int prec;
-    for (prec = 1; prec <= 17; prec++) {
+    /* The shortest %.*e that round-trips. At most one 15-digit decimal lies
+     * within a double's rounding interval (they are spaced wider than it),
+     * so when 15 digits round-trip, those digits without trailing zeros are
+     * the shortest form: one try instead of counting up from 1 digit. */
+    int prec = fabs(v) >= DBL_MIN ? 15 : 1; /* subnormals: fewer bits, count up */
+    for (;; prec++) {
         snprintf(m, sizeof m, "%.*e", prec - 1, v);
-        if (strtod(m, NULL) == v)
+        if (prec >= 17 || strtod(m, NULL) == v)
             break;
     }
     /* m = [-]D[.DDD]e[+-]XX */
