@@ -14,6 +14,8 @@
 #include "buf.h"
 #include "klimits.h"
 
+#include "utf8.h"
+
 #include "banned.h"
 
 enum csv_enc { ENC_UTF8, ENC_UTF8_BOM, ENC_CP1252, ENC_UTF16LE, ENC_UTF16BE };
@@ -108,30 +110,6 @@ static size_t csv_utf8_seq(const unsigned char *p, size_t n)
     return k;
 }
 
-static size_t csv_put_cp(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Windows-1252 0x80..0x9F; the five unassigned bytes map to C1 controls. */
 static const uint16_t csv_cp1252_hi[32] = {
     0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
@@ -186,7 +164,7 @@ static void csv_decode(struct rd_csv *r, const unsigned char *in, size_t n)
                 r->bad_bytes++;
             else
                 r->nul_bytes++;
-            on += csv_put_cp(o + on, 0xFFFD);
+            on += utf8_put(o + on, 0xFFFD);
             i++;
         }
     } else if (r->enc == ENC_CP1252) {
@@ -196,11 +174,11 @@ static void csv_decode(struct rd_csv *r, const unsigned char *in, size_t n)
                 o[on++] = (char)c;
             else if (!c) {
                 r->nul_bytes++;
-                on += csv_put_cp(o + on, 0xFFFD);
+                on += utf8_put(o + on, 0xFFFD);
             } else if (c < 0xA0)
-                on += csv_put_cp(o + on, csv_cp1252_hi[c - 0x80]);
+                on += utf8_put(o + on, csv_cp1252_hi[c - 0x80]);
             else
-                on += csv_put_cp(o + on, c);
+                on += utf8_put(o + on, c);
         }
     } else {
         bool le = r->enc == ENC_UTF16LE;
@@ -223,11 +201,11 @@ static void csv_decode(struct rd_csv *r, const unsigned char *in, size_t n)
                 r->bad_bytes++;
                 u = 0xFFFD;
             }
-            on += csv_put_cp(o + on, u);
+            on += utf8_put(o + on, u);
         }
         if (i < n) { /* odd trailing byte at EOF */
             r->bad_bytes++;
-            on += csv_put_cp(o + on, 0xFFFD);
+            on += utf8_put(o + on, 0xFFFD);
         }
     }
     r->buf = r->dec;

@@ -12,7 +12,10 @@
 
 #include "buf.h"
 #include "klimits.h"
+#include "xmlscan.h"
 #include "zipread.h"
+
+#include "utf8.h"
 
 #include "banned.h"
 
@@ -43,10 +46,19 @@ static const char *xl_local(const char *name)
     return s ? s + 1 : name;
 }
 
+/* a equals lit; reads a no further than its NUL or the first difference */
+static inline bool xl_eq(const char *a, const char *lit)
+{
+    while (*lit)
+        if (*a++ != *lit++)
+            return false;
+    return !*a;
+}
+
 static const char *xl_attr(const char **atts, const char *local)
 {
     for (size_t i = 0; atts[i]; i += 2)
-        if (!strcmp(xl_local(atts[i]), local))
+        if (xl_eq(atts[i], local))
             return atts[i + 1];
     return NULL;
 }
@@ -91,23 +103,6 @@ static long xl_ref_col(const char *r)
     return n ? c - 1 : -1;
 }
 
-static size_t xl_utf8(unsigned long cp, char *o)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    o[0] = (char)(0xE0 | (cp >> 12));
-    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-}
-
 static int xl_hex(char c)
 {
     if (c >= '0' && c <= '9')
@@ -133,7 +128,7 @@ static size_t xl_unescape(char *s, size_t len)
                 unsigned long cp = (unsigned long)((h0 << 12) | (h1 << 8) | (h2 << 4) | h3);
                 /* NUL and lone surrogates cannot be represented: keep the text */
                 if (cp != 0 && (cp < 0xD800 || cp > 0xDFFF)) {
-                    o += xl_utf8(cp, s + o);
+                    o += utf8_put(s + o, (uint32_t)cp);
                     i += 7;
                     continue;
                 }
@@ -145,63 +140,168 @@ static size_t xl_unescape(char *s, size_t len)
     return o;
 }
 
-/* ---- expat driving ---- */
+/* ---- XML driving: operations/xmlscan.c, or expat for what it leaves ---- */
+
+/* Handlers see local names (no namespace) for elements and attributes. */
+typedef void (*xl_start_fn)(void *ud, const char *name, const char **atts);
+typedef void (*xl_end_fn)(void *ud, const char *name);
+typedef void (*xl_text_fn)(void *ud, const char *t, size_t len);
+
+static bool xl_expat_only; /* tests: read every part with expat */
+
+void xlsx_set_expat_only(bool on)
+{
+    xl_expat_only = on;
+}
 
 struct xl_parse {
-    XML_Parser p;
-    enum err_code rc; /* set by a handler that stopped the parser */
+    struct xlsx *x;
+    struct xs *xs;
+    XML_Parser p; /* when the part is read with expat */
+    xl_start_fn st;
+    xl_end_fn en;
+    xl_text_fn cd;
+    void *ud;
+    const char **latts; /* expat's attributes with local names */
+    size_t latts_cap;
+    enum err_code rc; /* set by a handler that stopped the parse */
     struct err *err;
     const char *part;
+    size_t idx;
+    bool suspend; /* a handler asks the step to return */
+    bool ex_suspended, ex_eof;
 };
 
 static void xl_fail(struct xl_parse *xp, enum err_code rc)
 {
     if (!xp->rc)
-        xp->rc = rc;
-    XML_StopParser(xp->p, XML_FALSE);
+        xp->rc = rc ? rc : E_INTERNAL;
+    if (xp->p)
+        XML_StopParser(xp->p, XML_FALSE);
 }
 
-static void XMLCALL xl_doctype(void *ud, const XML_Char *name, const XML_Char *sys,
+/* Return from xl_step() after this event; the next step goes on from here. */
+static void xl_suspend(struct xl_parse *xp)
+{
+    xp->suspend = true;
+    if (xp->p)
+        XML_StopParser(xp->p, XML_TRUE);
+}
+
+static void XMLCALL xl_ex_start(void *v, const XML_Char *name, const XML_Char **atts)
+{
+    struct xl_parse *xp = v;
+    size_t n = 0;
+    while (atts[n])
+        n += 2;
+    if (n + 1 > xp->latts_cap) {
+        const char **nv = realloc(xp->latts, (n + 17) * sizeof *nv);
+        if (!nv) {
+            xl_fail(xp, err_set(xp->err, E_NOMEM, "out of memory"));
+            return;
+        }
+        xp->latts = nv;
+        xp->latts_cap = n + 17;
+    }
+    for (size_t i = 0; i < n; i += 2) {
+        xp->latts[i] = xl_local(atts[i]);
+        xp->latts[i + 1] = atts[i + 1];
+    }
+    xp->latts[n] = NULL;
+    xp->st(xp->ud, xl_local(name), xp->latts);
+}
+
+static void XMLCALL xl_ex_end(void *v, const XML_Char *name)
+{
+    struct xl_parse *xp = v;
+    if (xp->en)
+        xp->en(xp->ud, xl_local(name));
+}
+
+static void XMLCALL xl_ex_text(void *v, const XML_Char *t, int len)
+{
+    struct xl_parse *xp = v;
+    xp->cd(xp->ud, t, (size_t)len);
+}
+
+static void XMLCALL xl_doctype(void *v, const XML_Char *name, const XML_Char *sys,
                                const XML_Char *pub, int has_internal)
 {
-    struct xl_parse *xp = *(struct xl_parse **)ud;
+    struct xl_parse *xp = v;
     (void)name, (void)sys, (void)pub, (void)has_internal;
     xl_fail(xp, err_set(xp->err, E_PARSE, "DTD not allowed in part '%s'", xp->part));
 }
 
-static void XMLCALL xl_entitydecl(void *ud, const XML_Char *name, int is_param,
+static void XMLCALL xl_entitydecl(void *v, const XML_Char *name, int is_param,
                                   const XML_Char *value, int value_len, const XML_Char *base,
                                   const XML_Char *sys, const XML_Char *pub,
                                   const XML_Char *notation)
 {
-    struct xl_parse *xp = *(struct xl_parse **)ud;
+    struct xl_parse *xp = v;
     (void)name, (void)is_param, (void)value, (void)value_len, (void)base, (void)sys, (void)pub,
         (void)notation;
     xl_fail(xp, err_set(xp->err, E_PARSE, "DTD not allowed in part '%s'", xp->part));
 }
 
-/*
- * Create a namespace-aware parser whose user data is ud; ud must start with
- * a struct xl_parse * (handlers find the error state through it).
- */
-static enum err_code xl_parser(struct xl_parse *xp, void *ud, XML_StartElementHandler st,
-                               XML_EndElementHandler en, XML_CharacterDataHandler cd,
-                               const char *part, struct err *err)
+/* Set up xp to read the part named part of x with these handlers (ud: their data). */
+static void xl_parser(struct xl_parse *xp, struct xlsx *x, void *ud, xl_start_fn st, xl_end_fn en,
+                      xl_text_fn cd, const char *part, struct err *err)
 {
-    xp->rc = E_OK;
-    xp->err = err;
+    memset(xp, 0, sizeof *xp);
+    xp->x = x;
+    xp->ud = ud;
+    xp->st = st;
+    xp->en = en;
+    xp->cd = cd;
     xp->part = part;
+    xp->err = err;
+}
+
+static enum err_code xl_rd(void *ctx, void *p, size_t cap, size_t *got, struct err *err)
+{
+    struct xl_parse *xp = ctx;
+    return zr_part_read(xp->x->zip, p, cap, got, err);
+}
+
+static enum err_code xl_expat_new(struct xl_parse *xp)
+{
     xp->p = XML_ParserCreateNS(NULL, XLSX_NS_SEP);
     if (!xp->p)
-        return err_set(err, E_NOMEM, "out of memory");
-    XML_SetUserData(xp->p, ud);
-    XML_SetElementHandler(xp->p, st, en);
-    if (cd)
-        XML_SetCharacterDataHandler(xp->p, cd);
+        return err_set(xp->err, E_NOMEM, "out of memory");
+    XML_SetUserData(xp->p, xp);
+    XML_SetElementHandler(xp->p, xl_ex_start, xl_ex_end);
+    if (xp->cd)
+        XML_SetCharacterDataHandler(xp->p, xl_ex_text);
     XML_SetStartDoctypeDeclHandler(xp->p, xl_doctype);
     XML_SetEntityDeclHandler(xp->p, xl_entitydecl);
     XML_SetParamEntityParsing(xp->p, XML_PARAM_ENTITY_PARSING_NEVER);
     return E_OK;
+}
+
+/* Start reading entry idx. */
+static enum err_code xl_begin(struct xl_parse *xp, size_t idx)
+{
+    enum err_code rc;
+    xp->idx = idx;
+    if ((rc = zr_part_open(xp->x->zip, idx, xp->err)))
+        return rc;
+    if (xl_expat_only)
+        return xl_expat_new(xp);
+    xp->xs = xs_new(xl_rd, xp, xp->part);
+    return xp->xs ? E_OK : err_set(xp->err, E_NOMEM, "out of memory");
+}
+
+static void xl_parse_release(struct xl_parse *xp)
+{
+    xs_free(xp->xs);
+    xp->xs = NULL;
+    if (xp->p)
+        XML_ParserFree(xp->p);
+    xp->p = NULL;
+    free(xp->latts);
+    xp->latts = NULL;
+    xp->latts_cap = 0;
+    zr_part_close(xp->x->zip);
 }
 
 static enum err_code xl_parse_error(struct xl_parse *xp)
@@ -213,33 +313,89 @@ static enum err_code xl_parse_error(struct xl_parse *xp)
                    XML_ErrorString(XML_GetErrorCode(xp->p)));
 }
 
-/* Stream a whole part through an already set-up parser (no suspension). */
-static enum err_code xl_feed(struct xlsx *x, size_t idx, struct xl_parse *xp, struct err *err)
+/*
+ * Feed the part to the handlers until one suspends (E_OK, *done false), the
+ * part ends (E_OK, *done true) or something fails.
+ */
+static enum err_code xl_step(struct xl_parse *xp, bool *done)
 {
     enum err_code rc;
-    if ((rc = zr_part_open(x->zip, idx, err)))
-        return rc;
-    for (;;) {
-        void *b = XML_GetBuffer(xp->p, XLSX_CHUNK);
-        size_t got = 0;
-        if (!b) {
-            rc = err_set(err, E_NOMEM, "out of memory");
+    *done = false;
+    while (xp->xs) {
+        struct xs_event ev;
+        if ((rc = xs_next(xp->xs, &ev, xp->err)))
+            return rc;
+        switch (ev.kind) {
+        case XS_START:
+            xp->st(xp->ud, ev.name, ev.atts);
+            break;
+        case XS_END:
+            if (xp->en)
+                xp->en(xp->ud, ev.name);
+            break;
+        case XS_TEXT:
+            if (xp->cd)
+                xp->cd(xp->ud, ev.text, ev.len);
+            break;
+        case XS_EOF:
+            *done = true;
+            return E_OK;
+        case XS_FALLBACK:
+            /* not UTF-8, or a DTD: read the part again with expat */
+            xs_free(xp->xs);
+            xp->xs = NULL;
+            zr_part_close(xp->x->zip);
+            if ((rc = zr_part_open(xp->x->zip, xp->idx, xp->err)) || (rc = xl_expat_new(xp)))
+                return rc;
             break;
         }
-        if ((rc = zr_part_read(x->zip, b, XLSX_CHUNK, &got, err)))
-            break;
-        if (XML_ParseBuffer(xp->p, (int)got, got == 0) != XML_STATUS_OK) {
-            rc = xl_parse_error(xp);
-            break;
+        if (xp->rc)
+            return xp->rc;
+        if (xp->suspend) {
+            xp->suspend = false;
+            return E_OK;
         }
-        if (xp->rc) {
-            rc = xp->rc;
-            break;
-        }
-        if (!got)
-            break;
     }
-    zr_part_close(x->zip);
+    for (;;) {
+        enum XML_Status st;
+        if (xp->ex_suspended) {
+            xp->ex_suspended = false;
+            st = XML_ResumeParser(xp->p);
+        } else if (xp->ex_eof) {
+            *done = true;
+            return E_OK;
+        } else {
+            size_t got = 0;
+            void *b = XML_GetBuffer(xp->p, XLSX_CHUNK);
+            if (!b)
+                return err_set(xp->err, E_NOMEM, "out of memory");
+            if ((rc = zr_part_read(xp->x->zip, b, XLSX_CHUNK, &got, xp->err)))
+                return rc;
+            xp->ex_eof = !got;
+            st = XML_ParseBuffer(xp->p, (int)got, got == 0);
+        }
+        if (st == XML_STATUS_ERROR)
+            return xl_parse_error(xp);
+        if (xp->rc)
+            return xp->rc;
+        if (st == XML_STATUS_SUSPENDED) {
+            xp->ex_suspended = true;
+            if (xp->suspend) {
+                xp->suspend = false;
+                return E_OK;
+            }
+        }
+    }
+}
+
+/* Read the whole entry idx through the handlers, then release xp. */
+static enum err_code xl_feed(struct xl_parse *xp, size_t idx)
+{
+    enum err_code rc = xl_begin(xp, idx);
+    bool done = false;
+    while (!rc && !done)
+        rc = xl_step(xp, &done);
+    xl_parse_release(xp);
     return rc;
 }
 
@@ -326,10 +482,10 @@ static void xl_rels_release(struct xl_rels *r)
     r->n = r->cap = 0;
 }
 
-static void XMLCALL xl_rels_start(void *ud, const XML_Char *name, const XML_Char **atts)
+static void xl_rels_start(void *ud, const char *name, const char **atts)
 {
     struct xl_rels *r = ud;
-    if (strcmp(xl_local(name), "Relationship"))
+    if (strcmp(name, "Relationship"))
         return;
     const char *id = xl_attr(atts, "Id"), *type = xl_attr(atts, "Type"),
                *target = xl_attr(atts, "Target"), *mode = xl_attr(atts, "TargetMode");
@@ -363,11 +519,6 @@ static void XMLCALL xl_rels_start(void *ud, const XML_Char *name, const XML_Char
     r->n++;
 }
 
-static void XMLCALL xl_noend(void *ud, const XML_Char *name)
-{
-    (void)ud, (void)name;
-}
-
 /* Read the rels part named name into r; E_NOTFOUND when absent. */
 static enum err_code xl_rels_read(struct xlsx *x, const char *name, struct xl_rels *r,
                                   struct err *err)
@@ -378,10 +529,8 @@ static enum err_code xl_rels_read(struct xlsx *x, const char *name, struct xl_re
     if (!zr_find(x->zip, name, &idx))
         return E_NOTFOUND;
     r->xp = &xp;
-    if ((rc = xl_parser(&xp, r, xl_rels_start, xl_noend, NULL, name, err)))
-        return rc;
-    rc = xl_feed(x, idx, &xp, err);
-    XML_ParserFree(xp.p);
+    xl_parser(&xp, x, r, xl_rels_start, NULL, NULL, name, err);
+    rc = xl_feed(&xp, idx);
     r->xp = NULL;
     return rc;
 }
@@ -393,10 +542,10 @@ struct xl_ct {
     struct buf *found;
 };
 
-static void XMLCALL xl_ct_start(void *ud, const XML_Char *name, const XML_Char **atts)
+static void xl_ct_start(void *ud, const char *name, const char **atts)
 {
     struct xl_ct *c = ud;
-    if (strcmp(xl_local(name), "Override") || c->found->len)
+    if (strcmp(name, "Override") || c->found->len)
         return;
     const char *ct = xl_attr(atts, "ContentType"), *pn = xl_attr(atts, "PartName");
     if (ct && pn &&
@@ -422,16 +571,16 @@ struct xl_wb {
     size_t n, cap;
 };
 
-static void XMLCALL xl_wb_start(void *ud, const XML_Char *name, const XML_Char **atts)
+static void xl_wb_start(void *ud, const char *name, const char **atts)
 {
     struct xl_wb *w = ud;
-    const char *ln = xl_local(name);
-    if (!strcmp(ln, "workbookPr")) {
+    const char *ln = name;
+    if (xl_eq(ln, "workbookPr")) {
         if (xl_truthy(xl_attr(atts, "date1904")))
             w->x->date1904 = true;
         return;
     }
-    if (strcmp(ln, "sheet"))
+    if (!xl_eq(ln, "sheet"))
         return;
     const char *nm = xl_attr(atts, "name"), *rid = xl_attr(atts, "id"),
                *state = xl_attr(atts, "state");
@@ -570,15 +719,15 @@ static unsigned char xl_builtin_kind(unsigned id)
     return DK_NONE; /* 46 is [h]:mm:ss, a duration */
 }
 
-static void XMLCALL xl_st_start(void *ud, const XML_Char *name, const XML_Char **atts)
+static void xl_st_start(void *ud, const char *name, const char **atts)
 {
     struct xl_styles *s = ud;
-    const char *ln = xl_local(name);
-    if (!strcmp(ln, "cellXfs")) {
+    const char *ln = name;
+    if (xl_eq(ln, "cellXfs")) {
         s->in_cellxfs++;
         return;
     }
-    if (!strcmp(ln, "numFmt")) {
+    if (xl_eq(ln, "numFmt")) {
         const char *id = xl_attr(atts, "numFmtId"), *code = xl_attr(atts, "formatCode");
         unsigned long long v;
         if (!id || !code || !xl_index(id, strlen(id), &v) || v > 100000)
@@ -602,7 +751,7 @@ static void XMLCALL xl_st_start(void *ud, const XML_Char *name, const XML_Char *
         s->nfmts++;
         return;
     }
-    if (!strcmp(ln, "xf") && s->in_cellxfs) {
+    if (xl_eq(ln, "xf") && s->in_cellxfs) {
         const char *id = xl_attr(atts, "numFmtId");
         unsigned long long v = 0;
         if (!id || !xl_index(id, strlen(id), &v) || v > 100000)
@@ -625,10 +774,10 @@ static void XMLCALL xl_st_start(void *ud, const XML_Char *name, const XML_Char *
     }
 }
 
-static void XMLCALL xl_st_end(void *ud, const XML_Char *name)
+static void xl_st_end(void *ud, const char *name)
 {
     struct xl_styles *s = ud;
-    if (!strcmp(xl_local(name), "cellXfs") && s->in_cellxfs)
+    if (!strcmp(name, "cellXfs") && s->in_cellxfs)
         s->in_cellxfs--;
 }
 
@@ -641,9 +790,8 @@ static enum err_code xl_styles_read(struct xlsx *x, const char *part, struct err
     if (!zr_find(x->zip, part, &idx))
         return E_OK; /* no styles: no dates */
     s.xp = &xp;
-    if ((rc = xl_parser(&xp, &s, xl_st_start, xl_st_end, NULL, part, err)))
-        goto out;
-    if ((rc = xl_feed(x, idx, &xp, err)))
+    xl_parser(&xp, x, &s, xl_st_start, xl_st_end, NULL, part, err);
+    if ((rc = xl_feed(&xp, idx)))
         goto out;
     if (s.nxf) {
         x->xf_kind = calloc(s.nxf, 1);
@@ -662,8 +810,6 @@ static enum err_code xl_styles_read(struct xlsx *x, const char *part, struct err
         }
     }
 out:
-    if (xp.p)
-        XML_ParserFree(xp.p);
     free(s.fmts);
     free(s.xf_fmt);
     return rc;
@@ -680,37 +826,37 @@ struct xl_sst {
     size_t start;
 };
 
-static void XMLCALL xl_sst_start(void *ud, const XML_Char *name, const XML_Char **atts)
+static void xl_sst_start(void *ud, const char *name, const char **atts)
 {
     struct xl_sst *s = ud;
-    const char *ln = xl_local(name);
+    const char *ln = name;
     (void)atts;
-    if (!strcmp(ln, "si")) {
+    if (xl_eq(ln, "si")) {
         s->in_si = true;
         s->rph = 0;
         s->in_t = 0;
         s->start = s->x->sst.len;
-    } else if (s->in_si && !strcmp(ln, "rPh")) {
+    } else if (s->in_si && xl_eq(ln, "rPh")) {
         s->rph++;
-    } else if (s->in_si && !strcmp(ln, "t")) {
+    } else if (s->in_si && xl_eq(ln, "t")) {
         s->in_t++;
     }
 }
 
-static void XMLCALL xl_sst_end(void *ud, const XML_Char *name)
+static void xl_sst_end(void *ud, const char *name)
 {
     struct xl_sst *s = ud;
     struct xlsx *x = s->x;
-    const char *ln = xl_local(name);
+    const char *ln = name;
     if (!s->in_si)
         return;
-    if (!strcmp(ln, "rPh")) {
+    if (xl_eq(ln, "rPh")) {
         if (s->rph)
             s->rph--;
-    } else if (!strcmp(ln, "t")) {
+    } else if (xl_eq(ln, "t")) {
         if (s->in_t)
             s->in_t--;
-    } else if (!strcmp(ln, "si")) {
+    } else if (xl_eq(ln, "si")) {
         s->in_si = false;
         if (x->nsst >= (size_t)LIM_XLSX_SST_COUNT) {
             xl_fail(s->xp, err_set(s->xp->err, E_LIMIT, "more than %ld shared strings",
@@ -730,19 +876,18 @@ static void XMLCALL xl_sst_end(void *ud, const XML_Char *name)
     }
 }
 
-static void XMLCALL xl_sst_text(void *ud, const XML_Char *t, int len)
+static void xl_sst_text(void *ud, const char *t, size_t len)
 {
     struct xl_sst *s = ud;
     if (!s->in_si || !s->in_t || s->rph)
         return;
-    if (buf_append(&s->x->sst, t, (size_t)len, s->xp->err))
+    if (buf_append(&s->x->sst, t, len, s->xp->err))
         xl_fail(s->xp, err_set(s->xp->err, E_TOO_LARGE, "shared strings exceed %ld bytes",
                                LIM_XLSX_SST_BYTES));
 }
 
 static enum err_code xl_sst_read(struct xlsx *x, const char *part, struct err *err)
 {
-    enum err_code rc;
     size_t idx;
     struct xl_parse xp = {0};
     struct xl_sst s = {0};
@@ -750,11 +895,8 @@ static enum err_code xl_sst_read(struct xlsx *x, const char *part, struct err *e
         return E_OK;
     s.xp = &xp;
     s.x = x;
-    if ((rc = xl_parser(&xp, &s, xl_sst_start, xl_sst_end, xl_sst_text, part, err)))
-        return rc;
-    rc = xl_feed(x, idx, &xp, err);
-    XML_ParserFree(xp.p);
-    return rc;
+    xl_parser(&xp, x, &s, xl_sst_start, xl_sst_end, xl_sst_text, part, err);
+    return xl_feed(&xp, idx);
 }
 
 /* ---- opening ---- */
@@ -822,11 +964,8 @@ enum err_code xlsx_open(const char *path, struct xlsx **out, struct err *err)
         struct xl_ct ct = {&xp, &wbpart};
         buf_reset(&wbpart);
         if (zr_find(x->zip, "[Content_Types].xml", &idx)) {
-            if ((rc = xl_parser(&xp, &ct, xl_ct_start, xl_noend, NULL, "[Content_Types].xml", err)))
-                goto out;
-            rc = xl_feed(x, idx, &xp, err);
-            XML_ParserFree(xp.p);
-            xp.p = NULL;
+            xl_parser(&xp, x, &ct, xl_ct_start, NULL, NULL, "[Content_Types].xml", err);
+            rc = xl_feed(&xp, idx);
             if (rc && rc != E_PARSE)
                 goto out;
             err_clear(err);
@@ -849,11 +988,8 @@ enum err_code xlsx_open(const char *path, struct xlsx **out, struct err *err)
     /* 2. workbook.xml: sheets and the date system */
     wb.xp = &xp;
     wb.x = x;
-    if ((rc = xl_parser(&xp, &wb, xl_wb_start, xl_noend, NULL, wbpart.data, err)))
-        goto out;
-    rc = xl_feed(x, idx, &xp, err);
-    XML_ParserFree(xp.p);
-    xp.p = NULL;
+    xl_parser(&xp, x, &wb, xl_wb_start, NULL, NULL, wbpart.data, err);
+    rc = xl_feed(&xp, idx);
     if (rc)
         goto out;
 
@@ -940,8 +1076,6 @@ enum err_code xlsx_open(const char *path, struct xlsx **out, struct err *err)
     *out = x;
     x = NULL;
 out:
-    if (xp.p)
-        XML_ParserFree(xp.p);
     xl_rels_release(&rels);
     xl_rels_release(&wbrels);
     free(wb.v);
@@ -1009,6 +1143,46 @@ static bool xl_canonical_num(const char *t, size_t len)
     return i == len && fd && t[len - 1] != '0' && sig <= 15;
 }
 
+/*
+ * The usual spelling of a cell number, [-]digits[.digits] with at most 15
+ * significant digits, converted exactly as strtod would (an integer below
+ * 2^53 divided by an exact power of ten is correctly rounded); false for
+ * anything else, which strtod then reads.
+ */
+bool xlsx_fast_num(const char *t, size_t len, double *out)
+{
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    size_t i = 0, sig = 0, frac = 0;
+    bool neg = false, dot = false, any = false;
+    uint64_t m = 0;
+    if (len && t[0] == '-')
+        neg = true, i = 1;
+    for (; i < len; i++) {
+        char c = t[i];
+        if (c >= '0' && c <= '9') {
+            any = true;
+            if (m || c != '0')
+                sig++;
+            if (sig > 15)
+                return false;
+            m = m * 10 + (uint64_t)(c - '0');
+            if (dot)
+                frac++;
+        } else if (c == '.' && !dot) {
+            dot = true;
+        } else {
+            return false;
+        }
+    }
+    if (!any || frac > 22 || (dot && t[len - 1] == '.') || t[neg] == '.')
+        return false;
+    double d = (double)m / p10[frac];
+    *out = neg ? -d : d;
+    return true;
+}
+
 /* ---- worksheet streaming ---- */
 
 enum xl_ctype { CT_N, CT_S, CT_STR, CT_INLINE, CT_B, CT_E, CT_D };
@@ -1024,7 +1198,7 @@ struct xl_cellb {
 struct xlsx_sheet {
     struct xl_parse xp; /* first member: the handlers' user data */
     struct xlsx *x;
-    bool started, suspended, eof;
+    bool started, eof;
     /* parse state */
     int depth_sd; /* inside sheetData */
     bool in_row, in_c, in_v, in_is, in_t, has_f, has_v, has_is;
@@ -1161,7 +1335,13 @@ static void xl_sh_cell_end(struct xlsx_sheet *s)
         c->type = XLSX_STRING;
         c->sst = true;
         c->off = off;
-        c->len = strlen(x->sst.data + off);
+        if (i + 1 < x->nsst) { /* the strings lie end to end, each with its NUL */
+            size_t next;
+            memcpy(&next, x->sst_off.data + (i + 1) * sizeof next, sizeof next);
+            c->len = next - off - 1;
+        } else {
+            c->len = x->sst.len - off - 1;
+        }
         s->arena.len = s->v_off;
         s->ncb++;
         return;
@@ -1190,12 +1370,14 @@ static void xl_sh_cell_end(struct xlsx_sheet *s)
     if (!xl_arena_nul(s))
         return;
     v = s->arena.data + s->v_off;
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    while (end && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
-        end++;
-    if (end == v || *end || !isfinite(d)) {
+    char *end = NULL;
+    double d;
+    if (!xlsx_fast_num(v, vlen, &d)) {
+        d = strtod(v, &end);
+        while (end && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
+            end++;
+    }
+    if (end && (end == v || *end || !isfinite(d))) {
         /* not a number: keep the text */
         c->type = XLSX_STRING;
         c->off = s->v_off;
@@ -1288,38 +1470,38 @@ static void xl_sh_row_end(struct xlsx_sheet *s)
     s->row.ncells = s->ncb;
     s->row.cells = s->cells;
     s->row_ready = true;
-    XML_StopParser(s->xp.p, XML_TRUE);
+    xl_suspend(&s->xp);
 }
 
-static void XMLCALL xl_sh_start(void *ud, const XML_Char *name, const XML_Char **atts)
+static void xl_sh_start(void *ud, const char *name, const char **atts)
 {
     struct xlsx_sheet *s = ud;
-    const char *ln = xl_local(name);
+    const char *ln = name;
     if (s->in_c) {
-        if (!strcmp(ln, "v")) {
+        if (xl_eq(ln, "v")) {
             s->in_v = true;
             s->has_v = true;
             s->v_off = s->arena.len;
-        } else if (!strcmp(ln, "f")) {
+        } else if (xl_eq(ln, "f")) {
             s->has_f = true;
-        } else if (!strcmp(ln, "is")) {
+        } else if (xl_eq(ln, "is")) {
             s->in_is = true;
             s->has_is = true;
             s->rph = 0;
             s->is_off = s->arena.len;
-        } else if (s->in_is && !strcmp(ln, "rPh")) {
+        } else if (s->in_is && xl_eq(ln, "rPh")) {
             s->rph++;
-        } else if (s->in_is && !strcmp(ln, "t")) {
+        } else if (s->in_is && xl_eq(ln, "t")) {
             s->in_t = true;
         }
         return;
     }
     if (s->in_row) {
-        if (!strcmp(ln, "c"))
+        if (xl_eq(ln, "c"))
             xl_sh_cell_start(s, atts);
         return;
     }
-    if (!strcmp(ln, "row") && s->depth_sd) {
+    if (xl_eq(ln, "row") && s->depth_sd) {
         const char *r = xl_attr(atts, "r");
         unsigned long long v;
         if (r && xl_index(r, strlen(r), &v) && v >= 1 && v <= (unsigned long long)LIM_XLSX_MAX_ROWS)
@@ -1338,9 +1520,9 @@ static void XMLCALL xl_sh_start(void *ud, const XML_Char *name, const XML_Char *
         buf_reset(&s->arena);
         return;
     }
-    if (!strcmp(ln, "sheetData")) {
+    if (xl_eq(ln, "sheetData")) {
         s->depth_sd++;
-    } else if (!strcmp(ln, "mergeCell")) {
+    } else if (xl_eq(ln, "mergeCell")) {
         const char *ref = xl_attr(atts, "ref");
         if (!ref)
             return;
@@ -1352,7 +1534,7 @@ static void XMLCALL xl_sh_start(void *ud, const XML_Char *name, const XML_Char *
             }
             s->stats.merged_listed++;
         }
-    } else if (!strcmp(ln, "dimension")) {
+    } else if (xl_eq(ln, "dimension")) {
         const char *ref = xl_attr(atts, "ref");
         if (ref && strlen(ref) < 40) {
             buf_reset(&s->dim);
@@ -1362,42 +1544,42 @@ static void XMLCALL xl_sh_start(void *ud, const XML_Char *name, const XML_Char *
     }
 }
 
-static void XMLCALL xl_sh_end(void *ud, const XML_Char *name)
+static void xl_sh_end(void *ud, const char *name)
 {
     struct xlsx_sheet *s = ud;
-    const char *ln = xl_local(name);
+    const char *ln = name;
     if (s->in_c) {
-        if (!strcmp(ln, "v")) {
+        if (xl_eq(ln, "v")) {
             s->in_v = false;
             s->v_len = s->arena.len - s->v_off;
-        } else if (!strcmp(ln, "is")) {
+        } else if (xl_eq(ln, "is")) {
             s->in_is = false;
             s->is_len = s->arena.len - s->is_off;
-        } else if (!strcmp(ln, "rPh")) {
+        } else if (xl_eq(ln, "rPh")) {
             if (s->rph)
                 s->rph--;
-        } else if (!strcmp(ln, "t")) {
+        } else if (xl_eq(ln, "t")) {
             s->in_t = false;
-        } else if (!strcmp(ln, "c")) {
+        } else if (xl_eq(ln, "c")) {
             xl_sh_cell_end(s);
         }
         return;
     }
     if (s->in_row) {
-        if (!strcmp(ln, "row"))
+        if (xl_eq(ln, "row"))
             xl_sh_row_end(s);
         return;
     }
-    if (!strcmp(ln, "sheetData") && s->depth_sd)
+    if (xl_eq(ln, "sheetData") && s->depth_sd)
         s->depth_sd--;
 }
 
-static void XMLCALL xl_sh_text(void *ud, const XML_Char *t, int len)
+static void xl_sh_text(void *ud, const char *t, size_t len)
 {
     struct xlsx_sheet *s = ud;
     if (!s->in_c || !(s->in_v || (s->in_is && s->in_t && !s->rph)))
         return;
-    if (buf_append(&s->arena, t, (size_t)len, s->xp.err))
+    if (buf_append(&s->arena, t, len, s->xp.err))
         xl_fail(&s->xp, err_set(s->xp.err, E_TOO_LARGE,
                                 "row %ld of '%s' holds more than %ld "
                                 "bytes of text",
@@ -1408,10 +1590,8 @@ void xlsx_sheet_close(struct xlsx_sheet *s)
 {
     if (!s)
         return;
-    if (s->xp.p)
-        XML_ParserFree(s->xp.p);
     if (s->started)
-        zr_part_close(s->x->zip);
+        xl_parse_release(&s->xp);
     s->x->sheet_open = false;
     free(s->cb);
     free(s->cells);
@@ -1445,11 +1625,10 @@ enum err_code xlsx_sheet_open(struct xlsx *x, size_t i, struct xlsx_sheet **out,
     if (!si->part || si->chartsheet || !zr_find(x->zip, si->part, &idx)) {
         s->eof = true;
     } else {
-        if ((rc = xl_parser(&s->xp, s, xl_sh_start, xl_sh_end, xl_sh_text, si->part, err)))
-            goto out;
-        if ((rc = zr_part_open(x->zip, idx, err)))
-            goto out;
+        xl_parser(&s->xp, x, s, xl_sh_start, xl_sh_end, xl_sh_text, si->part, err);
         s->started = true;
+        if ((rc = xl_begin(&s->xp, idx)))
+            goto out;
     }
     *out = s;
     s = NULL;
@@ -1464,39 +1643,16 @@ enum err_code xlsx_sheet_next(struct xlsx_sheet *s, const struct xlsx_row **row,
     enum err_code rc;
     s->xp.err = err;
     s->row_ready = false;
-    for (;;) {
-        enum XML_Status st;
-        if (s->suspended) {
-            s->suspended = false;
-            st = XML_ResumeParser(s->xp.p);
-        } else if (s->eof) {
-            *row = NULL;
+    while (!s->eof) {
+        if ((rc = xl_step(&s->xp, &s->eof)))
+            return rc;
+        if (s->row_ready) {
+            *row = &s->row;
             return E_OK;
-        } else {
-            size_t got = 0;
-            void *b = XML_GetBuffer(s->xp.p, XLSX_CHUNK);
-            if (!b)
-                return err_set(err, E_NOMEM, "out of memory");
-            if ((rc = zr_part_read(s->x->zip, b, XLSX_CHUNK, &got, err)))
-                return rc;
-            if (!got) {
-                s->eof = true;
-                s->started = false; /* the part closed itself */
-            }
-            st = XML_ParseBuffer(s->xp.p, (int)got, got == 0);
-        }
-        if (st == XML_STATUS_ERROR)
-            return xl_parse_error(&s->xp);
-        if (s->xp.rc)
-            return s->xp.rc;
-        if (st == XML_STATUS_SUSPENDED) {
-            s->suspended = true;
-            if (s->row_ready) {
-                *row = &s->row;
-                return E_OK;
-            }
         }
     }
+    *row = NULL;
+    return E_OK;
 }
 
 const struct xlsx_sheet_stats *xlsx_sheet_stats(const struct xlsx_sheet *s)
@@ -1557,13 +1713,26 @@ bool xlsx_serial_iso(double serial, bool date1904, bool date_only, char *out, si
     xl_civil(epoch + dn, &y, &mo, &d);
     if (y > 9999)
         return false;
-    if (date_only && !ms)
-        n = snprintf(out, cap, "%04d-%02u-%02u", y, mo, d);
-    else if (mss)
-        n = snprintf(out, cap, "%04d-%02u-%02uT%02u:%02u:%02u.%03u", y, mo, d, hh, mi, ss, mss);
-    else
-        n = snprintf(out, cap, "%04d-%02u-%02uT%02u:%02u:%02u", y, mo, d, hh, mi, ss);
-    return n > 0 && (size_t)n < cap;
+    if (y < 0 || cap < 24)
+        return false;
+    /* YYYY-MM-DD[THH:MM:SS[.mmm]], digits by hand (this runs per date cell) */
+    unsigned v[] = {(unsigned)y / 100, (unsigned)y % 100, mo, d, hh, mi, ss};
+    static const char sep[] = {0, '-', '-', 'T', ':', ':'};
+    size_t k = 0, parts = date_only && !ms ? 4 : 7;
+    for (size_t i = 0; i < parts; i++) {
+        if (i > 1)
+            out[k++] = sep[i - 1];
+        out[k++] = (char)('0' + v[i] / 10);
+        out[k++] = (char)('0' + v[i] % 10);
+    }
+    if (parts == 7 && mss) {
+        out[k++] = '.';
+        out[k++] = (char)('0' + mss / 100);
+        out[k++] = (char)('0' + mss / 10 % 10);
+        out[k++] = (char)('0' + mss % 10);
+    }
+    out[k] = '\0';
+    return true;
 }
 
 size_t xlsx_num_fmt(double v, char *out, size_t cap)

@@ -7,7 +7,9 @@
  * absolute targets, case-insensitive part names), reads the sheet list,
  * the date system and the styles, and loads the shared strings into one
  * capped arena. xlsx_sheet_open() then streams one worksheet: the part is
- * inflated in chunks into expat and xlsx_sheet_next() returns one row at a
+ * inflated in chunks into the XML scanner of xmlscan.h (expat reads the
+ * parts that scanner leaves: other encodings, DTDs, which are then refused)
+ * and xlsx_sheet_next() returns one row at a
  * time, holding only that row (sparse: only cells with a value), so a cell
  * at XFD1048576 costs nothing. DTDs and entity declarations are refused
  * (E_PARSE). Cell strings are UTF-8 with _xHHHH_ escapes decoded; a number
@@ -105,3 +107,11 @@ bool xlsx_serial_iso(double serial, bool date1904, bool date_only, char *out, si
 size_t xlsx_num_fmt(double v, char *out, size_t cap);
 /* Column letters ("A", "XFD") of 0-based col; returns the length. */
 size_t xlsx_col_name(uint32_t col, char *out, size_t cap);
+/*
+ * The common spelling of a number, [-]digits[.digits] with at most 15
+ * significant digits, into *out exactly as strtod() would read it; false
+ * for any other text (then use strtod()).
+ */
+bool xlsx_fast_num(const char *t, size_t len, double *out);
+/* Tests and fuzzers: read every part with expat instead of the scanner (process-wide). */
+void xlsx_set_expat_only(bool on);

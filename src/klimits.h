@@ -75,6 +75,9 @@
 #define LIM_XLSX_MAX_ROWS 1048576L
 #define LIM_XLSX_PREVIEW_ROWS 5
 #define LIM_XLSX_PREVIEW_CELL_BYTES 1000
+/* operations/xmlscan.c: one tag, comment, PI or CDATA section held whole; element depth. */
+#define LIM_XML_TOKEN_BYTES (8L * 1024 * 1024)
+#define LIM_XML_DEPTH 4096L
 
 /* Table reading (operations/table.h, rd_csv.c, rd_json.c) and analyze. */
 #define LIM_CSV_FIELD_BYTES (16L * 1024 * 1024) /* one field, after decoding */

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <xlsxwriter.h>
 
+#include "../fuzz/fz_xlsx.h"
 #include "op.h"
 #include "rd_xlsx.h"
 
@@ -161,6 +162,67 @@ static void t_xlsx_num_fmt(void)
         }
     }
     T_EXPECT(bad == 0);
+}
+
+/* The fast number path agrees with strtod bit for bit, and declines what it does not read. */
+static void t_xlsx_fast_num(void)
+{
+    static const char *declined[] = {"",
+                                     "-",
+                                     ".5",
+                                     "-.5",
+                                     "1.",
+                                     "1e5",
+                                     "1E-7",
+                                     " 1",
+                                     "1 ",
+                                     "+1",
+                                     "0x10",
+                                     "inf",
+                                     "nan",
+                                     "1.2.3",
+                                     "--1",
+                                     "1234567890123456",
+                                     "0.1234567890123456"};
+    for (size_t i = 0; i < sizeof declined / sizeof declined[0]; i++) {
+        double d;
+        if (xlsx_fast_num(declined[i], strlen(declined[i]), &d))
+            t_fail(__FILE__, __LINE__, "'%s' taken by the fast path", declined[i]);
+    }
+    static const char *taken[] = {
+        "0",      "-0",         "1", "0.5", "44197.5", "123456789012345", "0.000000000000000000001",
+        "-12.25", "000123.4500"};
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
+        double d = 0;
+        T_EXPECT(xlsx_fast_num(taken[i], strlen(taken[i]), &d));
+        double e = strtod(taken[i], NULL);
+        T_EXPECT(memcmp(&d, &e, sizeof d) == 0);
+    }
+    /* random spellings: digits, a point, a sign */
+    uint64_t st = 0x9e3779b97f4a7c15ULL;
+    size_t fast = 0;
+    for (int n = 0; n < 300000; n++) {
+        char t[40];
+        size_t len = 0;
+        st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+        if (st & 1)
+            t[len++] = '-';
+        size_t nd = 1 + (st >> 8) % 24, pt = (st >> 16) % (nd + 2);
+        for (size_t k = 0; k < nd; k++) {
+            st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+            if (k == pt && k)
+                t[len++] = '.';
+            t[len++] = (char)('0' + (st >> 20) % 10);
+        }
+        t[len] = '\0';
+        double d, e = strtod(t, NULL);
+        if (xlsx_fast_num(t, len, &d)) {
+            fast++;
+            if (memcmp(&d, &e, sizeof d))
+                t_fail(__FILE__, __LINE__, "'%s': fast %.17g, strtod %.17g", t, d, e);
+        }
+    }
+    T_EXPECT(fast > 100000);
 }
 
 static void t_xlsx_serial_iso(void)
@@ -433,7 +495,11 @@ static bool tx_is_xlsx(const char *n)
     return l > 5 && !strcmp(n + l - 5, ".xlsx");
 }
 
-/* Every corpus workbook gives a result or a clear error, never a crash or a hang. */
+/*
+ * Every corpus workbook gives a result or a clear error, never a crash or a
+ * hang; and the XML scanner reads each as expat does (the same sheets, rows,
+ * cells and notes where expat reads the file, a refusal where it refuses).
+ */
 static void t_xlsx_corpus_all(void)
 {
     static const char *dirs[] = {"xlsx", "nasty"};
@@ -455,6 +521,10 @@ static void t_xlsx_corpus_all(void)
             snprintf(out, sizeof out, "%s/o%zu", t_tmpdir(), n++);
             struct err e = {0};
             json_t *res = NULL;
+            const char *why = fz_xlsx_differ(path, true);
+            if (why)
+                t_fail(__FILE__, __LINE__, "%s/%s: scanner vs expat: %s", dirs[d], de->d_name,
+                       why);
             struct timespec t0, t1;
             clock_gettime(CLOCK_MONOTONIC, &t0);
             enum err_code rc = tx_run(path, NULL, out, 50000000, &res, &e);
@@ -494,6 +564,36 @@ static void t_xlsx_corpus_all(void)
     }
     T_EXPECT(ok > 90);
     T_EXPECT(failed > 10);
+}
+
+/* The DTD refusal holds in a worksheet too, whichever parser reads it. */
+static void t_xlsx_dtd_in_sheet(void)
+{
+    char *path = tx_path("dtd.xlsx");
+    lxw_workbook *wb = workbook_new(path);
+    lxw_worksheet *ws = workbook_add_worksheet(wb, NULL);
+    worksheet_write_number(ws, 0, 0, 1, NULL);
+    T_EXPECT(workbook_close(wb) == LXW_NO_ERROR);
+    /* the sheet part again, with a DOCTYPE in front */
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c 'import zipfile,sys\n"
+             "zi=zipfile.ZipFile(sys.argv[1]); zo=zipfile.ZipFile(sys.argv[2], \"w\")\n"
+             "for i in zi.infolist():\n"
+             "  d=zi.read(i.filename)\n"
+             "  if i.filename.endswith(\"sheet1.xml\"):\n"
+             "    d=b\"<?xml version=\\\"1.0\\\"?><!DOCTYPE worksheet>\"+d[d.index(b\"?>\")+2:]\n"
+             "  zo.writestr(i, d)\n"
+             "zo.close()' '%s' '%s/dtd2.xlsx'",
+             path, t_tmpdir());
+    T_EXPECT(system(cmd) == 0);
+    path = tx_path("dtd2.xlsx");
+    for (int expat = 0; expat < 2; expat++) {
+        struct fz_digest d;
+        fz_xlsx_digest(path, expat, &d);
+        T_EXPECT(d.rc == E_PARSE);
+        T_EXPECT(strstr(d.msg, "DTD not allowed in part 'xl/worksheets/sheet1.xml'") != NULL);
+    }
 }
 
 /* A parsed CSV: records of fields. */
@@ -689,6 +789,7 @@ static void t_xlsx_strict_equals_transitional(void)
 static const struct t_case t_xlsx_cases[] = {
     {"xlsx_num_fmt", t_xlsx_num_fmt},
     {"xlsx_serial_iso", t_xlsx_serial_iso},
+    {"xlsx_fast_num", t_xlsx_fast_num},
     {"xlsx_reader_types", t_xlsx_reader_types},
     {"xlsx_op_csv", t_xlsx_op_csv},
     {"xlsx_sparse_far_cell", t_xlsx_sparse_far_cell, .fork = true, .timeout_s = 60},
@@ -696,6 +797,7 @@ static const struct t_case t_xlsx_cases[] = {
     {"xlsx_corpus_all", t_xlsx_corpus_all, .fork = true, .timeout_s = 300},
     {"xlsx_corpus_expected", t_xlsx_corpus_expected, .fork = true, .timeout_s = 60},
     {"xlsx_strict_equals_transitional", t_xlsx_strict_equals_transitional},
+    {"xlsx_dtd_in_sheet", t_xlsx_dtd_in_sheet, .fork = true},
     {0},
 };
 
