@@ -179,12 +179,15 @@ static enum err_code xs_more(struct xs *x, struct err *err)
         x->pos = 0;
     }
     if (x->cap - x->len < XS_CHUNK) {
-        if (x->len > (size_t)LIM_XML_TOKEN_BYTES)
+        /* one token fills the buffer: grow it, up to the cap */
+        size_t nc = x->cap * 2;
+        if (nc > (size_t)LIM_XML_TOKEN_BYTES + XS_CHUNK)
+            nc = (size_t)LIM_XML_TOKEN_BYTES + XS_CHUNK;
+        if (x->len >= (size_t)LIM_XML_TOKEN_BYTES || nc <= x->cap)
             return err_set(err, E_LIMIT,
                            "part '%s' has an XML tag, comment or CDATA section over %ld bytes "
                            "near line %lu",
                            x->part, LIM_XML_TOKEN_BYTES, xs_line(x, 0));
-        size_t nc = x->cap * 2;
         char *nb = realloc(x->buf, nc);
         if (!nb)
             return err_set(err, E_NOMEM, "out of memory");
