@@ -26,7 +26,7 @@ struct xs {
     size_t pos;      /* first byte not yet consumed */
     size_t vlen;     /* buf[0..vlen) checked; tokens never look past it */
     bool eof;
-    unsigned long line_base; /* newlines dropped from the front of buf */
+    unsigned long nl; /* newlines in the input before buf[vlen], counted unmodified */
     enum xs_state st;
     /* open elements: raw names, NUL-separated, and their offsets */
     char *stk;
@@ -40,6 +40,9 @@ struct xs {
     size_t apos_cap;
     /* an empty element's END to deliver next */
     const char *pend;
+    /* a byte at vlen that is not UTF-8 or not an XML character */
+    bool bad;
+    struct err bad_err;
 };
 
 struct xs *xs_new(xs_read_fn rd, void *ctx, const char *part)
@@ -73,12 +76,17 @@ void xs_free(struct xs *x)
 
 /* ---- errors ---- */
 
+/*
+ * The line of buf[at]: counted back from vlen, since the bytes from a
+ * reported position on are never yet rewritten in place (those before it
+ * may be: decoded text, NUL-terminated names).
+ */
 static unsigned long xs_line(const struct xs *x, size_t at)
 {
-    unsigned long n = x->line_base + 1;
-    const char *p = x->buf, *e = x->buf + (at < x->len ? at : x->len);
+    unsigned long n = x->nl + 1;
+    const char *p = x->buf + (at < x->vlen ? at : x->vlen), *e = x->buf + x->vlen;
     while (p < e && (p = memchr(p, '\n', (size_t)(e - p)))) {
-        n++;
+        n--;
         p++;
     }
     return n;
@@ -101,10 +109,11 @@ xs_bad(const struct xs *x, size_t at, struct err *err, const char *fmt, ...)
 /*
  * Check buf[vlen..len): UTF-8 well-formed (no overlong forms, surrogates or
  * code points past U+10FFFF) and XML characters only (no C0 controls but
- * tab, LF and CR; no U+FFFE or U+FFFF). An incomplete sequence at the end
- * waits for more input.
+ * tab, LF and CR; no U+FFFE or U+FFFF), moving vlen past what is good. An
+ * incomplete sequence at the end waits for more input; a bad byte stops
+ * vlen for good and is reported once the tokens before it are read.
  */
-static enum err_code xs_check(struct xs *x, struct err *err)
+static void xs_check(struct xs *x)
 {
     const unsigned char *b = (const unsigned char *)x->buf;
     size_t i = x->vlen, n = x->len;
@@ -122,8 +131,12 @@ static enum err_code xs_check(struct xs *x, struct err *err)
             break;
         unsigned c = b[i];
         if (c < 0x80) {
-            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
-                return xs_bad(x, i, err, "character 0x%02x is not allowed in XML", c);
+            if (c == '\n') {
+                x->nl++;
+            } else if (c < 0x20 && c != '\t' && c != '\r') {
+                xs_bad(x, i, &x->bad_err, "character 0x%02x is not allowed in XML", c);
+                goto bad;
+            }
             i++;
             continue;
         }
@@ -135,27 +148,41 @@ static enum err_code xs_check(struct xs *x, struct err *err)
             k = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
         else if (c >= 0xF0 && c <= 0xF4)
             k = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-        else
-            return xs_bad(x, i, err, "invalid UTF-8 byte 0x%02x", c);
+        else {
+            xs_bad(x, i, &x->bad_err, "invalid UTF-8 byte 0x%02x", c);
+            goto bad;
+        }
         if (n - i < k) {
             bool ok = true; /* what is there so far must still fit */
             for (size_t j = 1; j < n - i; j++)
                 if (b[i + j] < (j == 1 ? lo : 0x80) || b[i + j] > (j == 1 ? hi : 0xBF))
                     ok = false;
-            if (!ok || x->eof)
-                return xs_bad(x, i, err, "invalid UTF-8 sequence");
+            if (!ok || x->eof) {
+                xs_bad(x, i, &x->bad_err, "invalid UTF-8 sequence");
+                goto bad;
+            }
             break;
         }
         for (size_t j = 1; j < k; j++)
-            if (b[i + j] < (j == 1 ? lo : 0x80) || b[i + j] > (j == 1 ? hi : 0xBF))
-                return xs_bad(x, i, err, "invalid UTF-8 sequence");
-        if (c == 0xEF && b[i + 1] == 0xBF && b[i + 2] >= 0xBE)
-            return xs_bad(x, i, err, "character U+FFF%c is not allowed in XML",
-                          b[i + 2] == 0xBE ? 'E' : 'F');
+            if (b[i + j] < (j == 1 ? lo : 0x80) || b[i + j] > (j == 1 ? hi : 0xBF)) {
+                xs_bad(x, i, &x->bad_err, "invalid UTF-8 sequence");
+                goto bad;
+            }
+        if (c == 0xEF && b[i + 1] == 0xBF && b[i + 2] >= 0xBE) {
+            xs_bad(x, i, &x->bad_err, "character U+FFF%c is not allowed in XML",
+                   b[i + 2] == 0xBE ? 'E' : 'F');
+            goto bad;
+        }
         i += k;
     }
     x->vlen = i;
-    return E_OK;
+    return;
+bad:
+    /* reported when the tokens before it are used up: the first problem in
+     * document order, however the input was split into reads (its message
+     * was made with nl counting the newlines before i) */
+    x->vlen = i;
+    x->bad = true;
 }
 
 /*
@@ -168,11 +195,6 @@ static enum err_code xs_more(struct xs *x, struct err *err)
     if (x->eof)
         return E_OK;
     if (x->pos) {
-        const char *p = x->buf, *e = x->buf + x->pos;
-        while (p < e && (p = memchr(p, '\n', (size_t)(e - p)))) {
-            x->line_base++;
-            p++;
-        }
         memmove(x->buf, x->buf + x->pos, x->len - x->pos);
         x->len -= x->pos;
         x->vlen -= x->pos;
@@ -200,7 +222,8 @@ static enum err_code xs_more(struct xs *x, struct err *err)
     if (!got)
         x->eof = true;
     x->len += got;
-    return xs_check(x, err);
+    xs_check(x);
+    return E_OK;
 }
 
 /* ---- the prolog ---- */
@@ -743,8 +766,7 @@ enum err_code xs_next(struct xs *x, struct xs_event *ev, struct err *err)
             return E_OK;
         }
         x->vlen = x->pos;
-        if ((rc = xs_check(x, err)))
-            return rc;
+        xs_check(x);
         x->st = XS_ST_PROLOG;
     }
     for (;;) {
@@ -772,6 +794,10 @@ enum err_code xs_next(struct xs *x, struct xs_event *ev, struct err *err)
                 return E_OK;
             if (s == XS_FAIL)
                 return err->code ? err->code : E_PARSE;
+        }
+        if (x->bad) {
+            *err = x->bad_err;
+            return err->code;
         }
         if (x->eof) {
             if (avail)
