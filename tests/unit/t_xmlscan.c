@@ -19,18 +19,19 @@ static char *tx_events(const char *text, size_t chunk, char *msg, size_t cap)
     return b.data;
 }
 
-/* Read whole and a byte at a time (and in 2, 3, 5, 7-byte steps): the same events. */
+/* Read whole and a byte at a time (and in 2, 3, 5, 7-byte steps): the same events and message. */
 static void tx_same_any_chunk(const char *text, const char *want)
 {
-    char *whole = tx_events(text, (size_t)-1, NULL, 0);
+    char mw[256], mc[256];
+    char *whole = tx_events(text, (size_t)-1, mw, sizeof mw);
     if (want && strcmp(whole, want))
         t_fail(__FILE__, __LINE__, "events of '%.60s':\n%s\nwanted:\n%s", text, whole, want);
     static const size_t steps[] = {1, 2, 3, 5, 7};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        char *e = tx_events(text, steps[i], NULL, 0);
-        if (strcmp(e, whole))
-            t_fail(__FILE__, __LINE__, "'%.60s' in %zu-byte reads:\n%s\nwhole:\n%s", text, steps[i],
-                   e, whole);
+        char *e = tx_events(text, steps[i], mc, sizeof mc);
+        if (strcmp(e, whole) || strcmp(mc, mw))
+            t_fail(__FILE__, __LINE__, "'%.60s' in %zu-byte reads:\n%s(%s)\nwhole:\n%s(%s)", text,
+                   steps[i], e, mc, whole, mw);
         free(e);
     }
     free(whole);
@@ -99,10 +100,24 @@ static void t_xmlscan_events(void)
     }
 }
 
-/* Errors say the line. */
+/* Errors say the line, also after names and text were rewritten in place. */
 static void t_xmlscan_error_line(void)
 {
     char msg[256];
+    static const struct {
+        const char *in;
+        const char *line;
+    } at[] = {
+        {"<a\nb=\"&amp;\n\"\n>\r\n&lt;\n<c\n/>\n</x>", "at line 8:"},
+        {"<a>\n<b\n>t&#10;\n</b\n>\n\x01</a>", "at line 6:"},
+        {"<a>\n<![CDATA[\r\n\r\n]]>\n&bad;</a>", "at line 5:"},
+    };
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        tx_same_any_chunk(at[i].in, NULL);
+        free(tx_events(at[i].in, 1, msg, sizeof msg));
+        if (!strstr(msg, at[i].line))
+            t_fail(__FILE__, __LINE__, "case %zu: '%s', wanted %s", i, msg, at[i].line);
+    }
     char *e = tx_events("<a>\n<b>\n</c>", (size_t)-1, msg, sizeof msg);
     T_EXPECT(strstr(msg, "at line 3: mismatched tag") != NULL);
     free(e);
