@@ -717,8 +717,11 @@ static enum xs_step xs_text(struct xs *x, struct xs_event *ev, struct err *err)
                 break;
             size_t k = semi ? xs_ref(p + r, (size_t)(semi - (p + r)) + 1, p + w) : 0;
             if (!k) {
+                if (w)
+                    break; /* the text before it first, as a split read would */
+                size_t shown = semi && semi - (p + r) < 30 ? (size_t)(semi - (p + r)) + 1 : 12;
                 xs_bad(x, (size_t)(p + r - b), err, "bad reference '%.*s'",
-                       (int)(semi && semi - (p + r) < 30 ? semi - (p + r) + 1 : 12), p + r);
+                       (int)(shown < n - r ? shown : n - r), p + r);
                 return XS_FAIL;
             }
             w += k;
