@@ -523,8 +523,7 @@ static void t_xlsx_corpus_all(void)
             json_t *res = NULL;
             const char *why = fz_xlsx_differ(path, true);
             if (why)
-                t_fail(__FILE__, __LINE__, "%s/%s: scanner vs expat: %s", dirs[d], de->d_name,
-                       why);
+                t_fail(__FILE__, __LINE__, "%s/%s: scanner vs expat: %s", dirs[d], de->d_name, why);
             struct timespec t0, t1;
             clock_gettime(CLOCK_MONOTONIC, &t0);
             enum err_code rc = tx_run(path, NULL, out, 50000000, &res, &e);
@@ -566,33 +565,58 @@ static void t_xlsx_corpus_all(void)
     T_EXPECT(failed > 10);
 }
 
-/* The DTD refusal holds in a worksheet too, whichever parser reads it. */
-static void t_xlsx_dtd_in_sheet(void)
+/*
+ * Parts the XML scanner leaves to expat: a DTD in a worksheet is refused,
+ * whichever parser reads it; worksheets and shared strings in UTF-16 or
+ * Latin-1 read to the same rows as the UTF-8 original.
+ */
+static void t_xlsx_other_encodings(void)
 {
-    char *path = tx_path("dtd.xlsx");
+    char *path = tx_path("enc.xlsx");
     lxw_workbook *wb = workbook_new(path);
     lxw_worksheet *ws = workbook_add_worksheet(wb, NULL);
-    worksheet_write_number(ws, 0, 0, 1, NULL);
+    worksheet_write_string(ws, 0, 0, "caf\xc3\xa9", NULL);
+    worksheet_write_string(ws, 0, 1, "na\xc3\xafve", NULL);
+    worksheet_write_number(ws, 1, 0, 1.5, NULL);
+    worksheet_write_string(ws, 1, 1, "caf\xc3\xa9", NULL);
     T_EXPECT(workbook_close(wb) == LXW_NO_ERROR);
-    /* the sheet part again, with a DOCTYPE in front */
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd,
-             "/usr/bin/python3 -c 'import zipfile,sys\n"
-             "zi=zipfile.ZipFile(sys.argv[1]); zo=zipfile.ZipFile(sys.argv[2], \"w\")\n"
-             "for i in zi.infolist():\n"
-             "  d=zi.read(i.filename)\n"
-             "  if i.filename.endswith(\"sheet1.xml\"):\n"
-             "    d=b\"<?xml version=\\\"1.0\\\"?><!DOCTYPE worksheet>\"+d[d.index(b\"?>\")+2:]\n"
-             "  zo.writestr(i, d)\n"
-             "zo.close()' '%s' '%s/dtd2.xlsx'",
-             path, t_tmpdir());
-    T_EXPECT(system(cmd) == 0);
-    path = tx_path("dtd2.xlsx");
-    for (int expat = 0; expat < 2; expat++) {
-        struct fz_digest d;
-        fz_xlsx_digest(path, expat, &d);
-        T_EXPECT(d.rc == E_PARSE);
-        T_EXPECT(strstr(d.msg, "DTD not allowed in part 'xl/worksheets/sheet1.xml'") != NULL);
+    struct fz_digest orig;
+    fz_xlsx_digest(path, false, &orig);
+    T_EXPECT(orig.rc == E_OK && orig.rows == 2);
+    /* the sheet and shared-string parts again, re-encoded */
+    static const char *const kinds[] = {"dtd", "UTF-16", "ISO-8859-1"};
+    for (size_t k = 0; k < 3; k++) {
+        char cmd[8192], out[4096];
+        snprintf(out, sizeof out, "%s/enc-%s.xlsx", t_tmpdir(), kinds[k]);
+        snprintf(
+            cmd, sizeof cmd,
+            "/usr/bin/python3 -c 'import zipfile,sys\n"
+            "zi=zipfile.ZipFile(sys.argv[1]); zo=zipfile.ZipFile(sys.argv[2], \"w\")\n"
+            "kind=sys.argv[3]\n"
+            "for i in zi.infolist():\n"
+            "  d=zi.read(i.filename)\n"
+            "  if i.filename.endswith((\"sheet1.xml\", \"sharedStrings.xml\")):\n"
+            "    body=d[d.index(b\"?>\")+2:]\n"
+            "    if kind==\"dtd\":\n"
+            "      d=b\"<?xml version=\\\"1.0\\\"?><!DOCTYPE worksheet>\"+body\n"
+            "    else:\n"
+            "      t=\"<?xml version=\\\"1.0\\\" encoding=\\\"%%s\\\"?>\" %% kind+body.decode()\n"
+            "      d=t.encode(kind)\n"
+            "  zo.writestr(i, d)\n"
+            "zo.close()' '%s' '%s' '%s'",
+            path, out, kinds[k]);
+        T_EXPECT(system(cmd) == 0);
+        for (int expat = 0; expat < 2; expat++) {
+            struct fz_digest d;
+            fz_xlsx_digest(out, expat, &d);
+            if (k == 0) {
+                T_EXPECT(d.rc == E_PARSE);
+                T_EXPECT(strstr(d.msg, "DTD not allowed in part 'xl/") != NULL);
+            } else if (d.rc || d.h != orig.h || d.rows != orig.rows) {
+                t_fail(__FILE__, __LINE__, "%s (expat only: %d): %s, %zu rows, %s", kinds[k], expat,
+                       err_name(d.rc), d.rows, d.h == orig.h ? "same" : "other content");
+            }
+        }
     }
 }
 
@@ -797,7 +821,7 @@ static const struct t_case t_xlsx_cases[] = {
     {"xlsx_corpus_all", t_xlsx_corpus_all, .fork = true, .timeout_s = 300},
     {"xlsx_corpus_expected", t_xlsx_corpus_expected, .fork = true, .timeout_s = 60},
     {"xlsx_strict_equals_transitional", t_xlsx_strict_equals_transitional},
-    {"xlsx_dtd_in_sheet", t_xlsx_dtd_in_sheet, .fork = true},
+    {"xlsx_other_encodings", t_xlsx_other_encodings, .fork = true},
     {0},
 };
 
