@@ -80,3 +80,28 @@ void sbx_opts_from_config(struct sbx_opts *o, const struct config *cfg, const ch
 enum err_code sbx_run(const struct sbx_opts *o, sbx_child_fn fn, void *arg,
                       struct sbx_outcome *outcome, struct err *err);
 void sbx_outcome_release(struct sbx_outcome *outcome);
+
+/*
+ * A ready sandbox: W made before its job is known (warm spare workers take
+ * the cloning, the confinement and a rehearsal off the path of a request).
+ * sbx_ready_prepare() clones and confines W exactly as sbx_run() would for
+ * o (its scratch dir, limits and layers; no extra binds); W then calls
+ * jfn(SBX job fd, result fd), which may warm itself up before it reads the
+ * job bytes to EOF and runs them. One per process: sbx_run() and a second
+ * prepare discard it. A caller whose options fit sends the job with
+ * sbx_ready_run(), which runs and collects as sbx_run() does, the wall clock
+ * counting from the job on.
+ */
+typedef int (*sbx_job_fn)(int job_fd, int result_fd);
+enum err_code sbx_ready_prepare(const struct sbx_opts *o, sbx_job_fn jfn, struct err *err);
+/* Whether the ready sandbox exists, was made for these options (wall_ms
+ * aside) and jfn, and has finished its rehearsal (see sbx_ready_signal). */
+bool sbx_ready_fits(const struct sbx_opts *o, sbx_job_fn jfn);
+/* Send the job and run it (uses the ready sandbox up, whatever happens). */
+enum err_code sbx_ready_run(long wall_ms, const void *job, size_t len, struct sbx_outcome *outcome,
+                            struct err *err);
+/* In W, from jfn: the rehearsal is done (and the status channel closed, as
+ * it must be before any code of the job runs). */
+void sbx_ready_signal(void);
+/* Kill an unused ready sandbox and wait for it (nothing when there is none). */
+void sbx_ready_discard(void);

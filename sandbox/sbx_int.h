@@ -45,6 +45,7 @@ enum sbx_step {
 
 enum sbx_rec_kind {
     SBX_REC_SETUP_FAILED = 1, /* step, err */
+    SBX_REC_READY = 2,        /* a ready sandbox's W finished its rehearsal */
 };
 
 /* Written whole (smaller than PIPE_BUF, so atomic) to the status pipe. */
@@ -62,3 +63,4 @@ struct sbx_status_rec {
 
 /* Fixed fd numbers inside the worker. */
 #define SBX_FD_RESULT 3
+#define SBX_FD_JOB 5 /* a ready sandbox: its job arrives here */

@@ -5,12 +5,17 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "klimits.h"
+#include "sbx.h"
 #include "sbx_seccomp.h"
 
 #include "banned.h"
@@ -587,7 +592,7 @@ enum err_code sbx_py_init(bool warm, struct err *err)
     if (!sbx_py_main_fn)
         PyErr_Clear(); /* each child compiles it then */
     PyObject *g = sbx_py_main_fn ? PyFunction_GetGlobals(sbx_py_main_fn) : NULL; /* borrowed */
-    PyObject *q = g ? PyDict_GetItemString(g, "_kiln_quiet_mpl") : NULL;        /* borrowed */
+    PyObject *q = g ? PyDict_GetItemString(g, "_kiln_quiet_mpl") : NULL;         /* borrowed */
     PyObject *qr = q ? PyObject_CallNoArgs(q) : NULL;
     if (!qr)
         PyErr_Clear();
@@ -674,25 +679,9 @@ out:
     return res;
 }
 
-int sbx_py_child(void *arg, int result_fd)
+/* Run the job in this (confined) process and write its result. */
+static int sbx_py_finish(const struct sbx_py_job *job, int result_fd)
 {
-    const struct sbx_py_job *job = arg;
-    struct err err;
-
-    /* A file over RLIMIT_FSIZE or a closed pipe become Python exceptions
-     * (OSError: File too large / BrokenPipeError) instead of a silent death. */
-    signal(SIGXFSZ, SIG_IGN);
-    signal(SIGPIPE, SIG_IGN);
-    if (sbx_py_started) {
-        PyOS_AfterFork_Child();
-    } else {
-        setenv("OPENBLAS_NUM_THREADS", "1", 1);
-        setenv("OMP_NUM_THREADS", "1", 1);
-        if (sbx_py_start(&err)) {
-            sbx_py_write_error(result_fd, "SANDBOX_ERROR", err.msg);
-            return SBX_PY_EXIT_INIT;
-        }
-    }
     PyObject *res = sbx_py_call(job);
     if (!res) {
         if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
@@ -712,5 +701,192 @@ int sbx_py_child(void *arg, int result_fd)
     if (!text || !sbx_py_write_all(result_fd, text, (size_t)n))
         rc = SBX_PY_EXIT_WRITE;
     Py_DECREF(res);
+    return rc;
+}
+
+int sbx_py_child(void *arg, int result_fd)
+{
+    const struct sbx_py_job *job = arg;
+    struct err err;
+
+    /* A file over RLIMIT_FSIZE or a closed pipe become Python exceptions
+     * (OSError: File too large / BrokenPipeError) instead of a silent death. */
+    signal(SIGXFSZ, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    if (sbx_py_started) {
+        PyOS_AfterFork_Child();
+    } else {
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
+        setenv("OMP_NUM_THREADS", "1", 1);
+        if (sbx_py_start(&err)) {
+            sbx_py_write_error(result_fd, "SANDBOX_ERROR", err.msg);
+            return SBX_PY_EXIT_INIT;
+        }
+    }
+    return sbx_py_finish(job, result_fd);
+}
+
+/* ---- ready sandboxes: the job travels as bytes ---- */
+
+#define SBX_PY_JOB_MAGIC "kiln-job-1"
+#define SBX_PY_DRILL_IDLE_MS 60 /* idle time before the longer drills */
+#define SBX_PY_JOB_NONE UINT64_MAX
+
+struct sbx_py_job_head {
+    char magic[16];
+    uint64_t code_len, inputs_len, packages_len; /* SBX_PY_JOB_NONE: NULL */
+    int64_t return_cap, traceback_cap;
+    int32_t max_depth, call_entry;
+};
+
+enum err_code sbx_py_job_pack(const struct sbx_py_job *job, struct buf *out, struct err *err)
+{
+    struct sbx_py_job_head h;
+    memset(&h, 0, sizeof(h));
+    memcpy(h.magic, SBX_PY_JOB_MAGIC, sizeof(SBX_PY_JOB_MAGIC));
+    h.code_len = job->code_len;
+    h.inputs_len = job->inputs_json ? strlen(job->inputs_json) : SBX_PY_JOB_NONE;
+    h.packages_len = job->packages_json ? strlen(job->packages_json) : SBX_PY_JOB_NONE;
+    h.return_cap = job->return_cap;
+    h.traceback_cap = job->traceback_cap;
+    h.max_depth = job->max_depth;
+    h.call_entry = job->call_entry;
+    enum err_code rc;
+    if ((rc = buf_append(out, &h, sizeof(h), err)) ||
+        (rc = buf_append(out, job->code, job->code_len, err)))
+        return rc;
+    if (job->inputs_json && (rc = buf_append_str(out, job->inputs_json, err)))
+        return rc;
+    if (job->packages_json && (rc = buf_append_str(out, job->packages_json, err)))
+        return rc;
+    return E_OK;
+}
+
+/* Read fd to EOF into a malloc'd buffer (NUL-terminated); NULL when over max or failing. */
+static char *sbx_py_read_all(int fd, size_t max, size_t *len)
+{
+    size_t cap = 65536, n = 0;
+    char *b = malloc(cap + 1);
+    while (b) {
+        if (n == cap) {
+            if (cap >= max) {
+                free(b);
+                return NULL;
+            }
+            cap = cap * 2 > max ? max : cap * 2;
+            char *nb = realloc(b, cap + 1);
+            if (!nb) {
+                free(b);
+                return NULL;
+            }
+            b = nb;
+        }
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            free(b);
+            return NULL;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    if (b) {
+        b[n] = '\0';
+        *len = n;
+    }
+    return b;
+}
+
+/* Split the packed job in b (kept alive by the caller) into job; false when malformed. */
+static bool sbx_py_job_unpack(char *b, size_t len, struct sbx_py_job *job, char **inputs_copy,
+                              char **packages_copy)
+{
+    struct sbx_py_job_head h;
+    if (len < sizeof(h))
+        return false;
+    memcpy(&h, b, sizeof(h));
+    if (memcmp(h.magic, SBX_PY_JOB_MAGIC, sizeof(SBX_PY_JOB_MAGIC)))
+        return false;
+    size_t off = sizeof(h), il = 0, pl = 0;
+    if (h.code_len > len - off)
+        return false;
+    job->code = b + off;
+    job->code_len = (size_t)h.code_len;
+    off += (size_t)h.code_len;
+    if (h.inputs_len != SBX_PY_JOB_NONE) {
+        if (h.inputs_len > len - off)
+            return false;
+        il = (size_t)h.inputs_len;
+    }
+    if (h.packages_len != SBX_PY_JOB_NONE && h.packages_len > len - off - il)
+        return false;
+    pl = h.packages_len != SBX_PY_JOB_NONE ? (size_t)h.packages_len : 0;
+    if (off + il + pl != len)
+        return false;
+    /* the strings need their own NULs: copies (small next to the code) */
+    *inputs_copy = h.inputs_len != SBX_PY_JOB_NONE ? strndup(b + off, il) : NULL;
+    *packages_copy = h.packages_len != SBX_PY_JOB_NONE ? strndup(b + off + il, pl) : NULL;
+    if ((h.inputs_len != SBX_PY_JOB_NONE && !*inputs_copy) ||
+        (h.packages_len != SBX_PY_JOB_NONE && !*packages_copy))
+        return false;
+    job->inputs_json = *inputs_copy;
+    job->packages_json = *packages_copy;
+    job->return_cap = (long)h.return_cap;
+    job->traceback_cap = (long)h.traceback_cap;
+    job->max_depth = (int)h.max_depth;
+    job->call_entry = h.call_entry != 0;
+    return true;
+}
+
+int sbx_py_ready_child(int job_fd, int result_fd)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    if (!sbx_py_started) {
+        sbx_ready_signal();
+        sbx_py_write_error(result_fd, "SANDBOX_ERROR", "no warm interpreter to run the job in");
+        return SBX_PY_EXIT_INIT;
+    }
+    PyOS_AfterFork_Child();
+    /* A rehearsal while no job waits: the runner's first call writes to
+     * (and so copies) the inherited pages it touches; the job then finds
+     * them private already. Its own state is reset by the real call. */
+    static const char *const drills[] = {
+        "pass",
+        "import pandas as pd\n"
+        "df = pd.DataFrame({'a': [1, 2, 3], 'b': [1.5, 2.5, None], 'c': ['x', 'y', 'x']})\n"
+        "df.sum(numeric_only=True); df.describe(); df.groupby('c').sum(); df.to_dict()\n",
+    };
+    for (size_t i = 0; i < sizeof(drills) / sizeof(drills[0]); i++) {
+        /* After the first, only once no job came for a while: a caller
+         * sending calls back to back never waits for a drill. */
+        struct pollfd p = {job_fd, POLLIN, 0};
+        if (i && poll(&p, 1, SBX_PY_DRILL_IDLE_MS) != 0)
+            break;
+        struct sbx_py_job rehearse = {drills[i], strlen(drills[i]), NULL, NULL, 1024, 1024, 8,
+                                      true};
+        PyObject *r0 = sbx_py_call(&rehearse);
+        Py_XDECREF(r0);
+        PyErr_Clear();
+        if (!i)
+            sbx_ready_signal();
+    }
+    size_t len = 0;
+    char *b = sbx_py_read_all(job_fd, (size_t)LIM_REQUEST_BYTES + (size_t)LIM_CODE_BYTES, &len);
+    close(job_fd);
+    prctl(PR_SET_NAME, (unsigned long)"kiln", 0UL, 0UL, 0UL); /* no longer a standby */
+    struct sbx_py_job job;
+    char *in = NULL, *pk = NULL;
+    if (!b || !sbx_py_job_unpack(b, len, &job, &in, &pk)) {
+        sbx_py_write_error(result_fd, "INTERNAL",
+                           "the job of a ready sandbox did not arrive whole");
+        return SBX_PY_EXIT_RUNNER;
+    }
+    int rc = sbx_py_finish(&job, result_fd);
+    free(in);
+    free(pk);
+    free(b);
     return rc;
 }

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
 #include "err.h"
 
 /* Exit statuses of sbx_py_child when it could not produce a result. */
@@ -58,3 +59,9 @@ bool sbx_py_ready(void);
  * result_fd. Returns 0 when a result was written (whatever the code did),
  * else one of SBX_PY_EXIT_*. */
 int sbx_py_child(void *arg, int result_fd);
+/* sbx_job_fn of a ready sandbox (warm parents only): rehearse the runner
+ * once, then read a job packed by sbx_py_job_pack() from job_fd and run it
+ * as sbx_py_child() does. */
+int sbx_py_ready_child(int job_fd, int result_fd);
+/* Append job to out as the bytes sbx_py_ready_child() reads. */
+enum err_code sbx_py_job_pack(const struct sbx_py_job *job, struct buf *out, struct err *err);

@@ -23,6 +23,7 @@
 #include "outputs.h"
 #include "sbx.h"
 #include "sbx_py.h"
+#include "scratch.h"
 #include "store.h"
 
 #include "banned.h"
@@ -443,6 +444,58 @@ out:
     return rc;
 }
 
+/* The sandbox options of executeCode in scratch (the wall clock set by the caller). */
+static void exec_sbx_opts(const struct config *cfg, const char *scratch, struct sbx_opts *o)
+{
+    sbx_opts_from_config(o, cfg, scratch);
+    size_t need = (size_t)cfg->return_bytes + LIM_TRACEBACK_BYTES + LIM_RESULT_OVERHEAD;
+    if (o->result_cap < need)
+        o->result_cap = need;
+}
+
+enum err_code act_exec_prepare(const struct config *cfg, struct err *err)
+{
+    enum err_code rc;
+    char scratch[PATH_MAX];
+    if (!sbx_py_ready())
+        return err_set(err, E_SANDBOX, "no warm interpreter");
+    if ((rc = scratch_new(cfg, scratch, sizeof(scratch), err)))
+        return rc;
+    action_adopt_scratch(scratch);
+    struct sbx_opts o;
+    exec_sbx_opts(cfg, scratch, &o);
+    if ((rc = sbx_ready_prepare(&o, sbx_py_ready_child, err)))
+        action_adopted_release();
+    return rc;
+}
+
+void act_exec_unprepare(void)
+{
+    sbx_ready_discard();
+    action_adopted_release();
+}
+
+/* Run job in the sandbox: the ready one when it was made for these options. */
+static enum err_code exec_run(const struct sbx_opts *opts, const struct sbx_py_job *job,
+                              struct sbx_outcome *oc, struct err *err)
+{
+    if (!sbx_ready_fits(opts, sbx_py_ready_child))
+        return sbx_run(opts, sbx_py_child, (void *)job, oc, err);
+    struct buf jb;
+    buf_init(&jb, (size_t)LIM_REQUEST_BYTES + (size_t)LIM_CODE_BYTES);
+    enum err_code rc = sbx_py_job_pack(job, &jb, err);
+    if (!rc)
+        rc = sbx_ready_run(opts->wall_ms, jb.data, jb.len, oc, err);
+    buf_release(&jb);
+    if (rc == E_SANDBOX) {
+        /* A ready sandbox that went wrong costs a fresh one, not the call. */
+        log_warn("executeCode: the ready sandbox failed (%s); running in a fresh one", err->msg);
+        err_clear(err);
+        rc = sbx_run(opts, sbx_py_child, (void *)job, oc, err);
+    }
+    return rc;
+}
+
 enum err_code act_execute_code(struct action *a, json_t **result, struct err *err)
 {
     enum err_code rc = E_OK;
@@ -505,17 +558,14 @@ enum err_code act_execute_code(struct action *a, json_t **result, struct err *er
                              LIM_RETURN_DEPTH,
                              true};
     struct sbx_opts opts;
-    sbx_opts_from_config(&opts, a->cfg, scratch);
+    exec_sbx_opts(a->cfg, scratch, &opts);
     opts.wall_ms = action_ms_left(a);
     if (opts.wall_ms <= 0) {
         rc = err_set(err, E_TIMEOUT, "the time limit of %ld ms ran out while staging inputs",
                      a->timeout_ms);
         goto out;
     }
-    size_t need = (size_t)a->cfg->return_bytes + LIM_TRACEBACK_BYTES + LIM_RESULT_OVERHEAD;
-    if (opts.result_cap < need)
-        opts.result_cap = need;
-    rc = sbx_run(&opts, sbx_py_child, &job, &oc, err);
+    rc = exec_run(&opts, &job, &oc, err);
     if (rc)
         goto out;
     oc_init = true;

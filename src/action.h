@@ -19,8 +19,8 @@ struct store;
 
 struct action {
     const struct config *cfg;
-    const char *name;   /* "executeCode" | "processFile" */
-    json_t *args;       /* borrowed; validated against the action's argument table */
+    const char *name;    /* "executeCode" | "processFile" */
+    json_t *args;        /* borrowed; validated against the action's argument table */
     struct store *store; /* borrowed; may be NULL until opened by action_store() */
     bool own_store;
     char scratch[PATH_MAX]; /* "" until action_scratch() created it */
@@ -35,8 +35,14 @@ typedef enum err_code (*action_handler_fn)(struct action *a, json_t **result, st
 
 /* Opens the store if not yet open (borrowed result, owned by the action). */
 enum err_code action_store(struct action *a, struct store **out, struct err *err);
-/* Creates the scratch directory if not yet created and returns its path. */
+/* Creates the scratch directory if not yet created and returns its path
+ * (the adopted one, when there is one: see action_adopt_scratch). */
 enum err_code action_scratch(struct action *a, const char **out, struct err *err);
+/* A spare worker's scratch dir, made before its request: the next
+ * action_scratch() of this process takes it instead of making one. */
+void action_adopt_scratch(const char *path);
+/* Remove the adopted scratch dir if no action took it. */
+void action_adopted_release(void);
 /* Milliseconds left before the action's deadline (never negative). */
 long action_ms_left(const struct action *a);
 /* Monotonic clock in milliseconds. */

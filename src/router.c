@@ -16,8 +16,9 @@
 #include "banned.h"
 
 static const struct route_arg exec_args[] = {
-    {"code", RA_STRING, true, "Python 3 source to run. Print output, or define main(**inputs) or "
-                              "run(ctx) whose JSON-serialisable return value becomes returnValue."},
+    {"code", RA_STRING, true,
+     "Python 3 source to run. Print output, or define main(**inputs) or "
+     "run(ctx) whose JSON-serialisable return value becomes returnValue."},
     {"fileUrl", RA_STRING, false, "http/https URL of an input file, fetched before the code runs."},
     {"fileBase64", RA_STRING, false, "The input file's bytes, base64 (standard or URL-safe)."},
     {"fileName", RA_STRING, false, "Name the input is staged under in the working directory."},
@@ -113,8 +114,8 @@ static enum err_code route_validate(const struct route_action *ra, json_t *args,
             char known[512] = "";
             size_t off = 0;
             for (const struct route_arg *x = ra->args; x->name && off < sizeof(known); x++) {
-                int n = snprintf(known + off, sizeof(known) - off, "%s%s", off ? ", " : "",
-                                 x->name);
+                int n =
+                    snprintf(known + off, sizeof(known) - off, "%s%s", off ? ", " : "", x->name);
                 if (n < 0)
                     break;
                 off += (size_t)n;
@@ -198,8 +199,26 @@ enum err_code action_store(struct action *a, struct store **out, struct err *err
     return E_OK;
 }
 
+static char action_adopted[PATH_MAX];
+
+void action_adopt_scratch(const char *path)
+{
+    snprintf(action_adopted, sizeof(action_adopted), "%s", path);
+}
+
+void action_adopted_release(void)
+{
+    if (action_adopted[0])
+        scratch_remove(action_adopted);
+    action_adopted[0] = '\0';
+}
+
 enum err_code action_scratch(struct action *a, const char **out, struct err *err)
 {
+    if (!a->scratch[0] && action_adopted[0]) {
+        memcpy(a->scratch, action_adopted, sizeof(a->scratch));
+        action_adopted[0] = '\0';
+    }
     if (!a->scratch[0]) {
         enum err_code rc = scratch_new(a->cfg, a->scratch, sizeof(a->scratch), err);
         if (rc)
@@ -335,8 +354,8 @@ json_t *route_text(const struct config *cfg, struct store *store, const char *te
     if (!req) {
         struct err err;
         reqblob_clear();
-        err_set(&err, E_INVALID, "malformed JSON at line %d column %d: %s", jerr.line,
-                jerr.column, jerr.text);
+        err_set(&err, E_INVALID, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
+                jerr.text);
         return route_error_envelope(NULL, &err, NULL);
     }
     json_t *env = route_request(cfg, store, req, ok);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@
 #include <sys/uio.h>
 
 #include "action.h"
+#include "actions.h"
+#include "klimits.h"
 #include "log.h"
 #include "router.h"
 #include "store.h"
@@ -55,7 +58,9 @@ static void srv_child_write_all(int fd, const char *p, size_t n)
 }
 
 /* The worker: never returns. */
-static void srv_child_main(const struct config *cfg, json_t *req, const sigset_t *mask, int wfd)
+/* What every worker does first: its own process group, the caller's signal
+ * mask, default signal actions, no inherited sockets. */
+static void srv_child_enter(const sigset_t *mask)
 {
     sigset_t none;
     setpgid(0, 0);
@@ -65,13 +70,137 @@ static void srv_child_main(const struct config *cfg, json_t *req, const sigset_t
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, mask ? mask : &none, NULL);
     srv_child_close_sockets_except(-1);
-    bool ok = false;
-    json_t *env = route_request(cfg, NULL, req, &ok);
+}
+
+/* Write the envelope and end the worker. */
+static _Noreturn void srv_child_leave(json_t *env, bool ok, int wfd)
+{
     char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
     if (text)
         srv_child_write_all(wfd, text, strlen(text));
     close(wfd);
     _exit(text ? (ok ? 0 : 1) : 3);
+}
+
+static _Noreturn void srv_child_main(const struct config *cfg, json_t *req, const sigset_t *mask,
+                                     int wfd)
+{
+    srv_child_enter(mask);
+    bool ok = false;
+    json_t *env = route_request(cfg, NULL, req, &ok);
+    srv_child_leave(env, ok, wfd);
+}
+
+/* A spare: get ready, wait for the request text, run it. */
+static _Noreturn void srv_child_spare_main(const struct config *cfg, const sigset_t *mask,
+                                           int req_r, int wfd)
+{
+    struct err err;
+    srv_child_enter(mask);
+    /* "kiln-spare" (also its sandbox's name until the job comes) tells a
+     * standby apart from a worker with a call */
+    prctl(PR_SET_NAME, (unsigned long)SRV_SPARE_NAME, 0UL, 0UL, 0UL);
+    if (act_exec_prepare(cfg, &err))
+        log_debug("spare worker: no ready sandbox (%s)", err.msg);
+    struct buf in;
+    buf_init(&in, (size_t)LIM_REQUEST_BYTES + 1024 * 1024);
+    bool over = false;
+    for (;;) {
+        char chunk[65536];
+        ssize_t r = read(req_r, chunk, sizeof(chunk));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        if (!over && buf_append(&in, chunk, (size_t)r, NULL))
+            over = true;
+    }
+    close(req_r);
+    prctl(PR_SET_NAME, (unsigned long)"kiln", 0UL, 0UL, 0UL);
+    if (!in.len) {
+        /* no request: the server stopped or went away */
+        act_exec_unprepare();
+        _exit(0);
+    }
+    bool ok = false;
+    json_t *env = NULL;
+    if (over) {
+        err_set(&err, E_INVALID, "request over %ld bytes", (long)LIM_REQUEST_BYTES);
+        env = route_error_envelope(NULL, &err, NULL);
+    } else {
+        env = route_text(cfg, NULL, in.data, in.len, &ok);
+    }
+    act_exec_unprepare(); /* what the action did not use */
+    srv_child_leave(env, ok, wfd);
+}
+
+enum err_code srv_child_spare(const struct config *cfg, const sigset_t *mask, size_t out_max,
+                              struct srv_child *c, struct err *err)
+{
+    int p[2], q[2];
+    memset(c, 0, sizeof(*c));
+    c->pid = -1;
+    c->fd = -1;
+    c->req_fd = -1;
+    buf_init(&c->out, out_max);
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return err_sys(err, E_SANDBOX, "cannot create a result pipe");
+    if (pipe2(q, O_CLOEXEC) != 0) {
+        close(p[0]);
+        close(p[1]);
+        return err_sys(err, E_SANDBOX, "cannot create a request pipe");
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        close(q[0]);
+        close(q[1]);
+        return err_sys(err, E_SANDBOX, "cannot fork a spare worker");
+    }
+    if (pid == 0) {
+        close(p[0]);
+        close(q[1]);
+        srv_child_spare_main(cfg, mask, q[0], p[1]);
+    }
+    setpgid(pid, pid);
+    close(p[1]);
+    close(q[0]);
+    int fl = fcntl(p[0], F_GETFL);
+    if (fl >= 0)
+        fcntl(p[0], F_SETFL, fl | O_NONBLOCK);
+    c->pid = pid;
+    c->fd = p[0];
+    c->req_fd = q[1];
+    c->started_ms = action_now_ms();
+    return E_OK;
+}
+
+enum err_code srv_child_feed(struct srv_child *c, const char *text, size_t len, struct err *err)
+{
+    if (c->req_fd < 0)
+        return err_set(err, E_INTERNAL, "not a spare worker");
+    struct sigaction ign, old;
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, &old);
+    enum err_code rc = E_OK;
+    while (len) {
+        ssize_t w = write(c->req_fd, text, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rc = err_sys(err, E_SANDBOX, "cannot hand the request to a spare worker");
+            break;
+        }
+        text += w;
+        len -= (size_t)w;
+    }
+    sigaction(SIGPIPE, &old, NULL);
+    close(c->req_fd);
+    c->req_fd = -1;
+    c->started_ms = action_now_ms();
+    return rc;
 }
 
 enum err_code srv_child_start(const struct config *cfg, json_t *req, const sigset_t *mask,
@@ -81,6 +210,7 @@ enum err_code srv_child_start(const struct config *cfg, json_t *req, const sigse
     memset(c, 0, sizeof(*c));
     c->pid = -1;
     c->fd = -1;
+    c->req_fd = -1;
     buf_init(&c->out, out_max);
     if (pipe2(p, O_CLOEXEC) != 0)
         return err_sys(err, E_SANDBOX, "cannot create a result pipe");
@@ -169,6 +299,16 @@ void srv_child_kill(struct srv_child *c)
     }
 }
 
+bool srv_child_done(struct srv_child *c)
+{
+    if (c->exited)
+        return true;
+    if (c->fd >= 0 || c->overflow || !c->out.len)
+        return false;
+    /* at EOF: a whole envelope ends with its closing brace */
+    return c->out.data[c->out.len - 1] == '}';
+}
+
 json_t *srv_child_envelope(struct srv_child *c, bool timed_out, bool *ok, bool *crashed)
 {
     struct err err;
@@ -182,6 +322,8 @@ json_t *srv_child_envelope(struct srv_child *c, bool timed_out, bool *ok, bool *
         }
         json_decref(env);
     }
+    if (!c->exited && !c->remote)
+        srv_child_reap(c, true); /* its fate, for the message */
     if (timed_out) {
         err_set(&err, E_TIMEOUT, "the action did not finish in time; its worker was killed");
     } else {
@@ -207,6 +349,9 @@ void srv_child_release(struct srv_child *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    if (c->req_fd > 0)
+        close(c->req_fd);
+    c->req_fd = -1;
     buf_release(&c->out);
 }
 
@@ -414,6 +559,7 @@ enum err_code srv_zygote_run(struct srv_zygote *z, const char *text, size_t len,
     memset(c, 0, sizeof(*c));
     c->pid = -1;
     c->fd = -1;
+    c->req_fd = -1;
     c->remote = true;
     buf_init(&c->out, out_max);
     if (pipe2(p, O_CLOEXEC) != 0)

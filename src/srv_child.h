@@ -32,6 +32,7 @@ struct srv_child {
     bool overflow;  /* the text went past out_max */
     bool remote;    /* started by a zygote: not our child; done at pipe EOF */
     double started_ms;
+    int req_fd; /* a spare's request pipe until it is fed; else -1 */
 };
 
 /* Fork a worker that runs route_request(cfg, NULL, req) (req borrowed; the
@@ -40,12 +41,28 @@ struct srv_child {
  * out_max caps the envelope text kept. E_SANDBOX when fork or pipe fail. */
 enum err_code srv_child_start(const struct config *cfg, json_t *req, const sigset_t *mask,
                               size_t out_max, struct srv_child *c, struct err *err);
+/*
+ * A spare: a worker forked before its request (warm modes). It makes its
+ * scratch dir and a ready, rehearsed sandbox for executeCode
+ * (act_exec_prepare), then waits for the request text; srv_child_feed()
+ * hands it over, and c is then a running worker like one from
+ * srv_child_start() (started_ms reset). A spare whose request pipe closes
+ * without a request (srv_child_release, or the caller's death) removes its
+ * scratch dir and exits 0.
+ */
+#define SRV_SPARE_NAME "kiln-spare" /* the process name of a spare and its sandbox */
+enum err_code srv_child_spare(const struct config *cfg, const sigset_t *mask, size_t out_max,
+                              struct srv_child *c, struct err *err);
+enum err_code srv_child_feed(struct srv_child *c, const char *text, size_t len, struct err *err);
 /* Read what is available on c->fd; closes it at EOF. Returns false when the
  * pipe is at EOF (or failed). */
 bool srv_child_read(struct srv_child *c);
 /* Reap the worker without blocking (or blocking when wait). True once it has
  * exited; then also drains the pipe. */
 bool srv_child_reap(struct srv_child *c, bool wait);
+/* True once the worker has exited, or has closed its pipe after what reads
+ * as a whole envelope: it may still be exiting (reap it after answering). */
+bool srv_child_done(struct srv_child *c);
 /* Kill the worker's process group (SIGKILL). */
 void srv_child_kill(struct srv_child *c);
 /* The envelope of a finished worker (new reference, never NULL unless out of

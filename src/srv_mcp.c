@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "action.h"
@@ -82,6 +83,8 @@ struct mcp_srv {
     json_t *resources; /* ids of output files, oldest first */
     double stray_until;
     bool sweep_due;
+    struct srv_child spare; /* a worker waiting for its request (warm only) */
+    bool have_spare;
 };
 
 /* ---- output ---- */
@@ -253,6 +256,8 @@ static void mcp_kill_tree(pid_t root)
 
 static bool mcp_is_worker(const struct mcp_srv *s, pid_t pid)
 {
+    if (s->have_spare && s->spare.pid == pid)
+        return true;
     for (const struct mcp_job *j = s->jobs; j; j = j->next)
         if (j->running && j->child.pid == pid && !j->child.exited)
             return true;
@@ -464,15 +469,94 @@ static json_t *mcp_call_result(struct mcp_srv *s, json_t *env, bool ok)
                      !ok);
 }
 
+static size_t mcp_out_max(const struct mcp_srv *s)
+{
+    return (size_t)(s->cfg->return_bytes + 2 * s->cfg->stdio_bytes) * 2 +
+           (size_t)LIM_MCP_ENVELOPE_EXTRA;
+}
+
+/* Warm: keep one worker forked ahead, with its sandbox made and rehearsed,
+ * so that a call skips the fork, the sandbox setup and the first-touch
+ * copying of the interpreter's pages. Only while no call runs, so that the
+ * preparation never competes with one for the CPU. */
+static void mcp_spare_ensure(struct mcp_srv *s)
+{
+    struct err err;
+    if (s->have_spare || !s->o->warm || !sbx_py_ready() || s->n_running || s->in_eof)
+        return;
+    if (srv_child_spare(s->cfg, &s->child_mask, mcp_out_max(s), &s->spare, &err)) {
+        log_warn("mcp: %s", err.msg);
+        return;
+    }
+    s->have_spare = true;
+}
+
+/* Let the spare go: without a request it cleans up and exits. */
+static void mcp_spare_drop(struct mcp_srv *s)
+{
+    if (!s->have_spare)
+        return;
+    s->have_spare = false;
+    srv_child_release(&s->spare); /* closes its request pipe */
+    pid_t pid = s->spare.pid;
+    if (pid > 0 && !s->spare.exited) {
+        /* it removes its scratch dir and its sandbox, then exits */
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        for (int i = 0; i < 1000 && waitpid(pid, NULL, WNOHANG) == 0; i++)
+            nanosleep(&ts, NULL);
+        if (waitpid(pid, NULL, WNOHANG) == 0) {
+            kill(-pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            s->sweep_due = true;
+        }
+    }
+}
+
+/* Start j in the spare when there is one; true when it did. */
+static bool mcp_job_feed_spare(struct mcp_srv *s, struct mcp_job *j)
+{
+    struct err err;
+    if (!s->have_spare)
+        return false;
+    s->have_spare = false;
+    if (srv_child_reap(&s->spare, false)) {
+        /* it died waiting */
+        srv_child_release(&s->spare);
+        s->sweep_due = true;
+        return false;
+    }
+    char *text = json_dumps(j->req, JSON_COMPACT);
+    if (!text || srv_child_feed(&s->spare, text, strlen(text), &err)) {
+        free(text);
+        if (text)
+            log_warn("mcp: %s", err.msg);
+        kill(-s->spare.pid, SIGKILL);
+        srv_child_reap(&s->spare, true);
+        srv_child_release(&s->spare);
+        s->sweep_due = true;
+        return false;
+    }
+    free(text);
+    j->child = s->spare;
+    memset(&s->spare, 0, sizeof(s->spare));
+    s->spare.pid = -1;
+    s->spare.fd = -1;
+    s->spare.req_fd = -1;
+    return true;
+}
+
 static void mcp_job_start(struct mcp_srv *s, struct mcp_job *j)
 {
     struct err err;
-    size_t out_max = (size_t)(s->cfg->return_bytes + 2 * s->cfg->stdio_bytes) * 2 +
-                     (size_t)LIM_MCP_ENVELOPE_EXTRA;
     j->running = true;
     s->n_queued--;
     s->n_running++;
-    if (srv_child_start(s->cfg, j->req, &s->child_mask, out_max, &j->child, &err)) {
+    if (mcp_job_feed_spare(s, j)) {
+        mcp_progress(s, j, false, "running");
+        j->next_tick_ms = action_now_ms() + LIM_MCP_PROGRESS_MS;
+        return;
+    }
+    if (srv_child_start(s->cfg, j->req, &s->child_mask, mcp_out_max(s), &j->child, &err)) {
         /* Answered as a failed call by the reaper: mark as exited. */
         log_error("mcp: %s", err.msg);
         j->child.exited = true;
@@ -913,9 +997,15 @@ static void mcp_tend(struct mcp_srv *s)
                 j->killed = true;
                 mcp_job_kill(s, j);
             }
-            if (srv_child_reap(&j->child, false)) {
+            /* Answer as soon as the envelope is whole, then reap: the
+             * worker's exit (unmapping its copy of the warm heap) takes
+             * milliseconds the client need not wait for. */
+            if (srv_child_reap(&j->child, false) ||
+                (!j->killed && !j->cancelled && srv_child_done(&j->child))) {
                 mcp_job_unlink(s, j);
                 mcp_job_finish(s, j);
+                if (!j->child.exited)
+                    srv_child_reap(&j->child, true);
                 mcp_job_free(j);
                 j = next;
                 continue;
@@ -942,10 +1032,18 @@ static void mcp_tend(struct mcp_srv *s)
     for (struct mcp_job *k = s->jobs; k && s->n_running < (size_t)s->o->workers; k = k->next)
         if (!k->running)
             mcp_job_start(s, k);
+    if (s->have_spare && srv_child_reap(&s->spare, false)) {
+        log_warn("mcp: the spare worker ended on its own; making another");
+        s->have_spare = false;
+        srv_child_release(&s->spare);
+        s->sweep_due = true;
+    }
+    mcp_spare_ensure(s);
 }
 
 static void mcp_stop_all(struct mcp_srv *s)
 {
+    mcp_spare_drop(s);
     for (struct mcp_job *j = s->jobs; j; j = j->next) {
         j->cancelled = true;
         mcp_job_kill(s, j);
@@ -1059,6 +1157,7 @@ enum err_code srv_mcp_run(const struct config *cfg, const struct srv_mcp_opts *o
     }
     log_info("mcp: ready (%ld workers, store %s)", o->workers, cfg->store_dir);
     rc = mcp_loop(&s, sfd, err);
+    mcp_spare_drop(&s);
     if (s.jobs)
         mcp_stop_all(&s);
     mcp_reap_strays(&s, true);

@@ -70,12 +70,17 @@ function descendants(root) {
 }
 
 const sleep = ms => new Promise(r => setTimeout(r, ms));
+// The standby worker of a warm server (and its sandbox) is named kiln-spare.
+const isSpare = d => {
+  try { return fs.readFileSync(`/proc/${parseInt(d, 10)}/comm`, 'utf8').trim() === 'kiln-spare'; }
+  catch { return false; }
+};
 async function waitNoDescendants(pid, ms) {
   const until = Date.now() + ms;
-  let d = descendants(pid);
+  let d = descendants(pid).filter(x => !isSpare(x));
   while (d.length && Date.now() < until) {
     await sleep(100);
-    d = descendants(pid);
+    d = descendants(pid).filter(x => !isSpare(x));
   }
   return d;
 }
@@ -226,7 +231,7 @@ try {
       undefined, { signal: ac.signal, onprogress: () => started(), timeout: 60000 });
     await Promise.race([running, sleep(20000)]);
     await sleep(800); // let the sandbox come up under the worker
-    const tree = descendants(pid).map(d => parseInt(d, 10));
+    const tree = descendants(pid).filter(d => !isSpare(d)).map(d => parseInt(d, 10));
     assert.ok(tree.length >= 2, `the call did not start a worker and a sandbox: ${tree}`);
     ac.abort('test cancels');
     await assert.rejects(call);
@@ -235,7 +240,10 @@ try {
     // Also those that might have escaped the tree (reparented elsewhere).
     const escaped = tree.filter(alive);
     assert.deepEqual(escaped, [], `worker tree processes still alive: ${escaped}`);
-    const scratch = () => (fs.existsSync(scratchDir) ? fs.readdirSync(scratchDir) : []);
+    // a standby's own scratch dir is named after its pid: run-<pid>-...
+    const spares = descendants(pid).filter(isSpare).map(d => parseInt(d, 10));
+    const scratch = () => (fs.existsSync(scratchDir) ? fs.readdirSync(scratchDir) : [])
+      .filter(n => !spares.some(p => n.startsWith(`run-${p}-`)));
     for (let i = 0; i < 20 && scratch().length; i++) await sleep(100);
     const dirs = scratch();
     assert.deepEqual(dirs, [], `scratch dirs left: ${dirs}`);

@@ -14,8 +14,9 @@ LATEST = "2025-11-25"
 
 
 class Mcp:
-    def __init__(self, env, *args):
-        self.p = subprocess.Popen([KILN, "mcp", "--cold", *args], stdin=subprocess.PIPE,
+    def __init__(self, env, *args, warm=False):
+        mode = [] if warm else ["--cold"]
+        self.p = subprocess.Popen([KILN, "mcp", *mode, *args], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env.env)
         self.buf = b""
         self.next_id = 100
@@ -338,6 +339,117 @@ def test_sigterm_kills_running_calls(env):
         time.sleep(0.05)
     assert not [p for p in pids if alive(p)], "processes left after SIGTERM"
     m.close()
+
+
+def comm(pid):
+    try:
+        return open(f"/proc/{pid}/comm").read().strip()
+    except OSError:
+        return None
+
+
+def spares(pid):
+    return sorted(p for p in tree(pid) if comm(p) == "kiln-spare")
+
+
+def wait_spares(m, n=2, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        s = spares(m.p.pid)
+        if len(s) >= n:
+            return s
+        time.sleep(0.05)
+    return spares(m.p.pid)
+
+
+def call_code(m, code):
+    r = m.request("tools/call", {"name": "executeCode", "arguments": {"code": code}})
+    env_ = r["result"]["structuredContent"]
+    assert env_["ok"], env_
+    return env_["result"]["stdout"]
+
+
+# What the code sees of its sandbox: identity, confinement, network, files.
+PROBE = r"""
+import os, socket, json
+st = {l.split(':')[0]: l.split(':')[1].strip() for l in open('/proc/self/status')
+      if l.startswith(('Seccomp', 'NoNewPrivs', 'CapEff', 'CapBnd', 'Uid'))}
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_STREAM).connect(('127.0.0.1', 9))
+    net = 'connected'
+except OSError as e:
+    net = type(e).__name__
+def attempt(f):
+    try:
+        return f()
+    except OSError as e:
+        return type(e).__name__
+print(json.dumps({'pid': os.getpid(), 'uid': os.getuid(), 'host': os.uname().nodename,
+                  'cwd_entries': sorted(os.listdir('.')), 'status': st, 'net': net,
+                  'shadow': attempt(lambda: open('/etc/shadow').read()),
+                  'root': attempt(lambda: sorted(os.listdir('/'))),
+                  'tmp_writable': attempt(lambda: open('/tmp/probe', 'w').write('x')),
+                  'home': attempt(lambda: sorted(os.listdir('/root')))}, sort_keys=True))
+"""
+
+
+def test_spare_is_the_same_sandbox(env):
+    """A warm server keeps a standby worker with a ready sandbox; a call it
+    serves sees exactly the sandbox a fresh worker gives (cold server)."""
+    cold = Mcp(env)
+    cold.init()
+    want = json.loads(call_code(cold, PROBE))
+    assert cold.close() == 0
+    m = Mcp(env, warm=True)
+    m.init()
+    assert call_code(m, "print(6*7)") == "42\n"
+    first = wait_spares(m)
+    assert len(first) == 2, f"standby worker and its sandbox: {first}"
+    got = json.loads(call_code(m, PROBE))
+    assert not [p for p in first if alive(p) and comm(p) == "kiln-spare"], \
+        "the standby did not take the call"
+    assert got == want, f"spare sandbox {got} != fresh sandbox {want}"
+    assert got["pid"] == 1 and got["net"] != "connected" and got["shadow"] != "read"
+    assert got["status"]["Seccomp"] == "2" and got["status"]["NoNewPrivs"] == "1"
+    m.close()
+
+
+def test_spare_gone_with_the_server(env):
+    """SIGKILL of a warm server: its standby worker, the standby's sandbox and
+    the standby's scratch dir go too (the worker sees its request pipe close)."""
+    m = Mcp(env, warm=True)
+    m.init()
+    assert call_code(m, "print(1)") == "1\n"
+    sp = wait_spares(m)
+    assert len(sp) == 2, sp
+    assert any(d.startswith("run-%d-" % p) for d in env.leftovers() for p in sp), \
+        f"the standby has no scratch dir: {env.leftovers()}"
+    m.p.kill()
+    m.p.wait(10)
+    end = time.time() + 5
+    while (any(alive(p) for p in sp) or env.leftovers()) and time.time() < end:
+        time.sleep(0.05)
+    assert not [p for p in sp if alive(p)], "standby processes left"
+    assert env.leftovers() == [], f"scratch dirs left: {env.leftovers()}"
+    m.close()
+
+
+def test_spare_unused_by_process_file(env):
+    """processFile in a standby worker: its ready sandbox is dropped, the
+    operation runs in a fresh one, the next call still works."""
+    m = Mcp(env, warm=True)
+    m.init()
+    call_code(m, "pass")
+    wait_spares(m)
+    r = m.request("tools/call", {"name": "processFile", "arguments": {
+        "operation": "analyze", "fileBase64": b64("a,b\n1,2\n3,4\n"), "fileName": "t.csv"}})
+    env_ = r["result"]["structuredContent"]
+    assert env_["ok"], env_
+    assert env_["result"]["rowCount"] == 2 if "rowCount" in env_["result"] else True
+    wait_spares(m)
+    assert call_code(m, "print(2+2)") == "4\n"
+    assert m.close() == 0
+    assert not tree(m.p.pid)
 
 
 if __name__ == "__main__":
