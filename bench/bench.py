@@ -246,7 +246,7 @@ def task_exec():
     wj = os.path.join(OUT, "warm.json")
     if os.path.exists(wj):
         w = json.load(open(wj))
-        for k in ("mcp warm trivial", "mcp warm pandas sum"):
+        for k in sorted(k for k in w if k.startswith("mcp warm")):
             if k in w:
                 notes.append("exec: %s p50 %.1f ms, p99 %.1f ms (bench/warm.py, %d calls)"
                              % (k, w[k]["p50"], w[k]["p99"], w[k]["n"]))
