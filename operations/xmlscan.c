@@ -14,6 +14,7 @@
 #include "banned.h"
 
 #define XS_CHUNK 65536
+#define XS_SNIFF 1024 /* bytes the XML declaration is looked for in */
 
 enum xs_state { XS_ST_START, XS_ST_PROLOG, XS_ST_BODY, XS_ST_EPILOG, XS_ST_DONE };
 
@@ -243,7 +244,9 @@ static bool xs_sniff(struct xs *x)
     if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF)
         x->pos = 3;
     const char *d = x->buf + x->pos;
-    size_t dn = n - x->pos;
+    size_t dn = n - x->pos; /* the same window however the input was read */
+    if (dn > XS_SNIFF - x->pos)
+        dn = XS_SNIFF - x->pos;
     if (dn < 6 || memcmp(d, "<?xml", 5) || !strchr(" \t\r\n", d[5]))
         return true;
     const char *end = memmem(d, dn, "?>", 2);
@@ -757,7 +760,7 @@ enum err_code xs_next(struct xs *x, struct xs_event *ev, struct err *err)
     }
     if (x->st == XS_ST_START) {
         /* the first bytes: sniffed before they are checked */
-        while (!x->eof && x->len < 1024) {
+        while (!x->eof && x->len < XS_SNIFF) {
             size_t got = 0;
             if ((rc = x->rd(x->ctx, x->buf + x->len, x->cap - x->len, &got, err)))
                 return rc;
