@@ -438,7 +438,8 @@ static enum xs_step xs_end_tag(struct xs *x, struct xs_event *ev, struct err *er
         return XS_FAIL;
     }
     const char *top = x->stk + x->stk_off[x->depth - 1];
-    if (memcmp(top, n, nl) || top[nl]) {
+    size_t tl = x->stk_len - x->stk_off[x->depth - 1] - 1; /* its length */
+    if (tl != nl || memcmp(top, n, nl)) {
         xs_bad(x, x->pos, err, "mismatched tag: '<%.40s>' closed by '</%.*s>'", top,
                (int)(nl > 40 ? 40 : nl), n);
         return XS_FAIL;
