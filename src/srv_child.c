@@ -134,45 +134,75 @@ static _Noreturn void srv_child_spare_main(const struct config *cfg, const sigse
     srv_child_leave(env, ok, wfd);
 }
 
-enum err_code srv_child_spare(const struct config *cfg, const sigset_t *mask, size_t out_max,
-                              struct srv_child *c, struct err *err)
+/*
+ * Fork a worker with its result pipe (and a request pipe for a spare): in
+ * the child returns 0 with *wfd (and *rfd) set; in the parent the pid, with
+ * c filled; -1 on failure (err set).
+ */
+static pid_t srv_child_fork(struct srv_child *c, size_t out_max, bool spare, int *wfd, int *rfd,
+                            struct err *err)
 {
-    int p[2], q[2];
+    int p[2], q[2] = {-1, -1};
     memset(c, 0, sizeof(*c));
     c->pid = -1;
     c->fd = -1;
     c->req_fd = -1;
     buf_init(&c->out, out_max);
-    if (pipe2(p, O_CLOEXEC) != 0)
-        return err_sys(err, E_SANDBOX, "cannot create a result pipe");
-    if (pipe2(q, O_CLOEXEC) != 0) {
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        err_sys(err, E_SANDBOX, "cannot create a result pipe");
+        return -1;
+    }
+    if (spare && pipe2(q, O_CLOEXEC) != 0) {
+        err_sys(err, E_SANDBOX, "cannot create a request pipe");
         close(p[0]);
         close(p[1]);
-        return err_sys(err, E_SANDBOX, "cannot create a request pipe");
+        return -1;
     }
     pid_t pid = fork();
     if (pid < 0) {
+        err_sys(err, E_SANDBOX, "cannot fork a worker");
         close(p[0]);
         close(p[1]);
-        close(q[0]);
-        close(q[1]);
-        return err_sys(err, E_SANDBOX, "cannot fork a spare worker");
+        if (spare) {
+            close(q[0]);
+            close(q[1]);
+        }
+        return -1;
     }
     if (pid == 0) {
         close(p[0]);
-        close(q[1]);
-        srv_child_spare_main(cfg, mask, q[0], p[1]);
+        *wfd = p[1];
+        if (spare) {
+            close(q[1]);
+            *rfd = q[0];
+        }
+        return 0;
     }
+    /* Also from the parent, so a kill of the group right away cannot miss. */
     setpgid(pid, pid);
     close(p[1]);
-    close(q[0]);
+    if (spare) {
+        close(q[0]);
+        c->req_fd = q[1];
+    }
     int fl = fcntl(p[0], F_GETFL);
     if (fl >= 0)
         fcntl(p[0], F_SETFL, fl | O_NONBLOCK);
     c->pid = pid;
     c->fd = p[0];
-    c->req_fd = q[1];
     c->started_ms = action_now_ms();
+    return pid;
+}
+
+enum err_code srv_child_spare(const struct config *cfg, const sigset_t *mask, size_t out_max,
+                              struct srv_child *c, struct err *err)
+{
+    int w = -1, r = -1;
+    pid_t pid = srv_child_fork(c, out_max, true, &w, &r, err);
+    if (pid < 0)
+        return err->code;
+    if (pid == 0)
+        srv_child_spare_main(cfg, mask, r, w);
     return E_OK;
 }
 
@@ -206,33 +236,12 @@ enum err_code srv_child_feed(struct srv_child *c, const char *text, size_t len, 
 enum err_code srv_child_start(const struct config *cfg, json_t *req, const sigset_t *mask,
                               size_t out_max, struct srv_child *c, struct err *err)
 {
-    int p[2];
-    memset(c, 0, sizeof(*c));
-    c->pid = -1;
-    c->fd = -1;
-    c->req_fd = -1;
-    buf_init(&c->out, out_max);
-    if (pipe2(p, O_CLOEXEC) != 0)
-        return err_sys(err, E_SANDBOX, "cannot create a result pipe");
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(p[0]);
-        close(p[1]);
-        return err_sys(err, E_SANDBOX, "cannot fork a worker");
-    }
-    if (pid == 0) {
-        close(p[0]);
-        srv_child_main(cfg, req, mask, p[1]);
-    }
-    /* Also from the parent, so a kill of the group right away cannot miss. */
-    setpgid(pid, pid);
-    close(p[1]);
-    int fl = fcntl(p[0], F_GETFL);
-    if (fl >= 0)
-        fcntl(p[0], F_SETFL, fl | O_NONBLOCK);
-    c->pid = pid;
-    c->fd = p[0];
-    c->started_ms = action_now_ms();
+    int w = -1;
+    pid_t pid = srv_child_fork(c, out_max, false, &w, NULL, err);
+    if (pid < 0)
+        return err->code;
+    if (pid == 0)
+        srv_child_main(cfg, req, mask, w);
     return E_OK;
 }
 

@@ -126,6 +126,18 @@ static void t_xmlscan_error_line(void)
     free(e);
 }
 
+/* b := head, then n bytes of fill, then tail (with its NUL). */
+static void tx_big(struct buf *b, const char *head, char fill, size_t n, const char *tail)
+{
+    char blk[4096];
+    memset(blk, fill, sizeof blk);
+    buf_reset(b);
+    buf_append_str(b, head, NULL);
+    for (size_t i = 0; i < n; i += sizeof blk)
+        buf_append(b, blk, n - i < sizeof blk ? n - i : sizeof blk, NULL);
+    buf_append(b, tail, strlen(tail) + 1, NULL);
+}
+
 /* Depth and token caps are E_LIMIT with a message, not a crash or a hang. */
 static void t_xmlscan_caps(void)
 {
@@ -138,26 +150,12 @@ static void t_xmlscan_caps(void)
     char *e = tx_events(b.data, 4096, msg, sizeof msg);
     T_EXPECT(strstr(e, "!5\n") != NULL && strstr(msg, "deep") != NULL);
     free(e);
-    buf_reset(&b);
-    buf_append(&b, "<a v=\"", 6, NULL);
-    for (long i = 0; i < LIM_XML_TOKEN_BYTES / 4096 + 2; i++) {
-        char blk[4096];
-        memset(blk, 'x', sizeof blk);
-        buf_append(&b, blk, sizeof blk, NULL);
-    }
-    buf_append(&b, "\"/>", 4, NULL);
+    tx_big(&b, "<a v=\"", 'x', (size_t)LIM_XML_TOKEN_BYTES + 8192, "\"/>");
     e = tx_events(b.data, 65536, msg, sizeof msg);
     T_EXPECT(strstr(e, "!5\n") != NULL && strstr(msg, "over") != NULL);
     free(e);
     /* long text is no token: it streams in pieces */
-    buf_reset(&b);
-    buf_append(&b, "<a>", 3, NULL);
-    for (long i = 0; i < LIM_XML_TOKEN_BYTES / 4096 + 2; i++) {
-        char blk[4096];
-        memset(blk, 'y', sizeof blk);
-        buf_append(&b, blk, sizeof blk, NULL);
-    }
-    buf_append(&b, "</a>", 5, NULL);
+    tx_big(&b, "<a>", 'y', (size_t)LIM_XML_TOKEN_BYTES + 8192, "</a>");
     e = tx_events(b.data, 65536, msg, sizeof msg);
     T_EXPECT(strstr(e, "Z\n") != NULL);
     free(e);
