@@ -412,16 +412,24 @@ static const bool xs_stop[256] = {
     ['='] = true, ['<'] = true,  ['"'] = true,  ['\''] = true, ['&'] = true,
 };
 
+/* The end of the name at q (before e); *colon: its first ':', or NULL. */
+static char *xs_name(char *q, const char *e, char **colon)
+{
+    *colon = NULL;
+    while (q < e && !xs_stop[(unsigned char)*q]) {
+        if (*q == ':' && !*colon)
+            *colon = q;
+        q++;
+    }
+    return q;
+}
+
 /* An end tag at buf[pos] ("</"). */
 static enum xs_step xs_end_tag(struct xs *x, struct xs_event *ev, struct err *err)
 {
     char *p = x->buf + x->pos, *e = x->buf + x->vlen;
-    char *n = p + 2, *ne = n, *colon = NULL;
-    while (ne < e && !xs_stop[(unsigned char)*ne]) {
-        if (*ne == ':' && !colon)
-            colon = ne;
-        ne++;
-    }
+    char *n = p + 2, *colon;
+    char *ne = xs_name(n, e, &colon);
     char *gt = ne;
     while (gt < e && xs_space(*gt))
         gt++;
@@ -460,13 +468,9 @@ static enum xs_step xs_end_tag(struct xs *x, struct xs_event *ev, struct err *er
 static enum xs_step xs_start_tag(struct xs *x, struct xs_event *ev, struct err *err)
 {
     char *b = x->buf, *p = b + x->pos, *e = b + x->vlen;
-    char *q = p + 1, *colon = NULL;
+    char *colon;
+    char *q = xs_name(p + 1, e, &colon);
     size_t na = 0;
-    while (q < e && !xs_stop[(unsigned char)*q]) {
-        if (*q == ':' && !colon)
-            colon = q;
-        q++;
-    }
     if (q >= e)
         return XS_MORE;
     char *name = p + 1, *name_end = q;
@@ -500,12 +504,8 @@ static enum xs_step xs_start_tag(struct xs *x, struct xs_event *ev, struct err *
             xs_bad(x, (size_t)(q - b), err, "no white space before an attribute");
             return XS_FAIL;
         }
-        char *an = q, *acolon = NULL;
-        while (q < e && !xs_stop[(unsigned char)*q]) {
-            if (*q == ':' && !acolon)
-                acolon = q;
-            q++;
-        }
+        char *an = q, *acolon;
+        q = xs_name(q, e, &acolon);
         if (q >= e)
             return XS_MORE;
         char *ane = q;
@@ -632,11 +632,11 @@ static size_t xs_eol(char *t, size_t n)
 }
 
 /* Markup starting "<!" or "<?" at buf[pos]. */
-static enum xs_step xs_special(struct xs *x, struct xs_event *ev, bool *text, struct err *err)
+static enum xs_step xs_special(struct xs *x, struct xs_event *ev, bool *got_event, struct err *err)
 {
     char *b = x->buf, *p = b + x->pos, *e = b + x->vlen;
     size_t av = (size_t)(e - p);
-    *text = false;
+    *got_event = false;
     if (p[1] == '?') {
         char *end = memmem(p + 2, av - 2, "?>", 2);
         if (!end)
@@ -667,12 +667,12 @@ static enum xs_step xs_special(struct xs *x, struct xs_event *ev, bool *text, st
         ev->text = p + 9;
         ev->len = xs_eol(p + 9, (size_t)(end - (p + 9)));
         x->pos = (size_t)(end + 3 - b);
-        *text = true;
+        *got_event = true;
         return XS_GOT;
     }
     if (!memcmp(p, "<!DOCTYPE", 9) && x->st == XS_ST_PROLOG) {
         ev->kind = XS_FALLBACK;
-        *text = true;
+        *got_event = true;
         return XS_GOT;
     }
     xs_bad(x, x->pos, err, "bad markup");

@@ -751,88 +751,46 @@ enum err_code sbx_py_job_pack(const struct sbx_py_job *job, struct buf *out, str
     h.traceback_cap = job->traceback_cap;
     h.max_depth = job->max_depth;
     h.call_entry = job->call_entry;
+    /* each string with its NUL, so the reader can point into the bytes */
     enum err_code rc;
     if ((rc = buf_append(out, &h, sizeof(h), err)) ||
-        (rc = buf_append(out, job->code, job->code_len, err)))
+        (rc = buf_append(out, job->code, job->code_len, err)) || (rc = buf_append(out, "", 1, err)))
         return rc;
-    if (job->inputs_json && (rc = buf_append_str(out, job->inputs_json, err)))
+    if (job->inputs_json && (rc = buf_append(out, job->inputs_json, h.inputs_len + 1, err)))
         return rc;
-    if (job->packages_json && (rc = buf_append_str(out, job->packages_json, err)))
+    if (job->packages_json && (rc = buf_append(out, job->packages_json, h.packages_len + 1, err)))
         return rc;
     return E_OK;
 }
 
-/* Read fd to EOF into a malloc'd buffer (NUL-terminated); NULL when over max or failing. */
-static char *sbx_py_read_all(int fd, size_t max, size_t *len)
+/* The string of n bytes and its NUL at b[*off] (NULL for SBX_PY_JOB_NONE);
+ * false when it does not fit in len. */
+static bool sbx_py_job_str(const char *b, size_t len, size_t *off, uint64_t n, const char **out)
 {
-    size_t cap = 65536, n = 0;
-    char *b = malloc(cap + 1);
-    while (b) {
-        if (n == cap) {
-            if (cap >= max) {
-                free(b);
-                return NULL;
-            }
-            cap = cap * 2 > max ? max : cap * 2;
-            char *nb = realloc(b, cap + 1);
-            if (!nb) {
-                free(b);
-                return NULL;
-            }
-            b = nb;
-        }
-        ssize_t r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            free(b);
-            return NULL;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    if (b) {
-        b[n] = '\0';
-        *len = n;
-    }
-    return b;
+    *out = NULL;
+    if (n == SBX_PY_JOB_NONE)
+        return true;
+    if (n >= len - *off || b[*off + n] != '\0')
+        return false;
+    *out = b + *off;
+    *off += (size_t)n + 1;
+    return true;
 }
 
-/* Split the packed job in b (kept alive by the caller) into job; false when malformed. */
-static bool sbx_py_job_unpack(char *b, size_t len, struct sbx_py_job *job, char **inputs_copy,
-                              char **packages_copy)
+/* Point job into the packed bytes b (kept alive by the caller); false when malformed. */
+static bool sbx_py_job_unpack(const char *b, size_t len, struct sbx_py_job *job)
 {
     struct sbx_py_job_head h;
+    size_t off = sizeof(h);
     if (len < sizeof(h))
         return false;
     memcpy(&h, b, sizeof(h));
-    if (memcmp(h.magic, SBX_PY_JOB_MAGIC, sizeof(SBX_PY_JOB_MAGIC)))
+    if (memcmp(h.magic, SBX_PY_JOB_MAGIC, sizeof(SBX_PY_JOB_MAGIC)) ||
+        h.code_len == SBX_PY_JOB_NONE || !sbx_py_job_str(b, len, &off, h.code_len, &job->code) ||
+        !sbx_py_job_str(b, len, &off, h.inputs_len, &job->inputs_json) ||
+        !sbx_py_job_str(b, len, &off, h.packages_len, &job->packages_json) || off != len)
         return false;
-    size_t off = sizeof(h), il = 0, pl = 0;
-    if (h.code_len > len - off)
-        return false;
-    job->code = b + off;
     job->code_len = (size_t)h.code_len;
-    off += (size_t)h.code_len;
-    if (h.inputs_len != SBX_PY_JOB_NONE) {
-        if (h.inputs_len > len - off)
-            return false;
-        il = (size_t)h.inputs_len;
-    }
-    if (h.packages_len != SBX_PY_JOB_NONE && h.packages_len > len - off - il)
-        return false;
-    pl = h.packages_len != SBX_PY_JOB_NONE ? (size_t)h.packages_len : 0;
-    if (off + il + pl != len)
-        return false;
-    /* the strings need their own NULs: copies (small next to the code) */
-    *inputs_copy = h.inputs_len != SBX_PY_JOB_NONE ? strndup(b + off, il) : NULL;
-    *packages_copy = h.packages_len != SBX_PY_JOB_NONE ? strndup(b + off + il, pl) : NULL;
-    if ((h.inputs_len != SBX_PY_JOB_NONE && !*inputs_copy) ||
-        (h.packages_len != SBX_PY_JOB_NONE && !*packages_copy))
-        return false;
-    job->inputs_json = *inputs_copy;
-    job->packages_json = *packages_copy;
     job->return_cap = (long)h.return_cap;
     job->traceback_cap = (long)h.traceback_cap;
     job->max_depth = (int)h.max_depth;
@@ -873,20 +831,19 @@ int sbx_py_ready_child(int job_fd, int result_fd)
         if (!i)
             sbx_ready_signal();
     }
-    size_t len = 0;
-    char *b = sbx_py_read_all(job_fd, (size_t)LIM_REQUEST_BYTES + (size_t)LIM_CODE_BYTES, &len);
+    struct buf in;
+    buf_init(&in, (size_t)LIM_REQUEST_BYTES + (size_t)LIM_CODE_BYTES);
+    bool whole = buf_read_fd(&in, job_fd, NULL) == E_OK;
     close(job_fd);
     prctl(PR_SET_NAME, (unsigned long)"kiln", 0UL, 0UL, 0UL); /* no longer a standby */
     struct sbx_py_job job;
-    char *in = NULL, *pk = NULL;
-    if (!b || !sbx_py_job_unpack(b, len, &job, &in, &pk)) {
+    if (!whole || !sbx_py_job_unpack(in.data, in.len, &job)) {
+        buf_release(&in);
         sbx_py_write_error(result_fd, "INTERNAL",
                            "the job of a ready sandbox did not arrive whole");
         return SBX_PY_EXIT_RUNNER;
     }
     int rc = sbx_py_finish(&job, result_fd);
-    free(in);
-    free(pk);
-    free(b);
+    buf_release(&in);
     return rc;
 }

@@ -839,8 +839,9 @@ static struct sbx_ready sbx_ready_one = {.pid = -1};
 
 void sbx_ready_discard(void)
 {
-    if (sbx_ready_one.pid > 0 || sbx_ctx.jfn)
-        sbx_end(&sbx_ctx, sbx_ready_one.pid);
+    if (sbx_ready_one.pid <= 0)
+        return;
+    sbx_end(&sbx_ctx, sbx_ready_one.pid);
     sbx_ready_one.pid = -1;
     sbx_ctx.jfn = NULL;
 }
@@ -934,12 +935,9 @@ enum err_code sbx_ready_run(long wall_ms, const void *job, size_t len, struct sb
         goto out;
     /* The job: W reads it to EOF (a pipe's worth is buffered; a larger one
      * is written while W reads, which it does at once). A W that died
-     * meanwhile shows as EPIPE here and as its fate in the watch below. */
+     * meanwhile shows as EPIPE here (kiln's main ignores SIGPIPE) and as its
+     * fate in the watch below. */
     const char *p = job;
-    struct sigaction ign, old;
-    memset(&ign, 0, sizeof(ign));
-    ign.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &ign, &old);
     while (len) {
         ssize_t w = write(c->job_w, p, len);
         if (w < 0 && errno == EINTR)
@@ -949,7 +947,6 @@ enum err_code sbx_ready_run(long wall_ms, const void *job, size_t len, struct sb
         p += w;
         len -= (size_t)w;
     }
-    sigaction(SIGPIPE, &old, NULL);
     close(c->job_w);
     c->job_w = -1;
     rc = sbx_watch(c, &pid, t0, wall_ms, outcome, err);

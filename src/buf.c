@@ -1,9 +1,11 @@
 #include "buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "banned.h"
 
@@ -72,6 +74,23 @@ enum err_code buf_append(struct buf *b, const void *p, size_t n, struct err *err
 enum err_code buf_append_str(struct buf *b, const char *s, struct err *err)
 {
     return buf_append(b, s, strlen(s), err);
+}
+
+enum err_code buf_read_fd(struct buf *b, int fd, struct err *err)
+{
+    enum err_code rc = E_OK;
+    char chunk[65536];
+    for (;;) {
+        ssize_t r = read(fd, chunk, sizeof(chunk));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return err_sys(err, E_IO, "read error");
+        if (r == 0)
+            return rc;
+        if (!rc)
+            rc = buf_append(b, chunk, (size_t)r, err);
+    }
 }
 
 enum err_code buf_printf(struct buf *b, struct err *err, const char *fmt, ...)

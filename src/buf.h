@@ -29,6 +29,10 @@ void buf_reset(struct buf *b);
 /* Append; E_LIMIT when the result would exceed max, E_NOMEM. */
 enum err_code buf_append(struct buf *b, const void *p, size_t n, struct err *err);
 enum err_code buf_append_str(struct buf *b, const char *s, struct err *err);
+/* Append what fd gives until EOF (EINTR retried). Past max the rest is still
+ * read and dropped, so a writer never blocks, and E_LIMIT is returned at EOF;
+ * E_IO when a read fails. */
+enum err_code buf_read_fd(struct buf *b, int fd, struct err *err);
 enum err_code buf_printf(struct buf *b, struct err *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Hand the payload (NUL-terminated, may be NULL when empty) to the caller. */

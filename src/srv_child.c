@@ -44,17 +44,20 @@ static void srv_child_close_sockets_except(int keep)
     closedir(d);
 }
 
-static void srv_child_write_all(int fd, const char *p, size_t n)
+/* Write all of (p, n); false when the reader is gone (SIGPIPE is ignored
+ * by kiln's main) or the write fails. */
+static bool srv_child_write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return;
+            return false;
         p += w;
         n -= (size_t)w;
     }
+    return true;
 }
 
 /* The worker: never returns. */
@@ -104,17 +107,7 @@ static _Noreturn void srv_child_spare_main(const struct config *cfg, const sigse
         log_debug("spare worker: no ready sandbox (%s)", err.msg);
     struct buf in;
     buf_init(&in, (size_t)LIM_REQUEST_BYTES + 1024 * 1024);
-    bool over = false;
-    for (;;) {
-        char chunk[65536];
-        ssize_t r = read(req_r, chunk, sizeof(chunk));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        if (!over && buf_append(&in, chunk, (size_t)r, NULL))
-            over = true;
-    }
+    bool over = buf_read_fd(&in, req_r, NULL) == E_LIMIT;
     close(req_r);
     prctl(PR_SET_NAME, (unsigned long)"kiln", 0UL, 0UL, 0UL);
     if (!in.len) {
@@ -210,23 +203,9 @@ enum err_code srv_child_feed(struct srv_child *c, const char *text, size_t len, 
 {
     if (c->req_fd < 0)
         return err_set(err, E_INTERNAL, "not a spare worker");
-    struct sigaction ign, old;
-    memset(&ign, 0, sizeof(ign));
-    ign.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &ign, &old);
     enum err_code rc = E_OK;
-    while (len) {
-        ssize_t w = write(c->req_fd, text, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rc = err_sys(err, E_SANDBOX, "cannot hand the request to a spare worker");
-            break;
-        }
-        text += w;
-        len -= (size_t)w;
-    }
-    sigaction(SIGPIPE, &old, NULL);
+    if (!srv_child_write_all(c->req_fd, text, len))
+        rc = err_sys(err, E_SANDBOX, "cannot hand the request to a spare worker");
     close(c->req_fd);
     c->req_fd = -1;
     c->started_ms = action_now_ms();
@@ -358,7 +337,7 @@ void srv_child_release(struct srv_child *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
-    if (c->req_fd > 0)
+    if (c->req_fd >= 0)
         close(c->req_fd);
     c->req_fd = -1;
     buf_release(&c->out);

@@ -495,7 +495,8 @@ static enum srv_ep srv_classify(const char *url)
 
 static bool srv_authorized(struct srv *s, struct MHD_Connection *c)
 {
-    const char *v = lz_mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *v =
+        lz_mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     const char *key = NULL;
     if (s->o->n_keys == 0)
         return true;
@@ -513,7 +514,8 @@ static bool srv_authorized(struct srv *s, struct MHD_Connection *c)
 
 static bool srv_json_ctype(struct MHD_Connection *c)
 {
-    const char *ct = lz_mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct =
+        lz_mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!ct || !*ct)
         return true;
     size_t n = strcspn(ct, "; \t");
@@ -633,8 +635,8 @@ static enum MHD_Result srv_action_submit(struct srv *s, struct MHD_Connection *c
     size_t sk_len = 0;
     char *sk = reqblob_skeleton(body, r->body.len, &sk_len); /* big fileBase64 values skipped */
     reqblob_clear();
-    json_t *req = json_loadb(sk ? sk : body, sk ? sk_len : r->body.len, JSON_REJECT_DUPLICATES,
-                             &jerr);
+    json_t *req =
+        json_loadb(sk ? sk : body, sk ? sk_len : r->body.len, JSON_REJECT_DUPLICATES, &jerr);
     if (!req && sk)
         req = json_loadb(body, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
     free(sk);
@@ -657,6 +659,7 @@ static enum MHD_Result srv_action_submit(struct srv *s, struct MHD_Connection *c
     j->refs = 2;
     j->child.pid = -1;
     j->child.fd = -1;
+    j->child.req_fd = -1;
     snprintf(retry, sizeof(retry), "%d", LIM_SERVE_RETRY_AFTER_S);
     pthread_mutex_lock(&s->lock);
     bool draining = s->draining;
@@ -1107,12 +1110,12 @@ enum err_code srv_http_run(const struct config *cfg, const struct srv_http_opts 
         goto out;
     }
     s.d = lz_mhd.start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-                               MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-                           0, NULL, NULL, srv_ah, &s, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-                           MHD_OPTION_NOTIFY_COMPLETED, srv_completed, &s,
-                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIM_SERVE_CONN_TIMEOUT_S,
-                           MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIM_SERVE_CONNECTIONS,
-                           MHD_OPTION_THREAD_POOL_SIZE, SRV_MHD_THREADS, MHD_OPTION_END);
+                                  MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+                              0, NULL, NULL, srv_ah, &s, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+                              MHD_OPTION_NOTIFY_COMPLETED, srv_completed, &s,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIM_SERVE_CONN_TIMEOUT_S,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIM_SERVE_CONNECTIONS,
+                              MHD_OPTION_THREAD_POOL_SIZE, SRV_MHD_THREADS, MHD_OPTION_END);
     if (!s.d) {
         rc = err_set(err, E_IO, "cannot start the HTTP server on '%s'", o->listen);
         goto out;

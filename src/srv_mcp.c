@@ -537,11 +537,7 @@ static bool mcp_job_feed_spare(struct mcp_srv *s, struct mcp_job *j)
         return false;
     }
     free(text);
-    j->child = s->spare;
-    memset(&s->spare, 0, sizeof(s->spare));
-    s->spare.pid = -1;
-    s->spare.fd = -1;
-    s->spare.req_fd = -1;
+    j->child = s->spare; /* s->spare is unused until the next srv_child_spare() */
     return true;
 }
 
@@ -682,6 +678,7 @@ static void mcp_tools_call(struct mcp_srv *s, json_t *id, json_t *params)
     }
     j->child.pid = -1;
     j->child.fd = -1;
+    j->child.req_fd = -1;
     j->id = json_incref(id);
     j->token = token ? json_incref(token) : NULL;
     j->tool = ra->name;
