@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/resource.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "config.h"
@@ -100,8 +101,14 @@ bool sbx_ready_fits(const struct sbx_opts *o, sbx_job_fn jfn);
 /* Send the job and run it (uses the ready sandbox up, whatever happens). */
 enum err_code sbx_ready_run(long wall_ms, const void *job, size_t len, struct sbx_outcome *outcome,
                             struct err *err);
-/* In W, from jfn: the rehearsal is done (and the status channel closed, as
- * it must be before any code of the job runs). */
+/* In W, from jfn: the rehearsal is done. */
 void sbx_ready_signal(void);
+/* A run whose W said it was done (alone in its namespace, see
+ * sbx_spawn.c) returns before W has exited; W is killed and reaped here.
+ * Call it before the scratch dir is removed (sbx_run and sbx_ready_prepare
+ * call it too). Nothing when there is none. */
+void sbx_reap_lingering(void);
+/* That W's pid, or -1 (for tests and diagnostics). */
+pid_t sbx_lingering_pid(void);
 /* Kill an unused ready sandbox and wait for it (nothing when there is none). */
 void sbx_ready_discard(void);

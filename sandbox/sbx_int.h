@@ -46,6 +46,8 @@ enum sbx_step {
 enum sbx_rec_kind {
     SBX_REC_SETUP_FAILED = 1, /* step, err */
     SBX_REC_READY = 2,        /* a ready sandbox's W finished its rehearsal */
+    SBX_REC_RUN = 3,          /* setup is over: W calls fn (later failures are not setup's) */
+    SBX_REC_DONE = 4,         /* fn returned wstatus; W was alone in its pid namespace */
 };
 
 /* Written whole (smaller than PIPE_BUF, so atomic) to the status pipe. */

@@ -114,7 +114,8 @@ struct sbx_ctx {
 };
 
 static struct sbx_ctx sbx_ctx;
-static int sbx_status_fd = -1; /* child: where sbx_fail() reports */
+static int sbx_status_fd = -1;   /* child: where sbx_fail() reports */
+static pid_t sbx_lingering = -1; /* parent: a W that said DONE, not yet reaped */
 static uid_t sbx_chown_uid;
 static gid_t sbx_chown_gid;
 
@@ -222,6 +223,10 @@ static bool sbx_step_fds(const struct sbx_ctx *c)
         if (dup2(hi[i], i) != i)
             return false;
     sbx_status_fd = 4;
+    /* It stays open for the RUN and DONE records, but no program W execs
+     * gets it. */
+    if (fcntl(4, F_SETFD, FD_CLOEXEC) != 0)
+        return false;
     if (syscall(SYS_close_range, (unsigned)n, ~0U, 0U) != 0) {
         for (int fd = n; fd < 4096; fd++)
             close(fd);
@@ -259,6 +264,65 @@ static bool sbx_step_signals(unsigned layers)
     return true;
 }
 
+static void sbx_status_write(int32_t kind, int32_t wstatus)
+{
+    struct sbx_status_rec r = {kind, 0, 0, wstatus};
+    if (sbx_status_fd >= 0) {
+        ssize_t n = write(sbx_status_fd, &r, sizeof(r));
+        (void)n;
+    }
+}
+
+/* W's thread count (from its own /proc), or -1. */
+static int sbx_threads(void)
+{
+    char b[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, b, sizeof(b) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    b[n] = '\0';
+    const char *p = strrchr(b, ')');
+    /* after the name: state is field 3, num_threads field 20 */
+    for (int field = 2; p && field < 20; field++) {
+        p = strchr(p + 1, ' ');
+    }
+    if (!p)
+        return -1;
+    int v = 0;
+    for (p++; *p >= '0' && *p <= '9' && v < 1000000; p++)
+        v = v * 10 + (*p - '0');
+    return v;
+}
+
+/*
+ * fn returned rc. When W is alone in its pid namespace (no child, live or
+ * dead, and no other thread), nothing in the sandbox can write any more:
+ * say so, and the caller collects at once instead of waiting for W's exit
+ * (which unmaps W's copy of a warm interpreter: milliseconds). Every process
+ * of the namespace descends from W, so no child means no process. A DONE
+ * written by the job's own code only ends its own run early: the caller
+ * then kills the namespace, as at W's exit, and waits for it before the
+ * scratch dir goes.
+ */
+static void sbx_done_signal(unsigned layers, int rc)
+{
+    if (sbx_status_fd < 0 || !(layers & SBX_L_PIDNS))
+        return;
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 || errno != ECHILD)
+        return;
+    if (sbx_threads() != 1)
+        return;
+    sbx_status_write(SBX_REC_DONE, rc);
+}
+
 /* The confinement steps after the filesystem view, then fn. */
 static _Noreturn void sbx_confine_and_run(const struct sbx_ctx *c)
 {
@@ -282,11 +346,15 @@ static _Noreturn void sbx_confine_and_run(const struct sbx_ctx *c)
     environ = (char **)c->envp;
     if ((l & SBX_L_SECCOMP) && !sbx_seccomp_apply(c->prog))
         sbx_fail(SBX_STEP_SECCOMP, errno);
-    if (c->jfn) /* it reports READY on the status fd and closes it (sbx_ready_signal) */
-        _exit(c->jfn(SBX_FD_JOB, SBX_FD_RESULT));
-    close(sbx_status_fd);
-    sbx_status_fd = -1;
-    _exit(c->fn(c->arg, SBX_FD_RESULT));
+    int rc;
+    if (c->jfn) { /* it reports READY on the status fd (sbx_ready_signal) */
+        rc = c->jfn(SBX_FD_JOB, SBX_FD_RESULT);
+    } else {
+        sbx_status_write(SBX_REC_RUN, 0);
+        rc = c->fn(c->arg, SBX_FD_RESULT);
+    }
+    sbx_done_signal(l, rc);
+    _exit(rc);
 }
 
 /* The sandboxed child W, born in its new namespaces (pid 1 of the new pid
@@ -548,12 +616,17 @@ static bool sbx_drain(struct sbx_stream *s, char *chunk)
     return true;
 }
 
-/* Status records: the first setup failure. */
+/* Status records: the first setup failure; the start and end of fn. Once
+ * fn runs, the job's code could write records too: a setup failure then
+ * means nothing, and DONE ends the run (see sbx_done_signal). */
 struct sbx_status_acc {
     unsigned char raw[sizeof(struct sbx_status_rec)];
     size_t have;
     bool failed;
     struct sbx_status_rec fail;
+    bool started; /* RUN (or READY, for a ready sandbox) seen */
+    bool done;
+    int done_status;
 };
 
 static bool sbx_drain_status(int *fd, struct sbx_status_acc *a)
@@ -571,9 +644,14 @@ static bool sbx_drain_status(int *fd, struct sbx_status_acc *a)
         struct sbx_status_rec r;
         memcpy(&r, a->raw, sizeof(r));
         a->have = 0;
-        if (r.kind == SBX_REC_SETUP_FAILED && !a->failed) {
+        if (r.kind == SBX_REC_SETUP_FAILED && !a->failed && !a->started) {
             a->failed = true;
             a->fail = r;
+        } else if (r.kind == SBX_REC_RUN || r.kind == SBX_REC_READY) {
+            a->started = true;
+        } else if (r.kind == SBX_REC_DONE && a->started && !a->failed) {
+            a->done = true;
+            a->done_status = r.wstatus;
         }
     }
     return true;
@@ -669,7 +747,7 @@ static enum err_code sbx_launch(struct sbx_ctx *c, pid_t *pid_out, struct err *e
  * (wall_ms from t0) runs out; reap it; fill the outcome. *pid is -1 after.
  */
 static enum err_code sbx_watch(struct sbx_ctx *c, pid_t *pid_io, double t0, long wall_ms,
-                               struct sbx_outcome *outcome, struct err *err)
+                               bool started, struct sbx_outcome *outcome, struct err *err)
 {
     enum err_code rc = E_OK;
     pid_t pid = *pid_io;
@@ -677,6 +755,7 @@ static enum err_code sbx_watch(struct sbx_ctx *c, pid_t *pid_io, double t0, long
     int pidfd = -1;
     struct sbx_status_acc acc;
     memset(&acc, 0, sizeof(acc));
+    acc.started = started;
     chunk = malloc(SBX_READ_CHUNK);
     if (!chunk)
         return err_set(err, E_NOMEM, "out of memory");
@@ -692,7 +771,7 @@ static enum err_code sbx_watch(struct sbx_ctx *c, pid_t *pid_io, double t0, long
      * between the end of the run and its report. Without one (old kernel)
      * the loop re-checks every SBX_RECHECK_MS. */
     pidfd = (int)syscall(SYS_pidfd_open, pid, 0U);
-    for (;;) {
+    while (!acc.done) {
         double now = sbx_now_ms();
         if (!outcome->timed_out && now >= deadline) {
             outcome->timed_out = true;
@@ -763,6 +842,16 @@ static enum err_code sbx_watch(struct sbx_ctx *c, pid_t *pid_io, double t0, long
             break;
     }
 
+    if (acc.done && !outcome->timed_out) {
+        /* Everything W wrote is in: it may exit (and be reaped) later. */
+        sbx_kill_tree(pid);
+        sbx_reap_lingering();
+        sbx_lingering = pid;
+        *pid_io = -1;
+        outcome->wall_ms = sbx_now_ms() - t0;
+        outcome->exit_status = acc.done_status;
+        goto out;
+    }
     int st = 0;
     kill(-pid, SIGKILL);
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
@@ -817,13 +906,21 @@ static void sbx_end(struct sbx_ctx *c, pid_t pid)
 
 void sbx_ready_signal(void)
 {
-    if (sbx_status_fd < 0)
+    sbx_status_write(SBX_REC_READY, 0);
+}
+
+pid_t sbx_lingering_pid(void)
+{
+    return sbx_lingering;
+}
+
+void sbx_reap_lingering(void)
+{
+    if (sbx_lingering <= 0)
         return;
-    struct sbx_status_rec r = {SBX_REC_READY, 0, 0, 0};
-    ssize_t n = write(sbx_status_fd, &r, sizeof(r));
-    (void)n;
-    close(sbx_status_fd);
-    sbx_status_fd = -1;
+    while (waitpid(sbx_lingering, NULL, 0) < 0 && errno == EINTR) {
+    }
+    sbx_lingering = -1;
 }
 
 /* A ready sandbox of this process, not yet used (at most one). */
@@ -853,11 +950,12 @@ enum err_code sbx_run(const struct sbx_opts *o, sbx_child_fn fn, void *arg,
     struct sbx_ctx *c = &sbx_ctx;
     pid_t pid = -1;
     sbx_ready_discard(); /* one sandbox at a time per process */
+    sbx_reap_lingering();
     sbx_outcome_init(o, outcome);
     double t0 = sbx_now_ms();
     if ((rc = sbx_ctx_init(c, o, fn, arg, err)) || (rc = sbx_launch(c, &pid, err)))
         goto out;
-    rc = sbx_watch(c, &pid, t0, o->wall_ms, outcome, err);
+    rc = sbx_watch(c, &pid, t0, o->wall_ms, false, outcome, err);
 out:
     sbx_end(c, pid);
     if (rc != E_OK)
@@ -872,6 +970,7 @@ enum err_code sbx_ready_prepare(const struct sbx_opts *o, sbx_job_fn jfn, struct
     struct sbx_ctx *c = &sbx_ctx;
     pid_t pid = -1;
     sbx_ready_discard();
+    sbx_reap_lingering();
     if (!o->scratch ||
         snprintf(r->scratch, sizeof(r->scratch), "%s", o->scratch) >= (int)sizeof(r->scratch))
         return err_set(err, E_SANDBOX, "scratch path too long");
@@ -949,7 +1048,7 @@ enum err_code sbx_ready_run(long wall_ms, const void *job, size_t len, struct sb
     }
     close(c->job_w);
     c->job_w = -1;
-    rc = sbx_watch(c, &pid, t0, wall_ms, outcome, err);
+    rc = sbx_watch(c, &pid, t0, wall_ms, true, outcome, err);
 out:
     sbx_end(c, pid);
     c->jfn = NULL;

@@ -10,6 +10,7 @@
 #include "klimits.h"
 #include "log.h"
 #include "reqblob.h"
+#include "sbx.h"
 #include "scratch.h"
 #include "store.h"
 
@@ -200,6 +201,21 @@ enum err_code action_store(struct action *a, struct store **out, struct err *err
 }
 
 static char action_adopted[PATH_MAX];
+static bool route_deferring;
+static char route_pending[PATH_MAX];
+
+void route_defer_cleanup(void)
+{
+    route_deferring = true;
+}
+
+void route_cleanup(void)
+{
+    sbx_reap_lingering();
+    if (route_pending[0])
+        scratch_remove(route_pending);
+    route_pending[0] = '\0';
+}
 
 void action_adopt_scratch(const char *path)
 {
@@ -326,8 +342,12 @@ out:
     json_decref(result);
     json_decref(a.files);
     json_decref(a.error_extra);
-    if (a.scratch[0])
+    if (a.scratch[0] && route_deferring && !route_pending[0]) {
+        memcpy(route_pending, a.scratch, sizeof(route_pending));
+    } else if (a.scratch[0]) {
+        sbx_reap_lingering(); /* nothing of the sandbox may write into it any more */
         scratch_remove(a.scratch);
+    }
     if (a.own_store)
         store_free(a.store);
     return env;

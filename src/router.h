@@ -19,6 +19,12 @@ json_t *route_text(const struct config *cfg, struct store *store, const char *te
                    bool *ok);
 /* Same for a parsed request (borrowed). */
 json_t *route_request(const struct config *cfg, struct store *store, json_t *req, bool *ok);
+/* For a worker that answers before it cleans up: from now on,
+ * route_request leaves its scratch dir (and a sandbox that said it was done
+ * but may still be exiting) to route_cleanup(), which the worker calls once
+ * the envelope is sent. */
+void route_defer_cleanup(void);
+void route_cleanup(void);
 /* The error envelope for an action (action may be NULL). */
 json_t *route_error_envelope(const char *action, const struct err *err, json_t *extra);
 

@@ -11,7 +11,10 @@
 #include <unistd.h>
 
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 
 #include "action.h"
@@ -82,6 +85,9 @@ static _Noreturn void srv_child_leave(json_t *env, bool ok, int wfd)
     if (text)
         srv_child_write_all(wfd, text, strlen(text));
     close(wfd);
+    /* The caller has its answer: now the cleanup nobody waits for. */
+    act_exec_unprepare(); /* a ready sandbox the action did not use */
+    route_cleanup();
     _exit(text ? (ok ? 0 : 1) : 3);
 }
 
@@ -89,6 +95,7 @@ static _Noreturn void srv_child_main(const struct config *cfg, json_t *req, cons
                                      int wfd)
 {
     srv_child_enter(mask);
+    route_defer_cleanup();
     bool ok = false;
     json_t *env = route_request(cfg, NULL, req, &ok);
     srv_child_leave(env, ok, wfd);
@@ -121,9 +128,9 @@ static _Noreturn void srv_child_spare_main(const struct config *cfg, const sigse
         err_set(&err, E_INVALID, "request over %ld bytes", (long)LIM_REQUEST_BYTES);
         env = route_error_envelope(NULL, &err, NULL);
     } else {
+        route_defer_cleanup();
         env = route_text(cfg, NULL, in.data, in.len, &ok);
     }
-    act_exec_unprepare(); /* what the action did not use */
     srv_child_leave(env, ok, wfd);
 }
 
@@ -351,7 +358,7 @@ long srv_child_cpus(void)
 
 /* ---- zygote ------------------------------------------------------------ */
 
-enum { SRV_ZY_ACTION = 1, SRV_ZY_GC = 2 };
+enum { SRV_ZY_ACTION = 1, SRV_ZY_GC = 2, SRV_ZY_SPARE = 3 };
 
 struct srv_zy_hdr {
     uint32_t type;
@@ -399,13 +406,10 @@ static void srv_zy_worker(const struct config *cfg, const sigset_t *mask, int so
     signal(SIGINT, SIG_DFL);
     signal(SIGCHLD, SIG_DFL);
     sigprocmask(SIG_SETMASK, mask, NULL);
+    route_defer_cleanup();
     bool ok = false;
     json_t *env = route_text(cfg, NULL, text, len, &ok);
-    char *out = env ? json_dumps(env, JSON_COMPACT) : NULL;
-    if (out)
-        srv_child_write_all(wfd, out, strlen(out));
-    close(wfd);
-    _exit(out ? (ok ? 0 : 1) : 3);
+    srv_child_leave(env, ok, wfd);
 }
 
 static void srv_zy_gc(const struct config *cfg, const sigset_t *mask, int sock)
@@ -430,10 +434,33 @@ static void srv_zy_gc(const struct config *cfg, const sigset_t *mask, int sock)
     _exit(rc);
 }
 
+/* A new process as fork() makes it, but (siblings) a child of the
+ * zygote's parent: the raw system call, as the sandbox clones its child
+ * (glibc's fork handlers do not run; the child is single-threaded). */
+static pid_t srv_zy_fork(bool siblings)
+{
+    if (!siblings)
+        return fork();
+    fflush(NULL);
+    return (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), NULL, NULL, NULL,
+                          NULL);
+}
+
 /* The zygote's loop: never returns. */
-static void srv_zy_main(const struct config *cfg, const sigset_t *mask, int sock)
+static void srv_zy_main(const struct config *cfg, const sigset_t *mask, int sock, bool siblings)
 {
     srv_child_close_sockets_except(sock);
+    /* The caller's stdin and stdout (an MCP client's pipes) are not its. */
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (nul >= 0) {
+        dup2(nul, 0);
+        dup2(nul, 1);
+        close(nul);
+    }
+    prctl(PR_SET_NAME, (unsigned long)SRV_ZYGOTE_NAME, 0UL, 0UL, 0UL);
+    /* Siblings: it goes with its parent, whose children its workers are. */
+    if (siblings)
+        prctl(PR_SET_PDEATHSIG, (long)SIGKILL, 0L, 0L, 0L);
     for (;;) {
         while (waitpid(-1, NULL, WNOHANG) > 0)
             ;
@@ -442,8 +469,8 @@ static void srv_zy_main(const struct config *cfg, const sigset_t *mask, int sock
         if (pr == 0 || (pr < 0 && errno == EINTR))
             continue;
         struct srv_zy_hdr h;
-        int wfd = -1;
-        char cbuf[CMSG_SPACE(sizeof(int))];
+        int fds[2] = {-1, -1}; /* the result pipe's write end; a spare's request read end */
+        char cbuf[CMSG_SPACE(sizeof(fds))];
         struct iovec iov = {.iov_base = &h, .iov_len = sizeof(h)};
         struct msghdr m = {
             .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
@@ -451,25 +478,32 @@ static void srv_zy_main(const struct config *cfg, const sigset_t *mask, int sock
         if (r != (ssize_t)sizeof(h))
             break; /* parent gone or closed: stop */
         for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
-            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-                memcpy(&wfd, CMSG_DATA(cm), sizeof(int));
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+                size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                memcpy(fds, CMSG_DATA(cm), (n < 2 ? n : 2) * sizeof(int));
+            }
         char *text = malloc((size_t)(h.len <= (uint64_t)LIM_REQUEST_BYTES ? h.len + 1 : 1));
         bool got = text && h.len <= (uint64_t)LIM_REQUEST_BYTES &&
-                   srv_zy_read_all(sock, text, (size_t)h.len);
+                   srv_zy_read_all(sock, text, (size_t)h.len) &&
+                   (h.type != SRV_ZY_SPARE || fds[1] >= 0);
         pid_t pid = -1;
         if (got) {
             text[h.len] = '\0';
-            pid = fork();
+            pid = srv_zy_fork(siblings);
             if (pid == 0) {
+                prctl(PR_SET_NAME, (unsigned long)"kiln", 0UL, 0UL, 0UL);
                 if (h.type == SRV_ZY_GC)
                     srv_zy_gc(cfg, mask, sock);
-                srv_zy_worker(cfg, mask, sock, wfd, text, (size_t)h.len);
+                if (h.type == SRV_ZY_SPARE)
+                    srv_child_spare_main(cfg, mask, fds[1], fds[0]);
+                srv_zy_worker(cfg, mask, sock, fds[0], text, (size_t)h.len);
             }
-            if (pid > 0)
+            if (pid > 0 && !siblings)
                 setpgid(pid, pid);
         }
-        if (wfd >= 0)
-            close(wfd);
+        for (int i = 0; i < 2; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
         free(text);
         int64_t reply = pid;
         if (!got || !srv_zy_write_all(sock, &reply, sizeof(reply)))
@@ -481,12 +515,13 @@ static void srv_zy_main(const struct config *cfg, const sigset_t *mask, int sock
     _exit(0);
 }
 
-enum err_code srv_zygote_start(const struct config *cfg, const sigset_t *mask, struct srv_zygote *z,
-                               struct err *err)
+enum err_code srv_zygote_start(const struct config *cfg, const sigset_t *mask, bool siblings,
+                               struct srv_zygote *z, struct err *err)
 {
     int sv[2];
     z->pid = -1;
     z->sock = -1;
+    z->siblings = siblings;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return err_sys(err, E_SANDBOX, "cannot create the zygote socket");
     pid_t pid = fork();
@@ -497,7 +532,7 @@ enum err_code srv_zygote_start(const struct config *cfg, const sigset_t *mask, s
     }
     if (pid == 0) {
         close(sv[0]);
-        srv_zy_main(cfg, mask, sv[1]);
+        srv_zy_main(cfg, mask, sv[1], siblings);
     }
     close(sv[1]);
     z->pid = pid;
@@ -506,21 +541,23 @@ enum err_code srv_zygote_start(const struct config *cfg, const sigset_t *mask, s
 }
 
 static enum err_code srv_zygote_send(struct srv_zygote *z, uint32_t type, const char *text,
-                                     size_t len, int wfd, pid_t *out, struct err *err)
+                                     size_t len, int wfd, int rfd, pid_t *out, struct err *err)
 {
     struct srv_zy_hdr h = {.type = type, .pad = 0, .len = len};
-    char cbuf[CMSG_SPACE(sizeof(int))];
+    int fds[2] = {wfd, rfd};
+    size_t nfd = rfd >= 0 ? 2 : wfd >= 0 ? 1 : 0;
+    char cbuf[CMSG_SPACE(sizeof(fds))];
     struct iovec iov = {.iov_base = &h, .iov_len = sizeof(h)};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
     memset(cbuf, 0, sizeof(cbuf));
-    if (wfd >= 0) {
+    if (nfd) {
         m.msg_control = cbuf;
-        m.msg_controllen = sizeof(cbuf);
+        m.msg_controllen = CMSG_SPACE(nfd * sizeof(int));
         struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
         cm->cmsg_level = SOL_SOCKET;
         cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &wfd, sizeof(int));
+        cm->cmsg_len = CMSG_LEN(nfd * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, nfd * sizeof(int));
     }
     int64_t reply = -1;
     if (z->sock < 0)
@@ -539,38 +576,66 @@ static enum err_code srv_zygote_send(struct srv_zygote *z, uint32_t type, const 
     return E_OK;
 }
 
-enum err_code srv_zygote_run(struct srv_zygote *z, const char *text, size_t len, size_t out_max,
-                             struct srv_child *c, struct err *err)
+/* A worker (a spare when text is NULL) from the zygote. */
+static enum err_code srv_zygote_fork(struct srv_zygote *z, const char *text, size_t len,
+                                     size_t out_max, struct srv_child *c, struct err *err)
 {
-    int p[2];
+    int p[2], q[2] = {-1, -1};
     pid_t pid = -1;
     memset(c, 0, sizeof(*c));
     c->pid = -1;
     c->fd = -1;
     c->req_fd = -1;
-    c->remote = true;
+    c->remote = !z->siblings;
     buf_init(&c->out, out_max);
     if (pipe2(p, O_CLOEXEC) != 0)
         return err_sys(err, E_SANDBOX, "cannot create a result pipe");
-    enum err_code rc = srv_zygote_send(z, SRV_ZY_ACTION, text, len, p[1], &pid, err);
+    if (!text && pipe2(q, O_CLOEXEC) != 0) {
+        close(p[0]);
+        close(p[1]);
+        return err_sys(err, E_SANDBOX, "cannot create a request pipe");
+    }
+    enum err_code rc =
+        srv_zygote_send(z, text ? SRV_ZY_ACTION : SRV_ZY_SPARE, text, len, p[1], q[0], &pid, err);
     close(p[1]);
+    if (q[0] >= 0)
+        close(q[0]);
     if (rc) {
         close(p[0]);
+        if (q[1] >= 0)
+            close(q[1]);
         return rc;
     }
+    /* Our child: its group is set from here too, so a kill of the group
+     * right away cannot miss. */
+    if (z->siblings)
+        setpgid(pid, pid);
     int fl = fcntl(p[0], F_GETFL);
     if (fl >= 0)
         fcntl(p[0], F_SETFL, fl | O_NONBLOCK);
     c->pid = pid;
     c->fd = p[0];
+    c->req_fd = q[1];
     c->started_ms = action_now_ms();
     return E_OK;
+}
+
+enum err_code srv_zygote_run(struct srv_zygote *z, const char *text, size_t len, size_t out_max,
+                             struct srv_child *c, struct err *err)
+{
+    return srv_zygote_fork(z, text ? text : "", len, out_max, c, err);
+}
+
+enum err_code srv_zygote_spare(struct srv_zygote *z, size_t out_max, struct srv_child *c,
+                               struct err *err)
+{
+    return srv_zygote_fork(z, NULL, 0, out_max, c, err);
 }
 
 enum err_code srv_zygote_gc(struct srv_zygote *z, struct err *err)
 {
     pid_t pid;
-    return srv_zygote_send(z, SRV_ZY_GC, NULL, 0, -1, &pid, err);
+    return srv_zygote_send(z, SRV_ZY_GC, NULL, 0, -1, -1, &pid, err);
 }
 
 void srv_zygote_stop(struct srv_zygote *z)

@@ -82,19 +82,30 @@ void srv_child_release(struct srv_child *c);
  * worker that dies without an envelope becomes an INTERNAL envelope.
  * The struct is used by one thread at a time.
  */
+#define SRV_ZYGOTE_NAME "kiln-zygote" /* its process name */
 struct srv_zygote {
     pid_t pid;
     int sock;
+    bool siblings;
 };
 
-/* Fork the zygote. mask is the signal mask of the workers. E_SANDBOX. */
-enum err_code srv_zygote_start(const struct config *cfg, const sigset_t *mask, struct srv_zygote *z,
-                               struct err *err);
+/* Fork the zygote. mask is the signal mask of the workers. With siblings,
+ * its workers are the caller's children (CLONE_PARENT), reaped and killed
+ * as if forked by the caller (c->remote stays false), and the zygote dies
+ * with the caller. For a single-threaded caller that keeps forking from a
+ * warm interpreter: after each fork, every page the caller writes is copied
+ * once more; forked from the idle zygote instead, the caller's pages stay
+ * its own. E_SANDBOX. */
+enum err_code srv_zygote_start(const struct config *cfg, const sigset_t *mask, bool siblings,
+                               struct srv_zygote *z, struct err *err);
 /* Have the zygote fork a worker for the request text (route_text; borrowed).
  * Fills c as srv_child_start does (c->remote set). E_SANDBOX when the zygote
  * is gone. */
 enum err_code srv_zygote_run(struct srv_zygote *z, const char *text, size_t len, size_t out_max,
                              struct srv_child *c, struct err *err);
+/* Have the zygote fork a spare (see srv_child_spare). */
+enum err_code srv_zygote_spare(struct srv_zygote *z, size_t out_max, struct srv_child *c,
+                               struct err *err);
 /* Have the zygote fork a child running store_gc once. */
 enum err_code srv_zygote_gc(struct srv_zygote *z, struct err *err);
 /* Stop the zygote (it waits for its workers) and reap it; NULL-safe fields. */

@@ -1099,7 +1099,7 @@ enum err_code srv_http_run(const struct config *cfg, const struct srv_http_opts 
     /* Workers are forked by a zygote forked now, while this process has no
      * other thread yet: forking from the HTTP threads' process could copy a
      * lock that one of them holds into the child. */
-    if ((rc = srv_zygote_start(cfg, &s.child_mask, &s.zy, err)))
+    if ((rc = srv_zygote_start(cfg, &s.child_mask, false, &s.zy, err)))
         goto out;
     if ((rc = lz_mhd_load(err)))
         goto out;

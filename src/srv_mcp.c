@@ -66,6 +66,8 @@ struct mcp_job {
     double last_progress;
 };
 
+#define MCP_LEAVING_MAX 64
+
 struct mcp_srv {
     const struct config *cfg;
     const struct srv_mcp_opts *o;
@@ -85,6 +87,9 @@ struct mcp_srv {
     bool sweep_due;
     struct srv_child spare; /* a worker waiting for its request (warm only) */
     bool have_spare;
+    struct srv_zygote zy;           /* warm: forks the workers (srv_child.h), pid -1 when none */
+    pid_t leaving[MCP_LEAVING_MAX]; /* answered workers still cleaning up, reaped later */
+    size_t n_leaving;
 };
 
 /* ---- output ---- */
@@ -216,6 +221,33 @@ static size_t mcp_procs(struct mcp_proc **out)
     return n;
 }
 
+/* An answered worker cleans up (its sandbox's exit, its scratch dir) after
+ * its answer: reaped later, without blocking the next call. */
+static void mcp_leave(struct mcp_srv *s, struct srv_child *c)
+{
+    if (c->remote || c->pid <= 0 || s->n_leaving == MCP_LEAVING_MAX) {
+        srv_child_reap(c, true);
+        return;
+    }
+    s->leaving[s->n_leaving++] = c->pid;
+    c->exited = true; /* ours now */
+}
+
+/* Reap the leaving workers that are done (all of them, waiting, when wait). */
+static void mcp_reap_leaving(struct mcp_srv *s, bool wait)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_leaving; i++) {
+        pid_t r;
+        do {
+            r = waitpid(s->leaving[i], NULL, wait ? 0 : WNOHANG);
+        } while (r < 0 && errno == EINTR);
+        if (r == 0)
+            s->leaving[k++] = s->leaving[i];
+    }
+    s->n_leaving = k;
+}
+
 /* SIGKILL every descendant of root (and their process groups), then root's
  * group. The worker's group is stopped first so that nothing forks while
  * the tree is walked; the sandboxed child leads a group of its own, dies
@@ -256,8 +288,13 @@ static void mcp_kill_tree(pid_t root)
 
 static bool mcp_is_worker(const struct mcp_srv *s, pid_t pid)
 {
+    if (s->zy.pid > 0 && s->zy.pid == pid)
+        return true;
     if (s->have_spare && s->spare.pid == pid)
         return true;
+    for (size_t i = 0; i < s->n_leaving; i++)
+        if (s->leaving[i] == pid)
+            return true;
     for (const struct mcp_job *j = s->jobs; j; j = j->next)
         if (j->running && j->child.pid == pid && !j->child.exited)
             return true;
@@ -475,6 +512,13 @@ static size_t mcp_out_max(const struct mcp_srv *s)
            (size_t)LIM_MCP_ENVELOPE_EXTRA;
 }
 
+/* The zygote failed us: from now on this process forks its workers. */
+static void mcp_zygote_lost(struct mcp_srv *s, const char *why)
+{
+    log_warn("mcp: %s; forking workers from the server itself", why);
+    srv_zygote_stop(&s->zy);
+}
+
 /* Warm: keep one worker forked ahead, with its sandbox made and rehearsed,
  * so that a call skips the fork, the sandbox setup and the first-touch
  * copying of the interpreter's pages. Only while no call runs, so that the
@@ -484,6 +528,13 @@ static void mcp_spare_ensure(struct mcp_srv *s)
     struct err err;
     if (s->have_spare || !s->o->warm || !sbx_py_ready() || s->n_running || s->in_eof)
         return;
+    if (s->zy.sock >= 0) {
+        if (!srv_zygote_spare(&s->zy, mcp_out_max(s), &s->spare, &err)) {
+            s->have_spare = true;
+            return;
+        }
+        mcp_zygote_lost(s, err.msg);
+    }
     if (srv_child_spare(s->cfg, &s->child_mask, mcp_out_max(s), &s->spare, &err)) {
         log_warn("mcp: %s", err.msg);
         return;
@@ -551,6 +602,20 @@ static void mcp_job_start(struct mcp_srv *s, struct mcp_job *j)
         mcp_progress(s, j, false, "running");
         j->next_tick_ms = action_now_ms() + LIM_MCP_PROGRESS_MS;
         return;
+    }
+    if (s->zy.sock >= 0) {
+        char *text = json_dumps(j->req, JSON_COMPACT);
+        enum err_code zrc =
+            text ? srv_zygote_run(&s->zy, text, strlen(text), mcp_out_max(s), &j->child, &err)
+                 : err_set(&err, E_NOMEM, "out of memory");
+        free(text);
+        if (!zrc) {
+            mcp_progress(s, j, false, "running");
+            j->next_tick_ms = action_now_ms() + LIM_MCP_PROGRESS_MS;
+            return;
+        }
+        srv_child_release(&j->child);
+        mcp_zygote_lost(s, err.msg);
     }
     if (srv_child_start(s->cfg, j->req, &s->child_mask, mcp_out_max(s), &j->child, &err)) {
         /* Answered as a failed call by the reaper: mark as exited. */
@@ -628,6 +693,8 @@ static void mcp_initialize(struct mcp_srv *s, json_t *id, json_t *params)
         struct err perr;
         if (sbx_py_init(true, &perr))
             log_warn("mcp: no warm interpreter (%s); each executeCode starts cold", perr.msg);
+        else if (srv_zygote_start(s->cfg, &s->child_mask, true, &s->zy, &perr))
+            log_warn("mcp: %s; forking workers from the server itself", perr.msg);
     }
 }
 
@@ -1002,7 +1069,7 @@ static void mcp_tend(struct mcp_srv *s)
                 mcp_job_unlink(s, j);
                 mcp_job_finish(s, j);
                 if (!j->child.exited)
-                    srv_child_reap(&j->child, true);
+                    mcp_leave(s, &j->child);
                 mcp_job_free(j);
                 j = next;
                 continue;
@@ -1029,6 +1096,7 @@ static void mcp_tend(struct mcp_srv *s)
     for (struct mcp_job *k = s->jobs; k && s->n_running < (size_t)s->o->workers; k = k->next)
         if (!k->running)
             mcp_job_start(s, k);
+    mcp_reap_leaving(s, false);
     if (s->have_spare && srv_child_reap(&s->spare, false)) {
         log_warn("mcp: the spare worker ended on its own; making another");
         s->have_spare = false;
@@ -1053,6 +1121,7 @@ static void mcp_stop_all(struct mcp_srv *s)
         mcp_job_free(j);
     }
     s->n_running = s->n_queued = 0;
+    mcp_reap_leaving(s, true);
     mcp_reap_strays(s, true);
     scratch_sweep(s->cfg);
 }
@@ -1122,6 +1191,8 @@ enum err_code srv_mcp_run(const struct config *cfg, const struct srv_mcp_opts *o
     memset(&s, 0, sizeof(s));
     s.cfg = cfg;
     s.o = o;
+    s.zy.pid = -1;
+    s.zy.sock = -1;
     snprintf(s.version, sizeof(s.version), "%s", mcp_versions[0]);
     buf_init(&s.in, (size_t)LIM_MCP_LINE_BYTES);
     s.resources = json_array();
@@ -1157,6 +1228,8 @@ enum err_code srv_mcp_run(const struct config *cfg, const struct srv_mcp_opts *o
     mcp_spare_drop(&s);
     if (s.jobs)
         mcp_stop_all(&s);
+    srv_zygote_stop(&s.zy);
+    mcp_reap_leaving(&s, true);
     mcp_reap_strays(&s, true);
 out:
     if (sfd >= 0)

@@ -70,10 +70,13 @@ function descendants(root) {
 }
 
 const sleep = ms => new Promise(r => setTimeout(r, ms));
-// The standby worker of a warm server (and its sandbox) is named kiln-spare.
+// A warm server's standby worker (and its sandbox) is named kiln-spare; the
+// process it forks its workers from, kiln-zygote. Both are the server's own.
 const isSpare = d => {
-  try { return fs.readFileSync(`/proc/${parseInt(d, 10)}/comm`, 'utf8').trim() === 'kiln-spare'; }
-  catch { return false; }
+  try {
+    const comm = fs.readFileSync(`/proc/${parseInt(d, 10)}/comm`, 'utf8').trim();
+    return comm === 'kiln-spare' || comm === 'kiln-zygote';
+  } catch { return false; }
 };
 async function waitNoDescendants(pid, ms) {
   const until = Date.now() + ms;

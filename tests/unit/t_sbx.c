@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "sbx.h"
+#include "sbx_int.h"
 #include "sbx_rlimit.h"
 
 extern char **environ;
@@ -209,7 +211,9 @@ static int t_fn_fds(void *arg, int rfd)
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.' || strtol(e->d_name, NULL, 10) == self)
             continue;
-        off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", off ? "," : "", e->d_name);
+        int fl = fcntl((int)strtol(e->d_name, NULL, 10), F_GETFD);
+        off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s%s", off ? "," : "", e->d_name,
+                                fl >= 0 && (fl & FD_CLOEXEC) ? "c" : "");
         if (off >= sizeof(list))
             break;
     }
@@ -221,7 +225,9 @@ static int t_fn_fds(void *arg, int rfd)
 static void t_sbx_no_fd_leak(void)
 {
     int leak = open("/dev/null", O_RDONLY); /* no O_CLOEXEC: must not reach fn */
-    T_EXPECT_STR(t_attack(SBX_L_ALL, t_fn_fds, NULL), "0,1,2,3");
+    /* stdio, the result pipe, and the status pipe (its RUN and DONE
+     * records), which no exec'd program gets */
+    T_EXPECT_STR(t_attack(SBX_L_ALL, t_fn_fds, NULL), "0,1,2,3,4c");
     close(leak);
 }
 
@@ -907,8 +913,159 @@ static void t_sbx_probe_binary(void)
         t_fail(__FILE__, __LINE__, "cannot remove '%s'", t_probe_dir);
 }
 
+/* ---- the end of a run: W alone says DONE, and is reaped later ---------- */
+
+static int t_fn_quick(void *arg, int rfd)
+{
+    (void)arg;
+    t_put(1, "out\n");
+    t_put(rfd, "done");
+    return 7;
+}
+
+/* W alone: the run is answered at DONE, W reaped afterwards. */
+static void t_sbx_done_when_alone(void)
+{
+    struct sbx_outcome oc;
+    if (!t_run(SBX_L_ALL, NULL, t_fn_quick, NULL, &oc))
+        return;
+    T_EXPECT_INT(oc.exit_status, 7);
+    T_EXPECT_INT(oc.term_signal, 0);
+    T_EXPECT_STR(oc.result.data ? oc.result.data : "", "done");
+    T_EXPECT_STR(oc.out.data ? oc.out.data : "", "out\n");
+    pid_t w = sbx_lingering_pid();
+    T_EXPECT(w > 0);
+    sbx_reap_lingering();
+    T_EXPECT_INT(sbx_lingering_pid(), -1);
+    T_EXPECT(w <= 0 || (kill(w, 0) != 0 && errno == ESRCH));
+    sbx_outcome_release(&oc);
+    /* Without a pid namespace a double-forked process could outlive W
+     * unseen: no DONE, the run ends at W's exit as before. */
+    if (!t_run(SBX_L_ALL & ~SBX_L_PIDNS, NULL, t_fn_quick, NULL, &oc))
+        return;
+    T_EXPECT_INT(oc.exit_status, 7);
+    T_EXPECT_INT(sbx_lingering_pid(), -1);
+    sbx_outcome_release(&oc);
+}
+
+static int t_fn_child_left(void *arg, int rfd)
+{
+    (void)arg;
+    pid_t c = fork();
+    if (c == 0) {
+        sleep(30);
+        _exit(0);
+    }
+    t_put(rfd, c > 0 ? "forked" : "nofork");
+    return 0;
+}
+
+static void *t_sleeper(void *arg)
+{
+    (void)arg;
+    sleep(30);
+    return NULL;
+}
+
+static int t_fn_thread_left(void *arg, int rfd)
+{
+    (void)arg;
+    pthread_t t;
+    t_put(rfd, pthread_create(&t, NULL, t_sleeper, NULL) == 0 ? "thread" : "nothread");
+    return 0;
+}
+
+/* A child or a second thread still there: no DONE, the run ends when the
+ * namespace is gone (and kills them). */
+static void t_sbx_no_done_when_not_alone(void)
+{
+    struct sbx_outcome oc;
+    if (!t_run(SBX_L_ALL, NULL, t_fn_child_left, NULL, &oc))
+        return;
+    T_EXPECT_STR(oc.result.data ? oc.result.data : "", "forked");
+    T_EXPECT_INT(sbx_lingering_pid(), -1);
+    sbx_outcome_release(&oc);
+    if (!t_run(SBX_L_ALL, NULL, t_fn_thread_left, NULL, &oc))
+        return;
+    T_EXPECT_STR(oc.result.data ? oc.result.data : "", "thread");
+    T_EXPECT_INT(sbx_lingering_pid(), -1);
+    sbx_outcome_release(&oc);
+}
+
+static void t_put_rec(int32_t kind, int32_t wstatus)
+{
+    struct sbx_status_rec r = {kind, 1, EPERM, wstatus};
+    ssize_t n = write(4, &r, sizeof(r));
+    (void)n;
+}
+
+/* The job's own code forges records on the status pipe (fd 4). */
+static int t_fn_forge_fail(void *arg, int rfd)
+{
+    (void)arg;
+    t_put_rec(SBX_REC_SETUP_FAILED, 0);
+    t_put(rfd, "ran");
+    return 3;
+}
+
+static int t_fn_forge_done(void *arg, int rfd)
+{
+    (void)arg;
+    pid_t c = fork();
+    if (c == 0) { /* keeps writing until killed */
+        int fd = open("beat", O_WRONLY | O_CREAT | O_APPEND, 0600);
+        for (;;) {
+            if (write(fd, "x", 1) != 1)
+                _exit(1);
+            usleep(2000);
+        }
+    }
+    usleep(100 * 1000);
+    t_put(rfd, "forged");
+    t_put_rec(SBX_REC_DONE, 9);
+    sleep(20);
+    return 0;
+}
+
+static off_t t_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* A forged setup failure after RUN is ignored; a forged DONE only ends the
+ * job's own run early, and nothing of its sandbox outlives the reap. */
+static void t_sbx_forged_records(void)
+{
+    struct sbx_outcome oc;
+    if (!t_run(SBX_L_ALL, NULL, t_fn_forge_fail, NULL, &oc))
+        return;
+    T_EXPECT_INT(oc.exit_status, 3);
+    T_EXPECT_STR(oc.result.data ? oc.result.data : "", "ran");
+    sbx_outcome_release(&oc);
+    sbx_reap_lingering();
+
+    double t0 = (double)time(NULL);
+    if (!t_run(SBX_L_ALL, NULL, t_fn_forge_done, NULL, &oc))
+        return;
+    T_EXPECT((double)time(NULL) - t0 < 10);
+    T_EXPECT_INT(oc.exit_status, 9);
+    T_EXPECT_STR(oc.result.data ? oc.result.data : "", "forged");
+    sbx_outcome_release(&oc);
+    sbx_reap_lingering();
+    char beat[4096];
+    snprintf(beat, sizeof(beat), "%s/beat", t_tmpdir());
+    off_t a = t_size(beat);
+    T_EXPECT(a > 0);
+    usleep(100 * 1000);
+    T_EXPECT_INT((long)t_size(beat), (long)a);
+}
+
 static const struct t_case cases[] = {
     {"echo", t_sbx_echo, true, 20},
+    {"done_when_alone", t_sbx_done_when_alone, true, 20},
+    {"no_done_when_not_alone", t_sbx_no_done_when_not_alone, true, 20},
+    {"forged_records", t_sbx_forged_records, true, 40},
     {"identity", t_sbx_identity, true, 20},
     {"env_scrubbed", t_sbx_env_scrubbed, true, 20},
     {"no_fd_leak", t_sbx_no_fd_leak, true, 20},
