@@ -232,8 +232,25 @@ static const char *const sbx_py_runner[] = {
     "    return line\n",
     "\n",
     "\n",
+    "def _kiln_json_loads(text):\n",
+    "    import json\n",
+    "    return json.loads(text)\n",
+    "\n",
+    "\n",
+    "_kiln_source = []\n",
+    "\n",
+    "\n",
+    "def _kiln_lines():\n",
+    "    # The user's code in linecache, for tracebacks and warnings.\n",
+    "    import linecache\n",
+    "    if _kiln_source:\n",
+    "        code = _kiln_source[0]\n",
+    "        linecache.cache['<code>'] = (len(code), None, code.splitlines(True), '<code>')\n",
+    "\n",
+    "\n",
     "def _kiln_error(code, e, tb_cap, extra_msg=None):\n",
     "    import traceback\n",
+    "    _kiln_lines()\n",
     "    tb = e.__traceback__\n",
     "    while tb is not None and tb.tb_frame.f_code.co_filename != '<code>':\n",
     "        tb = tb.tb_next\n",
@@ -303,19 +320,21 @@ static const char *const sbx_py_runner[] = {
     "\n",
     "\n",
     "def _kiln_exec(code, inputs_json, packages_json, return_cap, tb_cap, maxd, call_entry):\n",
-    "    import json\n",
+    "    # json and linecache (both import re) only when needed: a cold start\n",
+    "    # of plain code pays milliseconds for each.\n",
     "    import types\n",
-    "    import linecache\n",
     "    import builtins\n",
     "    entry = 'script'\n",
     "\n",
     "    def fail(err):\n",
+    "        import json\n",
     "        return json.dumps({'status': 'error', 'entryPoint': entry, 'error': err})\n",
     "\n",
     "    sys.dont_write_bytecode = True\n",
     "    sys.argv = ['<code>']\n",
     "    _kiln_setup_env()\n",
-    "    missing = [req for req, mod in json.loads(packages_json) if not _kiln_importable(mod)]\n",
+    "    wanted = _kiln_json_loads(packages_json) if packages_json != '[]' else []\n",
+    "    missing = [req for req, mod in wanted if not _kiln_importable(mod)]\n",
     "    if missing:\n",
     "        plural = 's' if len(missing) > 1 else ''\n",
     "        msg = 'Python package%s not available: %s' % (plural, ', '.join(missing))\n",
@@ -323,12 +342,22 @@ static const char *const sbx_py_runner[] = {
     "                     'message': msg + ' (nothing is installed at run time)'})\n",
     "    cwd = os.getcwd()\n",
     "    sys.path[:] = [p for p in sys.path if p not in ('', '.', cwd)] + [cwd]\n",
-    "    inputs = json.loads(inputs_json)\n",
+    "    inputs = _kiln_json_loads(inputs_json) if inputs_json != '{}' else {}\n",
     "    mod = types.ModuleType('__main__')\n",
     "    mod.__file__ = '<code>'\n",
     "    mod.__builtins__ = builtins\n",
     "    sys.modules['__main__'] = mod\n",
-    "    linecache.cache['<code>'] = (len(code), None, code.splitlines(True), '<code>')\n",
+    "    _kiln_source[:] = [code]\n",
+    "    if 'linecache' in sys.modules:\n",
+    "        _kiln_lines()\n",
+    "    else:\n",
+    "        import warnings\n",
+    "        shown = warnings.showwarning\n",
+    "\n",
+    "        def show(*args, **kw):\n",
+    "            _kiln_lines()\n",
+    "            return shown(*args, **kw)\n",
+    "        warnings.showwarning = show\n",
     "    rv = None\n",
     "    try:\n",
     "        # The syntax tree only when the code may have its own __main__ block\n",
@@ -377,8 +406,12 @@ static const char *const sbx_py_runner[] = {
     "    finally:\n",
     "        _kiln_flush()\n",
     "    try:\n",
-    "        enc = json.dumps(_kiln_plain(rv, 0, maxd), ensure_ascii=True, allow_nan=False,\n",
-    "                         separators=(',', ':'))\n",
+    "        if rv is None:\n",
+    "            enc = 'null'\n",
+    "        else:\n",
+    "            import json\n",
+    "            enc = json.dumps(_kiln_plain(rv, 0, maxd), ensure_ascii=True, allow_nan=False,\n",
+    "                             separators=(',', ':'))\n",
     "    except _KilnNotJSON as e:\n",
     "        return fail({'code': 'CODE_ERROR', 'type': 'TypeError',\n",
     "                     'message': 'returnValue is not JSON-serialisable: %s' % (e,)})\n",
@@ -464,6 +497,17 @@ static enum err_code sbx_py_status(PyStatus st, const char *what, struct err *er
                    st.err_msg ? st.err_msg : "unknown error");
 }
 
+/* What Debian's site.main() gives, less the .pth files and sitecustomize:
+ * the site directories on sys.path (site does not run main() when imported
+ * with no_site set), exit/quit, copyright, help. */
+static const char sbx_py_site_src[] = "import sys, site\n"
+                                      "for _d in site.getsitepackages():\n"
+                                      "    if _d not in sys.path:\n"
+                                      "        sys.path.append(_d)\n"
+                                      "site.setquit()\n"
+                                      "site.setcopyright()\n"
+                                      "site.sethelper()\n";
+
 static enum err_code sbx_py_start(struct err *err)
 {
     PyPreConfig pre;
@@ -481,7 +525,11 @@ static enum err_code sbx_py_start(struct err *err)
         return sbx_py_status(st, "pre-initialise", err);
 
     PyConfig_InitIsolatedConfig(&cfg);
-    cfg.site_import = 1; /* Debian's site adds dist-packages; no user site (isolated) */
+    /* No site at start-up: its .pth files (setuptools' distutils hook, a
+     * namespace stub, whatever a host put there) cost milliseconds in every
+     * cold start and run code the sandbox did not choose. sbx_py_site_src
+     * adds the same dist-packages directories and builtins. */
+    cfg.site_import = 0;
     cfg.user_site_directory = 0;
     cfg.write_bytecode = 0;
     cfg.buffered_stdio = 0;
@@ -498,6 +546,16 @@ static enum err_code sbx_py_start(struct err *err)
     PyConfig_Clear(&cfg);
     if (PyStatus_Exception(st))
         return sbx_py_status(st, "initialise", err);
+    PyObject *ns = PyDict_New();
+    PyObject *r = NULL;
+    if (ns && PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0)
+        r = PyRun_String(sbx_py_site_src, Py_file_input, ns, ns);
+    Py_XDECREF(ns);
+    if (!r) {
+        PyErr_Clear();
+        return err_set(err, E_INTERNAL, "cannot add the site directories to the Python path");
+    }
+    Py_DECREF(r);
     sbx_py_started = true;
     return E_OK;
 }

@@ -6,6 +6,7 @@ Each test gets a fresh store (kilntest.Env). The last stdout line is
 """
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -151,6 +152,30 @@ def test_no_stdlib_shadowing(env):
                     {"base64": b64(evil), "name": "pandas.py"},
                     {"base64": b64(evil), "name": "sitecustomize.py"}])
     assert out["result"]["returnValue"] == ["[1]", "/", True], out["result"]
+
+
+def test_site_without_pth(env):
+    # The same dist-packages as Debian's python3 (the oracle), its builtins,
+    # no .pth code run (setuptools' distutils hook), no sitecustomize; the
+    # user's line under a warning.
+    oracle = subprocess.run(
+        ["/usr/bin/python3", "-I", "-c",
+         "import sys; print([p for p in sys.path if p.endswith('-packages')])"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    code = ("import sys, warnings\n"
+            "warnings.warn('careful')\n"
+            "import mpl_toolkits.mplot3d\n"
+            "def main():\n"
+            "    return [str([p for p in sys.path if p.endswith('-packages')]),\n"
+            "            callable(exit), callable(quit), callable(help), str(copyright)[:9],\n"
+            "            'sitecustomize' in sys.modules, '_distutils_hack' in sys.modules]\n")
+    out = ok(env, code)
+    r = out["result"]
+    assert r["returnValue"] == [oracle, True, True, True, "Copyright", False, False], r
+    assert r["stderr"] == "<code>:2: UserWarning: careful\n  warnings.warn('careful')\n", r
+    out = expect_error(env, {"action": "executeCode", "arguments": {"code": "exit(5)\n"}},
+                       "CODE_ERROR", contains="status 5")
+    assert out["error"]["exitStatus"] == 5, out["error"]
 
 
 def test_session(env):
