@@ -911,6 +911,10 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
     double drain_deadline = 0;
     bool hard_stop = false;
     enum err_code rc = E_OK;
+    /* Warm and idle: a spare worker from the zygote, its sandbox made and
+     * rehearsed, takes the next request (as kiln mcp's standby does). */
+    struct srv_child spare;
+    bool have_spare = false;
     if (!run || !pfd) {
         rc = err_set(err, E_NOMEM, "out of memory");
         goto out;
@@ -933,6 +937,20 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
             if (!j)
                 break;
             struct err e2;
+            if (have_spare) {
+                have_spare = false;
+                if (!srv_child_reap(&spare, false) &&
+                    !srv_child_feed(&spare, j->text ? j->text : "", j->text_len, &e2)) {
+                    j->child = spare;
+                    j->started = true;
+                    free(j->text);
+                    j->text = NULL;
+                    run[i] = j;
+                    continue;
+                }
+                srv_child_kill(&spare); /* died waiting, or would not take it */
+                srv_child_release(&spare);
+            }
             if (srv_zygote_run(&s->zy, j->text ? j->text : "", j->text_len,
                                (size_t)LIM_BATCH_OUTPUT_BYTES, &j->child, &e2)) {
                 log_error("serve: %s", e2.msg);
@@ -953,6 +971,17 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
             nrun += run[i] != NULL;
         if (draining && nrun == 0 && (queued == 0 || hard_stop))
             break;
+        if (have_spare && (draining || srv_child_reap(&spare, false))) {
+            srv_child_release(&spare); /* without a request it cleans up and exits */
+            have_spare = false;
+        }
+        if (!have_spare && !draining && nrun == 0 && queued == 0 && sbx_py_ready()) {
+            struct err e2;
+            if (srv_zygote_spare(&s->zy, (size_t)LIM_BATCH_OUTPUT_BYTES, &spare, &e2))
+                log_warn("serve: no spare worker: %s", e2.msg);
+            else
+                have_spare = true;
+        }
 
         size_t np = 0;
         pfd[np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
@@ -1047,6 +1076,8 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
         srv_job_fail_start(s, j, &e2);
     }
 out:
+    if (have_spare)
+        srv_child_release(&spare);
     free(run);
     free(pfd);
     return rc;

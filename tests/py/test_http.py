@@ -300,6 +300,55 @@ def test_graceful_sigterm_finishes_in_flight(env):
         pass
 
 
+def proc_tree(pid):
+    """{pid: comm} of the processes whose parent chain leads to pid."""
+    info = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                st = open(f"/proc/{d}/stat").read()
+                info[int(d)] = (int(st[st.rindex(")") + 2:].split()[1]),
+                                st[st.index("(") + 1:st.rindex(")")], st[st.rindex(")") + 2])
+            except (OSError, ValueError, IndexError):
+                pass
+    out = {}
+    for p, (q, comm, state) in info.items():
+        hops = 0
+        while q > 1 and q != pid and hops < 64:
+            q, hops = info.get(q, (0,))[0], hops + 1
+        if q == pid and p != pid and state != "Z":
+            out[p] = comm
+    return out
+
+
+def test_idle_server_keeps_a_spare(env):
+    """Idle and warm, the server keeps a spare worker (and its sandbox,
+    named kiln-spare) from its zygote; the next action runs in it, in the
+    same sandbox as any; SIGTERM leaves no process and no scratch dir."""
+    s = serve(env)
+    try:
+        def spares():
+            return sorted(p for p, c in proc_tree(s.p.pid).items() if c == "kiln-spare")
+        assert wait_for(lambda: len(spares()) == 2), proc_tree(s.p.pid)
+        first = spares()
+        probe = ("import os\n"
+                 "st = {l.split(':')[0]: l.split(':')[1].strip() for l in open('/proc/self/status')}\n"
+                 "print(os.getpid(), st['Seccomp'], st['NoNewPrivs'], os.uname().nodename)\n")
+        st, _, out = s.action({"action": "executeCode", "arguments": {"code": probe}})
+        assert st == 200 and out["ok"], out
+        assert out["result"]["stdout"] == "1 2 1 kiln\n", out["result"]
+        assert not [p for p in first if p in proc_tree(s.p.pid) and
+                    proc_tree(s.p.pid).get(p) == "kiln-spare"], "the spare did not take the action"
+        assert wait_for(lambda: len(spares()) == 2), "no new spare after the action"
+        pids = list(proc_tree(s.p.pid))
+    finally:
+        assert s.stop() == 0
+    assert wait_for(lambda: not [p for p in pids if os.path.exists(f"/proc/{p}/stat") and
+                                 open(f"/proc/{p}/stat").read().split(") ")[1][0] != "Z"], 10), \
+        "processes left after SIGTERM"
+    # (kilntest checks that no scratch dir is left)
+
+
 def test_refuses_public_listen_without_key(env):
     e = dict(env.env)
     for addr in ["0.0.0.0:0", "[::]:0"]:
