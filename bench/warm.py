@@ -9,6 +9,14 @@ p50/p90/p99 of the round trip as the client sees it. In the same run it
 times a fresh `/usr/bin/python3 -c pass`, `/usr/bin/python3 -c 'import
 pandas'` and a cold one-shot `kiln run` of print(1).
 
+It also times spaced calls to `kiln serve` (its idle spare worker), and
+checks the issue's targets: trivial warm p50 <= 5 ms, pandas sum warm p50 <=
+15 ms and >= 20x faster than a fresh `import pandas`, cold `kiln run` <= 40
+ms, all set on a machine where `python3 -c pass` took 13 ms and `import
+pandas` 315 ms. Process creation and page faults cost several times more on
+some machines (virtualised page tables); the ms targets are also shown
+scaled by this machine's `python3 -c pass` over 13 ms.
+
 Env: KILN_BIN (default build/kiln), WARM_N (calls per kind, default 50),
 COLD_N (cold runs per kind, default 10), BENCH_OUT (writes warm.json there).
 Run: /usr/bin/python3 bench/warm.py
@@ -133,6 +141,41 @@ def warm_runs(env):
             "trivial_gap": stats(triv_gap), "pandas_sum_gap": stats(pand_gap)}
 
 
+def serve_runs(env):
+    """Spaced executeCode calls to kiln serve (loopback, port 0)."""
+    import http.client
+    p = subprocess.Popen([KILN, "serve", "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, env=env)
+    try:
+        line = p.stdout.readline().decode()
+        port = int(line.rsplit(":", 1)[1])
+
+        def call(code, expect):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            t0 = time.perf_counter()
+            c.request("POST", "/v1/actions", headers={"Content-Type": "application/json"},
+                      body=json.dumps({"action": "executeCode", "arguments": {"code": code}}))
+            r = c.getresponse()
+            out = json.loads(r.read())
+            dt = (time.perf_counter() - t0) * 1000.0
+            c.close()
+            if not out.get("ok") or out["result"]["stdout"] != expect:
+                raise RuntimeError("serve executeCode failed: %s" % json.dumps(out)[:600])
+            return dt
+        call(TRIVIAL, "1\n")  # waits for the warm-up
+        triv, pand = [], []
+        for _ in range(N):
+            time.sleep(GAP_S)
+            triv.append(call(TRIVIAL, "1\n"))
+        for _ in range(N):
+            time.sleep(GAP_S)
+            pand.append(call(PANDAS, "21\n"))
+    finally:
+        p.terminate()
+        p.wait()
+    return {"trivial": stats(triv), "pandas_sum": stats(pand)}
+
+
 def proc_ms(argv, env, stdin=None, n=COLD_N):
     v = []
     for _ in range(n):
@@ -171,13 +214,36 @@ def main():
                                             "p90": w["startup_to_first_call_ms"],
                                             "p99": w["startup_to_first_call_ms"],
                                             "min": w["startup_to_first_call_ms"]}
+        sv = serve_runs(env)
+        res["serve warm trivial, " + gap] = sv["trivial"]
+        res["serve warm pandas sum, " + gap] = sv["pandas_sum"]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("%-38s %5s %9s %9s %9s %9s" % ("latency (ms)", "n", "min", "p50", "p90", "p99"))
     for k, s in res.items():
         print("%-38s %5d %9.1f %9.1f %9.1f %9.1f" % (k, s["n"], s["min"], s["p50"], s["p90"],
                                                     s["p99"]))
-    print("targets: warm trivial p50 <= 5, warm pandas sum p50 <= 15, cold kiln run <= 40")
+    scale = res["python3 -c pass"]["p50"] / 13.0
+    imp = res["python3 -c 'import pandas'"]["p50"]
+    print("targets (set where python3 -c pass is 13 ms; here %.1f ms: x%.2f):"
+          % (res["python3 -c pass"]["p50"], scale))
+    checks = [("mcp warm trivial", 5.0), ("mcp warm trivial, " + gap, 5.0),
+              ("serve warm trivial, " + gap, 5.0),
+              ("mcp warm pandas sum", 15.0), ("mcp warm pandas sum, " + gap, 15.0),
+              ("serve warm pandas sum, " + gap, 15.0),
+              ("kiln run print(1) (cold)", 40.0)]
+    res["targets"] = {}
+    for name, ms in checks:
+        p50 = res[name]["p50"]
+        extra = ""
+        ok = p50 <= ms * scale
+        if "pandas" in name:
+            extra = ", %.0fx import pandas (>= 20x)" % (imp / p50)
+            ok = ok and imp / p50 >= 20
+        verdict = "PASS" if p50 <= ms and ok else ("PASS scaled" if ok else "MISS")
+        res["targets"][name] = verdict
+        print("  %-36s p50 %6.1f  target %4.0f, scaled %5.1f%s  %s"
+              % (name, p50, ms, ms * scale, extra, verdict))
     out = os.environ.get("BENCH_OUT")
     if out:
         with open(os.path.join(out, "warm.json"), "w") as f:
