@@ -21,6 +21,7 @@
 #include "klimits.h"
 #include "log.h"
 #include "outputs.h"
+#include "router.h"
 #include "sbx.h"
 #include "sbx_py.h"
 #include "scratch.h"
@@ -473,6 +474,47 @@ void act_exec_unprepare(void)
 {
     sbx_ready_discard();
     action_adopted_release();
+}
+
+void act_exec_rehearse(const struct config *cfg)
+{
+    static const char req[] = "{\"action\":\"executeCode\",\"arguments\":{}}";
+    static const char res[] = "{\"status\":\"ok\",\"entryPoint\":\"script\","
+                              "\"returnValue\":null}";
+    struct err err;
+    bool ok = false;
+    /* The router: parse, check (a missing argument), the error envelope. */
+    json_t *env = route_text(cfg, NULL, req, sizeof(req) - 1, &ok);
+    char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
+    free(text);
+    json_decref(env);
+    /* The store, opened and closed. */
+    struct store *st = NULL;
+    if (!store_open_ex(cfg, STORE_OPEN_NO_SWEEP, &st, &err))
+        store_free(st);
+    /* A runner's result read into a result, as after a run. */
+    struct action a;
+    memset(&a, 0, sizeof(a));
+    a.cfg = cfg;
+    a.error_extra = json_object();
+    struct sbx_outcome oc;
+    memset(&oc, 0, sizeof(oc));
+    buf_init(&oc.out, 64);
+    buf_init(&oc.err, 64);
+    buf_init(&oc.result, sizeof(res));
+    json_t *result = NULL;
+    if (a.error_extra && !buf_append(&oc.out, "1\n", 2, &err) &&
+        !buf_append(&oc.result, res, sizeof(res) - 1, &err) &&
+        !exec_outcome(&a, &oc, &result, &err)) {
+        env =
+            json_pack("{s:b, s:s, s:O, s:[]}", "ok", 1, "action", "executeCode", "result", result);
+        text = env ? json_dumps(env, JSON_COMPACT) : NULL;
+        free(text);
+        json_decref(env);
+    }
+    json_decref(result);
+    json_decref(a.error_extra);
+    sbx_outcome_release(&oc);
 }
 
 /* Run job in the sandbox: the ready one when it was made for these options. */

@@ -16,5 +16,14 @@ enum err_code act_execute_code(struct action *a, json_t **result, struct err *er
  */
 enum err_code act_exec_prepare(const struct config *cfg, struct err *err);
 void act_exec_unprepare(void);
+/*
+ * In a spare worker, before its request: go once through what a call does
+ * besides the sandbox (parse and check a request, open the store, read a
+ * runner result, build and print an envelope) on made-up data. A worker
+ * forked from a warm process copies each inherited page on its first write
+ * to it: those copies, a millisecond or two in all, are then made while
+ * nobody waits. Nothing is kept or written to disk.
+ */
+void act_exec_rehearse(const struct config *cfg);
 /* processFile: a built-in C operation in the sandbox. */
 enum err_code act_process_file(struct action *a, json_t **result, struct err *err);

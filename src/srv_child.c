@@ -112,6 +112,8 @@ static _Noreturn void srv_child_spare_main(const struct config *cfg, const sigse
     prctl(PR_SET_NAME, (unsigned long)SRV_SPARE_NAME, 0UL, 0UL, 0UL);
     if (act_exec_prepare(cfg, &err))
         log_debug("spare worker: no ready sandbox (%s)", err.msg);
+    /* Then the request path once, on nothing: see act_exec_rehearse. */
+    act_exec_rehearse(cfg);
     struct buf in;
     buf_init(&in, (size_t)LIM_REQUEST_BYTES + 1024 * 1024);
     bool over = buf_read_fd(&in, req_r, NULL) == E_LIMIT;
