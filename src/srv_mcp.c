@@ -233,19 +233,39 @@ static void mcp_leave(struct mcp_srv *s, struct srv_child *c)
     c->exited = true; /* ours now */
 }
 
-/* Reap the leaving workers that are done (all of them, waiting, when wait). */
+/* Reap the leaving workers that are done; with wait, all of them (those
+ * still there after LIM_MCP_LEAVE_WAIT_MS are killed: their scratch dirs
+ * go with the next sweep). */
 static void mcp_reap_leaving(struct mcp_srv *s, bool wait)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < s->n_leaving; i++) {
-        pid_t r;
-        do {
-            r = waitpid(s->leaving[i], NULL, wait ? 0 : WNOHANG);
-        } while (r < 0 && errno == EINTR);
-        if (r == 0)
-            s->leaving[k++] = s->leaving[i];
+    double until = action_now_ms() + (double)LIM_MCP_LEAVE_WAIT_MS;
+    for (;;) {
+        size_t k = 0;
+        for (size_t i = 0; i < s->n_leaving; i++) {
+            pid_t r;
+            do {
+                r = waitpid(s->leaving[i], NULL, WNOHANG);
+            } while (r < 0 && errno == EINTR);
+            if (r == 0)
+                s->leaving[k++] = s->leaving[i];
+        }
+        s->n_leaving = k;
+        if (!wait || !k)
+            return;
+        if (action_now_ms() > until) {
+            for (size_t i = 0; i < k; i++) {
+                kill(-s->leaving[i], SIGKILL);
+                kill(s->leaving[i], SIGKILL);
+                while (waitpid(s->leaving[i], NULL, 0) < 0 && errno == EINTR) {
+                }
+            }
+            s->n_leaving = 0;
+            s->sweep_due = true;
+            return;
+        }
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
     }
-    s->n_leaving = k;
 }
 
 /* SIGKILL every descendant of root (and their process groups), then root's
@@ -1231,6 +1251,8 @@ enum err_code srv_mcp_run(const struct config *cfg, const struct srv_mcp_opts *o
     srv_zygote_stop(&s.zy);
     mcp_reap_leaving(&s, true);
     mcp_reap_strays(&s, true);
+    if (s.sweep_due)
+        scratch_sweep(cfg);
 out:
     if (sfd >= 0)
         close(sfd);

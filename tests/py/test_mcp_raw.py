@@ -424,14 +424,48 @@ def test_spare_gone_with_the_server(env):
     assert len(sp) == 2, sp
     assert any(d.startswith("run-%d-" % p) for d in env.leftovers() for p in sp), \
         f"the standby has no scratch dir: {env.leftovers()}"
+    zy = zygotes(m.p.pid)
+    assert len(zy) == 1, f"one zygote: {zy}"
+    sp += zy
     m.p.kill()
     m.p.wait(10)
     end = time.time() + 5
     while (any(alive(p) for p in sp) or env.leftovers()) and time.time() < end:
         time.sleep(0.05)
-    assert not [p for p in sp if alive(p)], "standby processes left"
+    assert not [p for p in sp if alive(p)], "standby or zygote processes left"
     assert env.leftovers() == [], f"scratch dirs left: {env.leftovers()}"
     m.close()
+
+
+def zygotes(pid):
+    return sorted(p for p in tree(pid) if comm(p) == "kiln-zygote")
+
+
+def ppid(pid):
+    st = open(f"/proc/{pid}/stat").read()
+    return int(st[st.rindex(")") + 2:].split()[1])
+
+
+def test_workers_from_the_zygote(env):
+    """A warm server forks its workers from its zygote, as its own children
+    (so it reaps and kills them itself); without the zygote (killed), it
+    forks them itself and calls go on."""
+    m = Mcp(env, warm=True)
+    m.init()
+    assert call_code(m, "print(1)") == "1\n"
+    zy = zygotes(m.p.pid)
+    assert len(zy) == 1 and ppid(zy[0]) == m.p.pid, zy
+    sp = wait_spares(m)
+    assert len(sp) == 2, sp
+    workers = [p for p in sp if ppid(p) == m.p.pid]
+    assert len(workers) == 1, f"the standby worker is the server's child: {sp}"
+    os.kill(zy[0], signal.SIGKILL)
+    for i in range(3):  # the standby made before, then workers the server forks
+        assert call_code(m, f"print({i} * 7)") == f"{i * 7}\n"
+    assert zygotes(m.p.pid) == [], "a dead zygote is reaped"
+    assert call_code(m, "import pandas; print(pandas.Series([1, 2]).sum())") == "3\n"
+    assert m.close() == 0
+    assert not tree(m.p.pid)
 
 
 def test_spare_unused_by_process_file(env):
