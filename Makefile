@@ -4,6 +4,8 @@
 CC ?= cc
 CFLAGS ?= -O2 -g
 PYTHON_CONFIG ?= /usr/bin/python3-config
+# Debian's CPython (the one libpython3.11 belongs to): compiles the runner at build time.
+PYTHON ?= /usr/bin/python3
 PKGS := libcurl jansson libseccomp xlsxwriter minizip expat libcrypto libmicrohttpd
 # Linked at build time; libcurl and libmicrohttpd (headers only here) are
 # loaded with dlopen() when first needed (src/lazylib.c).
@@ -40,7 +42,8 @@ PY_CFLAGS = $(shell $(PYTHON_CONFIG) --includes 2>/dev/null)
 PY_LIBS = $(shell $(PYTHON_CONFIG) --embed --ldflags 2>/dev/null)
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS) \
-             -Isrc -Ioperations -Istorage -Isandbox -Itests $(PKG_CFLAGS) $(PY_CFLAGS) -MMD -MP
+             -Isrc -Ioperations -Istorage -Isandbox -Itests -I$(BUILD)/gen $(PKG_CFLAGS) \
+             $(PY_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(HARDEN_LD) $(SANFLAGS) $(LDFLAGS)
 LIBS = $(PKG_LIBS) -lcsv $(PY_LIBS) -ldl -lpthread -lm
 
@@ -80,6 +83,14 @@ $(BUILD)/kiln: $(BUILD)/src/main.o $(BUILD)/libkiln.a
 
 kiln: check-deps $(BUILD)/kiln
 	$(Q)ln -sf $(BUILD)/kiln kiln
+
+# The executeCode runner, compiled and marshalled (mk/runner_code.py).
+%/gen/sbx_py_runner_code.h: sandbox/sbx_py.c mk/runner_code.py
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	$(Q)$(PYTHON) mk/runner_code.py sandbox/sbx_py.c $@
+$(BUILD)/sandbox/sbx_py.o: $(BUILD)/gen/sbx_py_runner_code.h
+build-fuzz/sandbox/sbx_py.o: build-fuzz/gen/sbx_py_runner_code.h
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -132,7 +143,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_SECONDS ?= 20
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
-              -DKILN_SANITIZE=1 -DKILN_FUZZ=1 -Isrc -Ioperations -Istorage -Isandbox \
+              -DKILN_SANITIZE=1 -DKILN_FUZZ=1 -Isrc -Ioperations -Istorage -Isandbox -Ibuild-fuzz/gen \
               $(PKG_CFLAGS) $(PY_CFLAGS)
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=build-fuzz/%.o)
 

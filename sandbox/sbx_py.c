@@ -2,6 +2,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <marshal.h>
 
 #include <errno.h>
 #include <malloc.h>
@@ -16,6 +17,7 @@
 #include "buf.h"
 #include "klimits.h"
 #include "sbx.h"
+#include "sbx_py_runner_code.h" /* generated: mk/runner_code.py */
 #include "sbx_seccomp.h"
 
 #include "banned.h"
@@ -674,6 +676,47 @@ static char *sbx_py_runner_source(void)
     return buf_take(&b, NULL);
 }
 
+static uint64_t sbx_py_fnv1a64(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+/* The built-in code object (mk/runner_code.py) was compiled from this very
+ * runner by this interpreter's bytecode. */
+static bool sbx_py_runner_fits(const char *src)
+{
+    return PyImport_GetMagicNumber() == SBX_PY_RUNNER_MAGIC &&
+           sbx_py_fnv1a64(src) == SBX_PY_RUNNER_HASH;
+}
+
+bool sbx_py_runner_builtin(void)
+{
+    char *src = sbx_py_runner_source();
+    bool fits = src && sbx_py_runner_fits(src);
+    PyErr_Clear();
+    free(src);
+    return fits;
+}
+
+/* The runner's code object: the built-in one when it fits, else compiled
+ * now (CPython's parser and compiler, first used in a cold start, cost
+ * milliseconds). */
+static PyObject *sbx_py_runner_code_object(const char *src)
+{
+    if (sbx_py_runner_fits(src)) {
+        PyObject *co = PyMarshal_ReadObjectFromString((const char *)sbx_py_runner_code,
+                                                      (Py_ssize_t)sizeof(sbx_py_runner_code));
+        if (co && PyCode_Check(co))
+            return co;
+        Py_XDECREF(co);
+    }
+    PyErr_Clear();
+    return Py_CompileString(src, SBX_PY_RUNNER_NAME, Py_file_input);
+}
+
 /* Compile and run the runner; its _kiln_main (new reference) or NULL with
  * a Python error. */
 static PyObject *sbx_py_load_runner(void)
@@ -687,7 +730,7 @@ static PyObject *sbx_py_load_runner(void)
     ns = PyDict_New();
     if (!ns || PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) != 0)
         goto out;
-    co = Py_CompileString(src, SBX_PY_RUNNER_NAME, Py_file_input);
+    co = sbx_py_runner_code_object(src);
     if (!co)
         goto out;
     r = PyEval_EvalCode(co, ns, ns);

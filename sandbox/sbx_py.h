@@ -55,6 +55,9 @@ struct sbx_py_job {
 enum err_code sbx_py_init(bool warm, struct err *err);
 /* True when this process already holds an initialised interpreter. */
 bool sbx_py_ready(void);
+/* Whether the runner built into kiln (compiled at build time) fits this
+ * interpreter and source, so no child compiles it (Python initialised). */
+bool sbx_py_runner_builtin(void);
 /* sbx_child_fn: run the struct sbx_py_job at arg and write its result to
  * result_fd. Returns 0 when a result was written (whatever the code did),
  * else one of SBX_PY_EXIT_*. */

@@ -373,8 +373,24 @@ static void t_py_warm_sandbox(void)
     sbx_outcome_release(&oc);
 }
 
+/* The runner compiled at build time (mk/runner_code.py) is the one in use:
+ * same bytecode magic as this interpreter, same source (a decoding slip in
+ * the generator would make every cold start compile it again). */
+static void t_py_runner_builtin(void)
+{
+    struct err err;
+    T_ASSERT(sbx_py_init(false, &err) == E_OK);
+    T_EXPECT(sbx_py_runner_builtin());
+    struct py_res r;
+    py_run("import sys\ndef main():\n    return sys._getframe(1).f_code.co_filename\n", NULL, NULL,
+           &r);
+    T_EXPECT_STR(py_rv(&r), "\"<kiln-runner>\"");
+    py_res_release(&r);
+}
+
 static const struct t_case cases[] = {
     {"py_print", t_py_print, false, 0, 0, 0},
+    {"py_runner_builtin", t_py_runner_builtin, true, 60, 0, 0},
     {"py_main_inputs", t_py_main_inputs, false, 0, 0, 0},
     {"py_exception", t_py_exception, false, 0, 0, 0},
     {"py_system_exit", t_py_system_exit, false, 0, 0, 0},
