@@ -60,6 +60,27 @@ class Env:
         return out, p.returncode, p.stderr.decode(errors="replace")
 
 
+def proc_tree(pid):
+    """{pid: (comm, state)} of the processes whose parent chain leads to pid."""
+    info = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                st = open(f"/proc/{d}/stat").read()
+                rest = st[st.rindex(")") + 2:].split()
+                info[int(d)] = (int(rest[1]), st[st.index("(") + 1:st.rindex(")")], rest[0])
+            except (OSError, ValueError, IndexError):
+                pass
+    out = {}
+    for p, (q, comm, state) in info.items():
+        hops = 0
+        while q > 1 and q != pid and hops < 64:
+            q, hops = info.get(q, (0,))[0], hops + 1
+        if q == pid and p != pid:
+            out[p] = (comm, state)
+    return out
+
+
 def b64(data):
     if isinstance(data, str):
         data = data.encode()

@@ -13,6 +13,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kilntest  # noqa: E402
 from kilntest import KILN, b64, main  # noqa: E402
 
 KEY = "test-key-0123456789"
@@ -301,24 +302,8 @@ def test_graceful_sigterm_finishes_in_flight(env):
 
 
 def proc_tree(pid):
-    """{pid: comm} of the processes whose parent chain leads to pid."""
-    info = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                st = open(f"/proc/{d}/stat").read()
-                info[int(d)] = (int(st[st.rindex(")") + 2:].split()[1]),
-                                st[st.index("(") + 1:st.rindex(")")], st[st.rindex(")") + 2])
-            except (OSError, ValueError, IndexError):
-                pass
-    out = {}
-    for p, (q, comm, state) in info.items():
-        hops = 0
-        while q > 1 and q != pid and hops < 64:
-            q, hops = info.get(q, (0,))[0], hops + 1
-        if q == pid and p != pid and state != "Z":
-            out[p] = comm
-    return out
+    """{pid: comm} of the live processes under pid."""
+    return {p: c for p, (c, st) in kilntest.proc_tree(pid).items() if st != "Z"}
 
 
 def test_idle_server_keeps_a_spare(env):

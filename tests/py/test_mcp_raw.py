@@ -90,22 +90,7 @@ class Mcp:
 
 def tree(pid):
     """pids whose parent chain leads to pid."""
-    parent = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                st = open(f"/proc/{d}/stat").read()
-                parent[int(d)] = int(st[st.rindex(")") + 2:].split()[1])
-            except (OSError, ValueError, IndexError):
-                pass
-    out = []
-    for p in parent:
-        q, hops = parent[p], 0
-        while q > 1 and q != pid and hops < 64:
-            q, hops = parent.get(q, 0), hops + 1
-        if q == pid and p != pid:
-            out.append(p)
-    return out
+    return list(kilntest.proc_tree(pid))
 
 
 def alive(pid):

@@ -915,24 +915,17 @@ static void t_sbx_probe_binary(void)
 
 /* ---- the end of a run: W alone says DONE, and is reaped later ---------- */
 
-static int t_fn_quick(void *arg, int rfd)
-{
-    (void)arg;
-    t_put(1, "out\n");
-    t_put(rfd, "done");
-    return 7;
-}
-
 /* W alone: the run is answered at DONE, W reaped afterwards. */
 static void t_sbx_done_when_alone(void)
 {
     struct sbx_outcome oc;
-    if (!t_run(SBX_L_ALL, NULL, t_fn_quick, NULL, &oc))
+    if (!t_run(SBX_L_ALL, NULL, t_fn_echo, NULL, &oc))
         return;
     T_EXPECT_INT(oc.exit_status, 7);
     T_EXPECT_INT(oc.term_signal, 0);
-    T_EXPECT_STR(oc.result.data ? oc.result.data : "", "done");
-    T_EXPECT_STR(oc.out.data ? oc.out.data : "", "out\n");
+    T_EXPECT_STR(oc.result.data ? oc.result.data : "", "the result");
+    T_EXPECT_STR(oc.out.data ? oc.out.data : "", "hello out");
+    T_EXPECT_STR(oc.err.data ? oc.err.data : "", "hello err");
     pid_t w = sbx_lingering_pid();
     T_EXPECT(w > 0);
     sbx_reap_lingering();
@@ -941,7 +934,7 @@ static void t_sbx_done_when_alone(void)
     sbx_outcome_release(&oc);
     /* Without a pid namespace a double-forked process could outlive W
      * unseen: no DONE, the run ends at W's exit as before. */
-    if (!t_run(SBX_L_ALL & ~SBX_L_PIDNS, NULL, t_fn_quick, NULL, &oc))
+    if (!t_run(SBX_L_ALL & ~SBX_L_PIDNS, NULL, t_fn_echo, NULL, &oc))
         return;
     T_EXPECT_INT(oc.exit_status, 7);
     T_EXPECT_INT(sbx_lingering_pid(), -1);
