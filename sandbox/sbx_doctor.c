@@ -94,6 +94,7 @@ void sbx_doctor_run(struct sbx_doctor_report *r)
         r->all_ok = r->all_ok && l->ok;
     }
     r->n_layers = SBX_DOCTOR_LAYERS;
+    sbx_reap_lingering(); /* a probe that said DONE may still be exiting */
     if (have_dir)
         rmdir(scratch);
 }

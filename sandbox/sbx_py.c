@@ -243,7 +243,7 @@ static const char *const sbx_py_runner[] = {
     "\n",
     "\n",
     "def _kiln_lines():\n",
-    "    # The user's code in linecache, for tracebacks and warnings.\n",
+    "    # The user's code in linecache, for tracebacks, warnings and inspect.\n",
     "    import linecache\n",
     "    if _kiln_source:\n",
     "        code = _kiln_source[0]\n",
@@ -322,8 +322,8 @@ static const char *const sbx_py_runner[] = {
     "\n",
     "\n",
     "def _kiln_exec(code, inputs_json, packages_json, return_cap, tb_cap, maxd, call_entry):\n",
-    "    # json and linecache (both import re) only when needed: a cold start\n",
-    "    # of plain code pays milliseconds for each.\n",
+    "    # json (it imports re) only when needed: a cold start of plain code\n",
+    "    # pays milliseconds for it.\n",
     "    import types\n",
     "    import builtins\n",
     "    entry = 'script'\n",
@@ -350,16 +350,7 @@ static const char *const sbx_py_runner[] = {
     "    mod.__builtins__ = builtins\n",
     "    sys.modules['__main__'] = mod\n",
     "    _kiln_source[:] = [code]\n",
-    "    if 'linecache' in sys.modules:\n",
-    "        _kiln_lines()\n",
-    "    else:\n",
-    "        import warnings\n",
-    "        shown = warnings.showwarning\n",
-    "\n",
-    "        def show(*args, **kw):\n",
-    "            _kiln_lines()\n",
-    "            return shown(*args, **kw)\n",
-    "        warnings.showwarning = show\n",
+    "    _kiln_lines()\n",
     "    rv = None\n",
     "    try:\n",
     "        # The syntax tree only when the code may have its own __main__ block\n",
@@ -502,9 +493,9 @@ static enum err_code sbx_py_status(PyStatus st, const char *what, struct err *er
 /* What Debian's site.main() gives, less the .pth files and sitecustomize:
  * the site directories on sys.path (site does not run main() when imported
  * with no_site set), exit/quit, copyright, help. */
-static const char sbx_py_site_src[] = "import sys, site\n"
+static const char sbx_py_site_src[] = "import os, sys, site\n"
                                       "for _d in site.getsitepackages():\n"
-                                      "    if _d not in sys.path:\n"
+                                      "    if _d not in sys.path and os.path.isdir(_d):\n"
                                       "        sys.path.append(_d)\n"
                                       "site.setquit()\n"
                                       "site.setcopyright()\n"

@@ -23,6 +23,7 @@
  */
 #include "sbx.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -91,6 +92,7 @@ static const char *const sbx_step_names[SBX_STEP_COUNT_] = {
 #define SBX_RECHECK_MS 1 /* all pipes closed, W not yet gone, no pidfd */
 #define SBX_HOSTNAME "kiln"
 #define SBX_READY_WAIT_MS 150 /* a ready sandbox still rehearsing: wait this long */
+#define SBX_STATUS_CHUNK 4096 /* status pipe reads (whole records) */
 
 /* Everything the children need, prepared by the parent before fork(). */
 struct sbx_ctx {
@@ -303,24 +305,23 @@ static int sbx_threads(void)
  * dead, and no other thread), nothing in the sandbox can write any more:
  * say so, and the caller collects at once instead of waiting for W's exit
  * (which unmaps W's copy of a warm interpreter: milliseconds). Every process
- * of the namespace descends from W, so no child means no process. A DONE
- * written by the job's own code only ends its own run early: the caller
- * then kills the namespace, as at W's exit, and waits for it before the
- * scratch dir goes.
+ * of the namespace descends from W, so no child means no process. The
+ * caller does not take W's word for it (the job's code can write the same
+ * record): it kills W and checks from outside (sbx_alone_seen).
  */
 static void sbx_done_signal(unsigned layers, int rc)
 {
     if (sbx_status_fd < 0 || !(layers & SBX_L_PIDNS))
         return;
-    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    while (waitpid(-1, NULL, WNOHANG | __WALL) > 0) {
     }
     siginfo_t si;
     memset(&si, 0, sizeof(si));
-    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 || errno != ECHILD)
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 || errno != ECHILD)
         return;
     if (sbx_threads() != 1)
         return;
-    sbx_status_write(SBX_REC_DONE, rc);
+    sbx_status_write(SBX_REC_DONE, rc & 0xff);
 }
 
 /* The confinement steps after the filesystem view, then fn. */
@@ -617,8 +618,9 @@ static bool sbx_drain(struct sbx_stream *s, char *chunk)
 }
 
 /* Status records: the first setup failure; the start and end of fn. Once
- * fn runs, the job's code could write records too: a setup failure then
- * means nothing, and DONE ends the run (see sbx_done_signal). */
+ * fn runs, the job's code could write to the pipe too: only a DONE is taken
+ * then, and anything else ends the reading (a flood must not keep the
+ * caller busy). */
 struct sbx_status_acc {
     unsigned char raw[sizeof(struct sbx_status_rec)];
     size_t have;
@@ -629,32 +631,74 @@ struct sbx_status_acc {
     int done_status;
 };
 
+/* Take one record; false: stop reading the pipe. */
+static bool sbx_status_take(struct sbx_status_acc *a, const struct sbx_status_rec *r)
+{
+    if (!a->started) {
+        if (r->kind == SBX_REC_SETUP_FAILED && !a->failed) {
+            a->failed = true;
+            a->fail = *r;
+        } else if (r->kind == SBX_REC_RUN || r->kind == SBX_REC_READY) {
+            a->started = true;
+        }
+        return true;
+    }
+    if (r->kind != SBX_REC_DONE || a->failed || a->done)
+        return false;
+    a->done = true;
+    a->done_status = r->wstatus & 0xff;
+    return true;
+}
+
 static bool sbx_drain_status(int *fd, struct sbx_status_acc *a)
 {
-    ssize_t n = read(*fd, a->raw + a->have, sizeof(a->raw) - a->have);
+    unsigned char chunk[SBX_STATUS_CHUNK];
+    ssize_t n = read(*fd, chunk, sizeof(chunk));
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return true;
-    if (n <= 0) {
-        close(*fd);
-        *fd = -1;
-        return false;
-    }
-    a->have += (size_t)n;
-    if (a->have == sizeof(a->raw)) {
+    bool more = n > 0;
+    for (ssize_t i = 0; more && i < n; i++) {
+        a->raw[a->have++] = chunk[i];
+        if (a->have < sizeof(a->raw))
+            continue;
         struct sbx_status_rec r;
         memcpy(&r, a->raw, sizeof(r));
         a->have = 0;
-        if (r.kind == SBX_REC_SETUP_FAILED && !a->failed && !a->started) {
-            a->failed = true;
-            a->fail = r;
-        } else if (r.kind == SBX_REC_RUN || r.kind == SBX_REC_READY) {
-            a->started = true;
-        } else if (r.kind == SBX_REC_DONE && a->started && !a->failed) {
-            a->done = true;
-            a->done_status = r.wstatus;
-        }
+        more = sbx_status_take(a, &r);
     }
-    return true;
+    if (!more) {
+        close(*fd);
+        *fd = -1;
+    }
+    return more;
+}
+
+/* After a DONE, with W killed (no fork or clone of its can succeed any
+ * more): is W really alone? One task and no child, read from the caller's
+ * /proc (every process of W's pid namespace descends from W). */
+static bool sbx_alone_seen(pid_t pid)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return false;
+    int tasks = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            tasks++;
+    closedir(d);
+    if (tasks != 1)
+        return false;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char b[32];
+    ssize_t n = read(fd, b, sizeof(b));
+    close(fd);
+    return n == 0;
 }
 
 /* Has W exited? (not reaped: its pid and group stay ours) */
@@ -842,15 +886,18 @@ static enum err_code sbx_watch(struct sbx_ctx *c, pid_t *pid_io, double t0, long
             break;
     }
 
-    if (acc.done && !outcome->timed_out) {
-        /* Everything W wrote is in: it may exit (and be reaped) later. */
+    bool done = acc.done && !outcome->timed_out;
+    if (done) {
         sbx_kill_tree(pid);
-        sbx_reap_lingering();
-        sbx_lingering = pid;
-        *pid_io = -1;
-        outcome->wall_ms = sbx_now_ms() - t0;
-        outcome->exit_status = acc.done_status;
-        goto out;
+        if (sbx_alone_seen(pid)) {
+            /* Everything W wrote is in: it may exit (and be reaped) later. */
+            sbx_reap_lingering();
+            sbx_lingering = pid;
+            *pid_io = -1;
+            outcome->wall_ms = sbx_now_ms() - t0;
+            outcome->exit_status = acc.done_status;
+            goto out;
+        }
     }
     int st = 0;
     kill(-pid, SIGKILL);
@@ -858,6 +905,12 @@ static enum err_code sbx_watch(struct sbx_ctx *c, pid_t *pid_io, double t0, long
     }
     *pid_io = -1;
     outcome->wall_ms = sbx_now_ms() - t0;
+    if (done) {
+        /* A DONE with W not alone (the job wrote it): the run ended there,
+         * and the namespace is gone now that W is. */
+        outcome->exit_status = acc.done_status;
+        goto out;
+    }
 
     if (acc.failed) {
         int step = acc.fail.step;

@@ -26,6 +26,11 @@
 
 #include "banned.h"
 
+/* Workers answer before they clean up (route_defer_cleanup), unless they
+ * come from a zygote whose caller cannot reap them: kiln serve counts a
+ * worker as running until its pipe closes, and so bounds the cleanups too. */
+static bool srv_child_answer_first = true;
+
 /* Close every inherited socket but keep (the result pipe is no socket). */
 static void srv_child_close_sockets_except(int keep)
 {
@@ -95,7 +100,8 @@ static _Noreturn void srv_child_main(const struct config *cfg, json_t *req, cons
                                      int wfd)
 {
     srv_child_enter(mask);
-    route_defer_cleanup();
+    if (srv_child_answer_first)
+        route_defer_cleanup();
     bool ok = false;
     json_t *env = route_request(cfg, NULL, req, &ok);
     srv_child_leave(env, ok, wfd);
@@ -130,7 +136,8 @@ static _Noreturn void srv_child_spare_main(const struct config *cfg, const sigse
         err_set(&err, E_INVALID, "request over %ld bytes", (long)LIM_REQUEST_BYTES);
         env = route_error_envelope(NULL, &err, NULL);
     } else {
-        route_defer_cleanup();
+        if (srv_child_answer_first)
+            route_defer_cleanup();
         env = route_text(cfg, NULL, in.data, in.len, &ok);
     }
     srv_child_leave(env, ok, wfd);
@@ -408,7 +415,8 @@ static void srv_zy_worker(const struct config *cfg, const sigset_t *mask, int so
     signal(SIGINT, SIG_DFL);
     signal(SIGCHLD, SIG_DFL);
     sigprocmask(SIG_SETMASK, mask, NULL);
-    route_defer_cleanup();
+    if (srv_child_answer_first)
+        route_defer_cleanup();
     bool ok = false;
     json_t *env = route_text(cfg, NULL, text, len, &ok);
     srv_child_leave(env, ok, wfd);
@@ -460,6 +468,7 @@ static void srv_zy_main(const struct config *cfg, const sigset_t *mask, int sock
         close(nul);
     }
     prctl(PR_SET_NAME, (unsigned long)SRV_ZYGOTE_NAME, 0UL, 0UL, 0UL);
+    srv_child_answer_first = siblings;
     /* Siblings: it goes with its parent, whose children its workers are. */
     if (siblings)
         prctl(PR_SET_PDEATHSIG, (long)SIGKILL, 0L, 0L, 0L);
@@ -479,11 +488,26 @@ static void srv_zy_main(const struct config *cfg, const sigset_t *mask, int sock
         ssize_t r = recvmsg(sock, &m, MSG_WAITALL | MSG_CMSG_CLOEXEC);
         if (r != (ssize_t)sizeof(h))
             break; /* parent gone or closed: stop */
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
-            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-                size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                memcpy(fds, CMSG_DATA(cm), (n < 2 ? n : 2) * sizeof(int));
+        /* One SCM_RIGHTS message of at most two fds; anything else is
+         * closed and refused (the caller is kiln itself). */
+        bool bad = (m.msg_flags & MSG_CTRUNC) != 0;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+            if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                continue;
+            size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            int got[2];
+            memcpy(got, CMSG_DATA(cm), (n < 2 ? n : 2) * sizeof(int));
+            for (size_t i = 0; i < n && i < 2; i++) {
+                if (fds[i] < 0 && !bad)
+                    fds[i] = got[i];
+                else
+                    close(got[i]);
             }
+            if (n > 2 || fds[0] < 0)
+                bad = true;
+        }
+        if (bad)
+            h.len = (uint64_t)LIM_REQUEST_BYTES + 1; /* refused below */
         char *text = malloc((size_t)(h.len <= (uint64_t)LIM_REQUEST_BYTES ? h.len + 1 : 1));
         bool got = text && h.len <= (uint64_t)LIM_REQUEST_BYTES &&
                    srv_zy_read_all(sock, text, (size_t)h.len) &&

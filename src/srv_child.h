@@ -95,7 +95,12 @@ struct srv_zygote {
  * with the caller. For a single-threaded caller that keeps forking from a
  * warm interpreter: after each fork, every page the caller writes is copied
  * once more; forked from the idle zygote instead, the caller's pages stay
- * its own. E_SANDBOX. */
+ * its own. Such workers are made by the raw clone system call: glibc's fork
+ * handlers do not run, and glibc's cached thread id stays the zygote's
+ * (sound only because the zygote is single-threaded: no pthread call in a
+ * worker may name pthread_self() to the kernel). Without siblings, workers
+ * clean up before they answer (the caller cannot reap them, and counts
+ * them as running until their pipe closes). E_SANDBOX. */
 enum err_code srv_zygote_start(const struct config *cfg, const sigset_t *mask, bool siblings,
                                struct srv_zygote *z, struct err *err);
 /* Have the zygote fork a worker for the request text (route_text; borrowed).

@@ -914,7 +914,7 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
     /* Warm and idle: a spare worker from the zygote, its sandbox made and
      * rehearsed, takes the next request (as kiln mcp's standby does). */
     struct srv_child spare;
-    bool have_spare = false;
+    bool have_spare = false, spare_warned = false;
     if (!run || !pfd) {
         rc = err_set(err, E_NOMEM, "out of memory");
         goto out;
@@ -977,10 +977,13 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
         }
         if (!have_spare && !draining && nrun == 0 && queued == 0 && sbx_py_ready()) {
             struct err e2;
-            if (srv_zygote_spare(&s->zy, (size_t)LIM_BATCH_OUTPUT_BYTES, &spare, &e2))
-                log_warn("serve: no spare worker: %s", e2.msg);
-            else
+            if (!srv_zygote_spare(&s->zy, (size_t)LIM_BATCH_OUTPUT_BYTES, &spare, &e2)) {
                 have_spare = true;
+                spare_warned = false;
+            } else if (!spare_warned) {
+                log_warn("serve: no spare worker: %s", e2.msg);
+                spare_warned = true;
+            }
         }
 
         size_t np = 0;

@@ -178,6 +178,16 @@ def test_site_without_pth(env):
     assert out["error"]["exitStatus"] == 5, out["error"]
 
 
+def test_user_source_lines(env):
+    # The user's lines are known to linecache from the start (cold too):
+    # traceback.print_exc() shows them and inspect finds a function's source.
+    out = ok(env, "import traceback, inspect\ndef f():\n    return 1\ntry:\n    1/0\n"
+                  "except Exception:\n    traceback.print_exc()\nprint(inspect.getsource(f))\n")
+    r = out["result"]
+    assert r["stdout"] == "def f():\n    return 1\n\n", r
+    assert 'File "<code>", line 5, in <module>\n    1/0\n' in r["stderr"], r
+
+
 def test_session(env):
     out = ok(env, "with open('notes.txt', 'w') as f:\n    f.write('from call 1')\n",
              session="s1")

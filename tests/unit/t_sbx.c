@@ -20,6 +20,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -1005,12 +1006,13 @@ static int t_fn_forge_done(void *arg, int rfd)
 {
     (void)arg;
     pid_t c = fork();
-    if (c == 0) { /* keeps writing until killed */
+    if (c == 0) { /* its own session, and it keeps writing until killed */
+        setsid();
         int fd = open("beat", O_WRONLY | O_CREAT | O_APPEND, 0600);
         for (;;) {
             if (write(fd, "x", 1) != 1)
                 _exit(1);
-            usleep(2000);
+            usleep(500);
         }
     }
     usleep(100 * 1000);
@@ -1038,20 +1040,58 @@ static void t_sbx_forged_records(void)
     sbx_outcome_release(&oc);
     sbx_reap_lingering();
 
+    /* W is not alone: the caller sees it, kills W and waits for the
+     * namespace to go before it answers (nothing writes after the return). */
     double t0 = (double)time(NULL);
     if (!t_run(SBX_L_ALL, NULL, t_fn_forge_done, NULL, &oc))
         return;
-    T_EXPECT((double)time(NULL) - t0 < 10);
-    T_EXPECT_INT(oc.exit_status, 9);
-    T_EXPECT_STR(oc.result.data ? oc.result.data : "", "forged");
-    sbx_outcome_release(&oc);
-    sbx_reap_lingering();
     char beat[4096];
     snprintf(beat, sizeof(beat), "%s/beat", t_tmpdir());
     off_t a = t_size(beat);
+    T_EXPECT((double)time(NULL) - t0 < 10);
+    T_EXPECT_INT(oc.exit_status, 9);
+    T_EXPECT_STR(oc.result.data ? oc.result.data : "", "forged");
+    T_EXPECT_INT(sbx_lingering_pid(), -1);
+    sbx_outcome_release(&oc);
     T_EXPECT(a > 0);
     usleep(100 * 1000);
     T_EXPECT_INT((long)t_size(beat), (long)a);
+}
+
+static int t_fn_flood_status(void *arg, int rfd)
+{
+    (void)arg;
+    static char junk[65536];
+    double end = (double)time(NULL) + 2;
+    while ((double)time(NULL) < end)
+        if (write(4, junk, sizeof(junk)) < 0)
+            break;
+    t_put(rfd, "flooded");
+    return 0;
+}
+
+static double t_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Junk on the status pipe: the caller stops reading it (the job's write
+ * then fails) instead of spending its own CPU on it for the whole run. */
+static void t_sbx_status_flood(void)
+{
+    struct sbx_outcome oc;
+    double c0 = t_cpu_s();
+    if (!t_run(SBX_L_ALL, NULL, t_fn_flood_status, NULL, &oc))
+        return;
+    double used = t_cpu_s() - c0;
+    T_EXPECT_STR(oc.result.data ? oc.result.data : "", "flooded");
+    T_EXPECT_INT(oc.exit_status, 0);
+    if (used > 0.3)
+        t_fail(__FILE__, __LINE__, "the caller spent %.2f s of CPU on the flood", used);
+    sbx_outcome_release(&oc);
 }
 
 static const struct t_case cases[] = {
@@ -1059,6 +1099,7 @@ static const struct t_case cases[] = {
     {"done_when_alone", t_sbx_done_when_alone, true, 20},
     {"no_done_when_not_alone", t_sbx_no_done_when_not_alone, true, 20},
     {"forged_records", t_sbx_forged_records, true, 40},
+    {"status_flood", t_sbx_status_flood, true, 30},
     {"identity", t_sbx_identity, true, 20},
     {"env_scrubbed", t_sbx_env_scrubbed, true, 20},
     {"no_fd_leak", t_sbx_no_fd_leak, true, 20},
