@@ -26,11 +26,6 @@
 
 #include "banned.h"
 
-/* Workers answer before they clean up (route_defer_cleanup), unless they
- * come from a zygote whose caller cannot reap them: kiln serve counts a
- * worker as running until its pipe closes, and so bounds the cleanups too. */
-static bool srv_child_answer_first = true;
-
 /* Close every inherited socket but keep (the result pipe is no socket). */
 static void srv_child_close_sockets_except(int keep)
 {
@@ -87,10 +82,12 @@ static void srv_child_enter(const sigset_t *mask)
 static _Noreturn void srv_child_leave(json_t *env, bool ok, int wfd)
 {
     char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
-    if (text)
-        srv_child_write_all(wfd, text, strlen(text));
-    close(wfd);
-    /* The caller has its answer: now the cleanup nobody waits for. */
+    /* The envelope and a newline (compact JSON has none): the caller
+     * answers at once (srv_child_done). The pipe stays open through the
+     * cleanup nobody waits for, so that a caller counting workers until
+     * their pipe closes counts the cleanup too. */
+    if (text && srv_child_write_all(wfd, text, strlen(text)))
+        srv_child_write_all(wfd, "\n", 1);
     act_exec_unprepare(); /* a ready sandbox the action did not use */
     route_cleanup();
     _exit(text ? (ok ? 0 : 1) : 3);
@@ -100,8 +97,7 @@ static _Noreturn void srv_child_main(const struct config *cfg, json_t *req, cons
                                      int wfd)
 {
     srv_child_enter(mask);
-    if (srv_child_answer_first)
-        route_defer_cleanup();
+    route_defer_cleanup();
     bool ok = false;
     json_t *env = route_request(cfg, NULL, req, &ok);
     srv_child_leave(env, ok, wfd);
@@ -136,8 +132,7 @@ static _Noreturn void srv_child_spare_main(const struct config *cfg, const sigse
         err_set(&err, E_INVALID, "request over %ld bytes", (long)LIM_REQUEST_BYTES);
         env = route_error_envelope(NULL, &err, NULL);
     } else {
-        if (srv_child_answer_first)
-            route_defer_cleanup();
+        route_defer_cleanup();
         env = route_text(cfg, NULL, in.data, in.len, &ok);
     }
     srv_child_leave(env, ok, wfd);
@@ -307,10 +302,14 @@ bool srv_child_done(struct srv_child *c)
 {
     if (c->exited)
         return true;
-    if (c->fd >= 0 || c->overflow || !c->out.len)
+    if (c->overflow || !c->out.len)
         return false;
-    /* at EOF: a whole envelope ends with its closing brace */
-    return c->out.data[c->out.len - 1] == '}';
+    size_t n = c->out.len;
+    /* the worker's mark after a whole envelope (compact JSON holds no raw
+     * newline), or at EOF the envelope's closing brace */
+    if (n >= 2 && c->out.data[n - 1] == '\n' && c->out.data[n - 2] == '}')
+        return true;
+    return c->fd < 0 && c->out.data[n - 1] == '}';
 }
 
 json_t *srv_child_envelope(struct srv_child *c, bool timed_out, bool *ok, bool *crashed)
@@ -415,8 +414,7 @@ static void srv_zy_worker(const struct config *cfg, const sigset_t *mask, int so
     signal(SIGINT, SIG_DFL);
     signal(SIGCHLD, SIG_DFL);
     sigprocmask(SIG_SETMASK, mask, NULL);
-    if (srv_child_answer_first)
-        route_defer_cleanup();
+    route_defer_cleanup();
     bool ok = false;
     json_t *env = route_text(cfg, NULL, text, len, &ok);
     srv_child_leave(env, ok, wfd);
@@ -468,7 +466,6 @@ static void srv_zy_main(const struct config *cfg, const sigset_t *mask, int sock
         close(nul);
     }
     prctl(PR_SET_NAME, (unsigned long)SRV_ZYGOTE_NAME, 0UL, 0UL, 0UL);
-    srv_child_answer_first = siblings;
     /* Siblings: it goes with its parent, whose children its workers are. */
     if (siblings)
         prctl(PR_SET_PDEATHSIG, (long)SIGKILL, 0L, 0L, 0L);

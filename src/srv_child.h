@@ -8,8 +8,9 @@
  * A worker is the leader of its own process group (kill the group to end it
  * and anything it started), has the signal mask of the caller's choice, has
  * closed every inherited socket (so a client connection of the parent is
- * never held open by a worker), writes the compact envelope text to the pipe
- * and exits. Call srv_child_start from one thread only; the collector side is
+ * never held open by a worker), writes the compact envelope text and a
+ * newline to the pipe, then cleans up (its sandbox, its scratch dir) and
+ * exits. Call srv_child_start from one thread only; the collector side is
  * plain data and may run anywhere.
  */
 #pragma once
@@ -60,8 +61,9 @@ bool srv_child_read(struct srv_child *c);
 /* Reap the worker without blocking (or blocking when wait). True once it has
  * exited; then also drains the pipe. */
 bool srv_child_reap(struct srv_child *c, bool wait);
-/* True once the worker has exited, or has closed its pipe after what reads
- * as a whole envelope: it may still be exiting (reap it after answering). */
+/* True once the worker has exited, or has written a whole envelope (its
+ * newline mark, or EOF after the closing brace): it may still be cleaning
+ * up and exiting (reap it after answering). */
 bool srv_child_done(struct srv_child *c);
 /* Kill the worker's process group (SIGKILL). */
 void srv_child_kill(struct srv_child *c);
@@ -98,9 +100,7 @@ struct srv_zygote {
  * its own. Such workers are made by the raw clone system call: glibc's fork
  * handlers do not run, and glibc's cached thread id stays the zygote's
  * (sound only because the zygote is single-threaded: no pthread call in a
- * worker may name pthread_self() to the kernel). Without siblings, workers
- * clean up before they answer (the caller cannot reap them, and counts
- * them as running until their pipe closes). E_SANDBOX. */
+ * worker may name pthread_self() to the kernel). E_SANDBOX. */
 enum err_code srv_zygote_start(const struct config *cfg, const sigset_t *mask, bool siblings,
                                struct srv_zygote *z, struct err *err);
 /* Have the zygote fork a worker for the request text (route_text; borrowed).

@@ -915,14 +915,18 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
      * rehearsed, takes the next request (as kiln mcp's standby does). */
     struct srv_child spare;
     bool have_spare = false, spare_warned = false;
-    if (!run || !pfd) {
+    /* Answered workers still cleaning up hold their slot until their pipe
+     * closes (so --workers bounds the cleanups too). */
+    struct srv_child *leaving = calloc(nw, sizeof(*leaving));
+    bool *is_leaving = calloc(nw, sizeof(*is_leaving));
+    if (!run || !pfd || !leaving || !is_leaving) {
         rc = err_set(err, E_NOMEM, "out of memory");
         goto out;
     }
     for (;;) {
         /* Start queued jobs while there is a free worker slot. */
         for (size_t i = 0; i < nw && !hard_stop; i++) {
-            if (run[i])
+            if (run[i] || is_leaving[i])
                 continue;
             pthread_mutex_lock(&s->lock);
             struct srv_job *j = s->q_head;
@@ -968,7 +972,7 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
         pthread_mutex_unlock(&s->lock);
         size_t nrun = 0;
         for (size_t i = 0; i < nw; i++)
-            nrun += run[i] != NULL;
+            nrun += run[i] != NULL || is_leaving[i];
         if (draining && nrun == 0 && (queued == 0 || hard_stop))
             break;
         if (have_spare && (draining || srv_child_reap(&spare, false))) {
@@ -989,9 +993,12 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
         size_t np = 0;
         pfd[np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
         pfd[np++] = (struct pollfd){.fd = s->wake_fd, .events = POLLIN};
-        for (size_t i = 0; i < nw; i++)
+        for (size_t i = 0; i < nw; i++) {
             if (run[i] && run[i]->child.fd >= 0)
                 pfd[np++] = (struct pollfd){.fd = run[i]->child.fd, .events = POLLIN};
+            else if (is_leaving[i] && leaving[i].fd >= 0)
+                pfd[np++] = (struct pollfd){.fd = leaving[i].fd, .events = POLLIN};
+        }
         double now = action_now_ms();
         long timeout = 1000;
         if (!draining && next_gc - now < (double)timeout)
@@ -1051,8 +1058,22 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
             if (srv_child_reap(&j->child, false)) {
                 run[i] = NULL;
                 srv_job_finish(s, j);
+            } else if (!j->killed && srv_child_done(&j->child)) {
+                /* answered; the worker cleans up in its slot */
+                leaving[i] = j->child;
+                buf_init(&leaving[i].out, 0);
+                leaving[i].req_fd = -1;
+                j->child.fd = -1;
+                is_leaving[i] = true;
+                run[i] = NULL;
+                srv_job_finish(s, j);
             }
         }
+        for (size_t i = 0; i < nw; i++)
+            if (is_leaving[i] && srv_child_reap(&leaving[i], false)) {
+                srv_child_release(&leaving[i]);
+                is_leaving[i] = false;
+            }
         if (!draining && now >= next_gc) {
             struct err e2;
             if (srv_zygote_gc(&s->zy, &e2))
@@ -1081,6 +1102,11 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
 out:
     if (have_spare)
         srv_child_release(&spare);
+    for (size_t i = 0; is_leaving && i < nw; i++)
+        if (is_leaving[i])
+            srv_child_release(&leaving[i]);
+    free(leaving);
+    free(is_leaving);
     free(run);
     free(pfd);
     return rc;

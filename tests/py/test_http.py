@@ -334,6 +334,45 @@ def test_idle_server_keeps_a_spare(env):
     # (kilntest checks that no scratch dir is left)
 
 
+def test_cleanup_counts_against_workers(env):
+    """A worker answers first and then removes its sandbox and scratch dir;
+    until that is done it still holds its slot: with --workers 1, never two
+    workers at once, however long a cleanup takes."""
+    s = serve(env, "--workers", "1")
+    try:
+        many = {"action": "executeCode", "arguments": {"code": (
+            "import os\nos.mkdir('d')\n"
+            "for i in range(20000):\n    open('d/%d' % i, 'w').close()\nprint('made')\n")}}
+        quick = {"action": "executeCode", "arguments": {"code": "print('next')"}}
+        res, peak, stop = {}, [0], threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                tree = proc_tree(s.p.pid)
+                peak[0] = max(peak[0], sum(1 for c in tree.values() if c == "kiln"))
+                time.sleep(0.002)
+        w = threading.Thread(target=watch)
+        w.start()
+        a = threading.Thread(target=lambda: res.update(a=s.action(many)))
+        a.start()
+        time.sleep(0.3)
+        b = threading.Thread(target=lambda: res.update(b=s.action(quick)))
+        b.start()
+        a.join(120)
+        b.join(120)
+        stop.set()
+        w.join()
+        # (20000 files are more outputs than allowed: OUTPUT_TOO_LARGE, and a
+        # long scratch dir removal after the answer)
+        assert res["a"][2]["error"]["code"] == "OUTPUT_TOO_LARGE", res["a"]
+        assert res["a"][2]["error"]["stdout"] == "made\n", res["a"]
+        assert res["b"][2]["ok"] and res["b"][2]["result"]["stdout"] == "next\n", res["b"]
+        # a worker, and its sandbox while the code runs (both named kiln)
+        assert peak[0] <= 2, f"{peak[0]} kiln processes at once under --workers 1"
+    finally:
+        assert s.stop() == 0
+
+
 def test_refuses_public_listen_without_key(env):
     e = dict(env.env)
     for addr in ["0.0.0.0:0", "[::]:0"]:
