@@ -146,13 +146,18 @@ void sbx_outcome_release(struct sbx_outcome *outcome)
 
 /* ---- child side (no heap, async-signal-safe) ---------------------------- */
 
-static _Noreturn void sbx_fail(enum sbx_step step, int e)
+static void sbx_status_put(int32_t kind, int32_t step, int32_t e, int32_t wstatus)
 {
-    struct sbx_status_rec r = {SBX_REC_SETUP_FAILED, (int32_t)step, e, 0};
+    struct sbx_status_rec r = {kind, step, e, wstatus};
     if (sbx_status_fd >= 0) {
         ssize_t n = write(sbx_status_fd, &r, sizeof(r));
         (void)n;
     }
+}
+
+static _Noreturn void sbx_fail(enum sbx_step step, int e)
+{
+    sbx_status_put(SBX_REC_SETUP_FAILED, (int32_t)step, e, 0);
     _exit(SBX_EXIT(step));
 }
 
@@ -266,15 +271,6 @@ static bool sbx_step_signals(unsigned layers)
     return true;
 }
 
-static void sbx_status_write(int32_t kind, int32_t wstatus)
-{
-    struct sbx_status_rec r = {kind, 0, 0, wstatus};
-    if (sbx_status_fd >= 0) {
-        ssize_t n = write(sbx_status_fd, &r, sizeof(r));
-        (void)n;
-    }
-}
-
 /* W's thread count (from its own /proc), or -1. */
 static int sbx_threads(void)
 {
@@ -313,15 +309,14 @@ static void sbx_done_signal(unsigned layers, int rc)
 {
     if (sbx_status_fd < 0 || !(layers & SBX_L_PIDNS))
         return;
-    while (waitpid(-1, NULL, WNOHANG | __WALL) > 0) {
+    pid_t r;
+    while ((r = waitpid(-1, NULL, WNOHANG | __WALL)) > 0) {
     }
-    siginfo_t si;
-    memset(&si, 0, sizeof(si));
-    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 || errno != ECHILD)
+    if (r == 0 || errno != ECHILD) /* a child still running */
         return;
     if (sbx_threads() != 1)
         return;
-    sbx_status_write(SBX_REC_DONE, rc & 0xff);
+    sbx_status_put(SBX_REC_DONE, 0, 0, rc & 0xff);
 }
 
 /* The confinement steps after the filesystem view, then fn. */
@@ -351,7 +346,7 @@ static _Noreturn void sbx_confine_and_run(const struct sbx_ctx *c)
     if (c->jfn) { /* it reports READY on the status fd (sbx_ready_signal) */
         rc = c->jfn(SBX_FD_JOB, SBX_FD_RESULT);
     } else {
-        sbx_status_write(SBX_REC_RUN, 0);
+        sbx_status_put(SBX_REC_RUN, 0, 0, 0);
         rc = c->fn(c->arg, SBX_FD_RESULT);
     }
     sbx_done_signal(l, rc);
@@ -959,7 +954,7 @@ static void sbx_end(struct sbx_ctx *c, pid_t pid)
 
 void sbx_ready_signal(void)
 {
-    sbx_status_write(SBX_REC_READY, 0);
+    sbx_status_put(SBX_REC_READY, 0, 0, 0);
 }
 
 pid_t sbx_lingering_pid(void)

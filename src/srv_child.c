@@ -290,6 +290,14 @@ bool srv_child_reap(struct srv_child *c, bool wait)
     return true;
 }
 
+void srv_child_hand_over(struct srv_child *c, struct srv_child *to)
+{
+    *to = *c;
+    buf_init(&to->out, 0);
+    to->req_fd = -1;
+    c->fd = -1;
+}
+
 void srv_child_kill(struct srv_child *c)
 {
     if (c->pid > 0 && !c->exited) {
@@ -500,7 +508,7 @@ static void srv_zy_main(const struct config *cfg, const sigset_t *mask, int sock
                 else
                     close(got[i]);
             }
-            if (n > 2 || fds[0] < 0)
+            if (fds[0] < 0)
                 bad = true;
         }
         if (bad)

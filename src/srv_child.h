@@ -65,6 +65,9 @@ bool srv_child_reap(struct srv_child *c, bool wait);
  * newline mark, or EOF after the closing brace): it may still be cleaning
  * up and exiting (reap it after answering). */
 bool srv_child_done(struct srv_child *c);
+/* Move c's process and pipe to *to (an answered worker still cleaning up:
+ * whatever it writes more is dropped); c keeps the text read so far. */
+void srv_child_hand_over(struct srv_child *c, struct srv_child *to);
 /* Kill the worker's process group (SIGKILL). */
 void srv_child_kill(struct srv_child *c);
 /* The envelope of a finished worker (new reference, never NULL unless out of

@@ -1060,10 +1060,7 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
                 srv_job_finish(s, j);
             } else if (!j->killed && srv_child_done(&j->child)) {
                 /* answered; the worker cleans up in its slot */
-                leaving[i] = j->child;
-                buf_init(&leaving[i].out, 0);
-                leaving[i].req_fd = -1;
-                j->child.fd = -1;
+                srv_child_hand_over(&j->child, &leaving[i]);
                 is_leaving[i] = true;
                 run[i] = NULL;
                 srv_job_finish(s, j);

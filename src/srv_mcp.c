@@ -612,32 +612,33 @@ static bool mcp_job_feed_spare(struct mcp_srv *s, struct mcp_job *j)
     return true;
 }
 
+/* A worker for j: the spare, else one from the zygote, else forked here;
+ * false when none could be made (err set). */
+static bool mcp_job_worker(struct mcp_srv *s, struct mcp_job *j, struct err *err)
+{
+    if (mcp_job_feed_spare(s, j))
+        return true;
+    if (s->zy.sock >= 0) {
+        char *text = json_dumps(j->req, JSON_COMPACT);
+        enum err_code zrc =
+            text ? srv_zygote_run(&s->zy, text, strlen(text), mcp_out_max(s), &j->child, err)
+                 : err_set(err, E_NOMEM, "out of memory");
+        free(text);
+        if (!zrc)
+            return true;
+        srv_child_release(&j->child);
+        mcp_zygote_lost(s, err->msg);
+    }
+    return !srv_child_start(s->cfg, j->req, &s->child_mask, mcp_out_max(s), &j->child, err);
+}
+
 static void mcp_job_start(struct mcp_srv *s, struct mcp_job *j)
 {
     struct err err;
     j->running = true;
     s->n_queued--;
     s->n_running++;
-    if (mcp_job_feed_spare(s, j)) {
-        mcp_progress(s, j, false, "running");
-        j->next_tick_ms = action_now_ms() + LIM_MCP_PROGRESS_MS;
-        return;
-    }
-    if (s->zy.sock >= 0) {
-        char *text = json_dumps(j->req, JSON_COMPACT);
-        enum err_code zrc =
-            text ? srv_zygote_run(&s->zy, text, strlen(text), mcp_out_max(s), &j->child, &err)
-                 : err_set(&err, E_NOMEM, "out of memory");
-        free(text);
-        if (!zrc) {
-            mcp_progress(s, j, false, "running");
-            j->next_tick_ms = action_now_ms() + LIM_MCP_PROGRESS_MS;
-            return;
-        }
-        srv_child_release(&j->child);
-        mcp_zygote_lost(s, err.msg);
-    }
-    if (srv_child_start(s->cfg, j->req, &s->child_mask, mcp_out_max(s), &j->child, &err)) {
+    if (!mcp_job_worker(s, j, &err)) {
         /* Answered as a failed call by the reaper: mark as exited. */
         log_error("mcp: %s", err.msg);
         j->child.exited = true;

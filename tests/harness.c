@@ -1,5 +1,7 @@
 #include "harness.h"
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -69,6 +71,32 @@ const char *t_corpus_dir(void)
     if (!path[0] && !realpath("../shared/corpus", path))
         snprintf(path, sizeof(path), "../shared/corpus");
     return path;
+}
+
+bool t_corpus_each(const char *const *subs, size_t n_subs, const char *suffix, t_corpus_fn fn,
+                   void *ctx)
+{
+    size_t sl = strlen(suffix);
+    for (size_t d = 0; d < n_subs; d++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", t_corpus_dir(), subs[d]);
+        DIR *dh = opendir(dir);
+        if (!dh) {
+            t_skip("corpus not found");
+            return false;
+        }
+        struct dirent *de;
+        while ((de = readdir(dh))) {
+            size_t l = strlen(de->d_name);
+            if (l <= sl || strcmp(de->d_name + l - sl, suffix))
+                continue;
+            char path[4400];
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            fn(path, subs[d], de->d_name, ctx);
+        }
+        closedir(dh);
+    }
+    return true;
 }
 
 char *t_read_file(const char *path, size_t *len)
@@ -192,11 +220,10 @@ static int t_run_case(const struct t_case *c)
         } else if (c->signal) {
             result = (WIFSIGNALED(st) && WTERMSIG(st) == c->signal) ? 0 : 1;
             if (result)
-                fprintf(stderr, "FAIL %s/%s: expected signal %d, got status 0x%x\n",
-                        t_cur_suite, c->name, c->signal, st);
+                fprintf(stderr, "FAIL %s/%s: expected signal %d, got status 0x%x\n", t_cur_suite,
+                        c->name, c->signal, st);
         } else if (!WIFEXITED(st) || WEXITSTATUS(st) != c->exit_status) {
-            fprintf(stderr, "FAIL %s/%s: child ended with status 0x%x\n", t_cur_suite, c->name,
-                    st);
+            fprintf(stderr, "FAIL %s/%s: child ended with status 0x%x\n", t_cur_suite, c->name, st);
             result = 1;
         } else {
             result = r == 'P' ? 0 : r == 'S' ? 2 : 1;

@@ -43,43 +43,49 @@ char *t_read_file(const char *path, size_t *len);
 bool t_write_file(const char *path, const void *data, size_t len);
 /* Directory of the shared corpus (../shared/corpus or KILN_CORPUS). */
 const char *t_corpus_dir(void);
+/* Call fn(path, sub, name, ctx) for each file of corpus/<subs[i]> whose
+ * name ends in suffix. Skips the case (t_skip) and returns false when a
+ * directory is missing. */
+typedef void (*t_corpus_fn)(const char *path, const char *sub, const char *name, void *ctx);
+bool t_corpus_each(const char *const *subs, size_t n_subs, const char *suffix, t_corpus_fn fn,
+                   void *ctx);
 
-#define T_SUITE(sname, table)                                                                  \
-    static struct t_suite t_suite_##sname = {#sname, table, NULL};                             \
-    __attribute__((constructor)) static void t_suite_reg_##sname(void)                         \
-    {                                                                                          \
-        t_register(&t_suite_##sname);                                                          \
+#define T_SUITE(sname, table)                                                                      \
+    static struct t_suite t_suite_##sname = {#sname, table, NULL};                                 \
+    __attribute__((constructor)) static void t_suite_reg_##sname(void)                             \
+    {                                                                                              \
+        t_register(&t_suite_##sname);                                                              \
     }
 
-#define T_EXPECT(cond)                                                                         \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            t_fail(__FILE__, __LINE__, "expected %s", #cond);                                  \
+#define T_EXPECT(cond)                                                                             \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            t_fail(__FILE__, __LINE__, "expected %s", #cond);                                      \
     } while (0)
-#define T_ASSERT(cond)                                                                         \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            t_fail(__FILE__, __LINE__, "assertion %s", #cond);                                 \
-            return;                                                                            \
-        }                                                                                      \
+#define T_ASSERT(cond)                                                                             \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            t_fail(__FILE__, __LINE__, "assertion %s", #cond);                                     \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
-#define T_EXPECT_INT(a, b)                                                                     \
-    do {                                                                                       \
-        long long t_a_ = (long long)(a), t_b_ = (long long)(b);                                \
-        if (t_a_ != t_b_)                                                                      \
-            t_fail(__FILE__, __LINE__, "%s == %lld, expected %s == %lld", #a, t_a_, #b, t_b_); \
+#define T_EXPECT_INT(a, b)                                                                         \
+    do {                                                                                           \
+        long long t_a_ = (long long)(a), t_b_ = (long long)(b);                                    \
+        if (t_a_ != t_b_)                                                                          \
+            t_fail(__FILE__, __LINE__, "%s == %lld, expected %s == %lld", #a, t_a_, #b, t_b_);     \
     } while (0)
-#define T_EXPECT_STR(a, b)                                                                     \
-    do {                                                                                       \
-        const char *t_a_ = (a), *t_b_ = (b);                                                   \
-        if (!t_a_ || !t_b_ || strcmp(t_a_, t_b_))                                              \
-            t_fail(__FILE__, __LINE__, "%s == \"%s\", expected \"%s\"", #a,                    \
-                   t_a_ ? t_a_ : "(null)", t_b_ ? t_b_ : "(null)");                            \
+#define T_EXPECT_STR(a, b)                                                                         \
+    do {                                                                                           \
+        const char *t_a_ = (a), *t_b_ = (b);                                                       \
+        if (!t_a_ || !t_b_ || strcmp(t_a_, t_b_))                                                  \
+            t_fail(__FILE__, __LINE__, "%s == \"%s\", expected \"%s\"", #a,                        \
+                   t_a_ ? t_a_ : "(null)", t_b_ ? t_b_ : "(null)");                                \
     } while (0)
-#define T_EXPECT_CONTAINS(hay, needle)                                                         \
-    do {                                                                                       \
-        const char *t_h_ = (hay), *t_n_ = (needle);                                            \
-        if (!t_h_ || !strstr(t_h_, t_n_))                                                      \
-            t_fail(__FILE__, __LINE__, "%s == \"%.300s\" lacks \"%s\"", #hay,                  \
-                   t_h_ ? t_h_ : "(null)", t_n_);                                              \
+#define T_EXPECT_CONTAINS(hay, needle)                                                             \
+    do {                                                                                           \
+        const char *t_h_ = (hay), *t_n_ = (needle);                                                \
+        if (!t_h_ || !strstr(t_h_, t_n_))                                                          \
+            t_fail(__FILE__, __LINE__, "%s == \"%.300s\" lacks \"%s\"", #hay,                      \
+                   t_h_ ? t_h_ : "(null)", t_n_);                                                  \
     } while (0)

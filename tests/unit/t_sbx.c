@@ -141,17 +141,23 @@ static int t_fn_echo(void *arg, int rfd)
     return 7;
 }
 
+/* What t_fn_echo leaves in an outcome. */
+static void t_expect_echo(const struct sbx_outcome *oc)
+{
+    T_EXPECT_INT(oc->exit_status, 7);
+    T_EXPECT_INT(oc->term_signal, 0);
+    T_EXPECT(!oc->timed_out);
+    T_EXPECT_STR(oc->out.data ? oc->out.data : "", "hello out");
+    T_EXPECT_STR(oc->err.data ? oc->err.data : "", "hello err");
+    T_EXPECT_STR(oc->result.data ? oc->result.data : "", "the result");
+}
+
 static void t_sbx_echo(void)
 {
     struct sbx_outcome oc;
     if (!t_run(SBX_L_ALL, NULL, t_fn_echo, NULL, &oc))
         return;
-    T_EXPECT_INT(oc.exit_status, 7);
-    T_EXPECT_INT(oc.term_signal, 0);
-    T_EXPECT(!oc.timed_out);
-    T_EXPECT_STR(oc.out.data, "hello out");
-    T_EXPECT_STR(oc.err.data, "hello err");
-    T_EXPECT_STR(oc.result.data, "the result");
+    t_expect_echo(&oc);
     sbx_outcome_release(&oc);
 }
 
@@ -922,11 +928,7 @@ static void t_sbx_done_when_alone(void)
     struct sbx_outcome oc;
     if (!t_run(SBX_L_ALL, NULL, t_fn_echo, NULL, &oc))
         return;
-    T_EXPECT_INT(oc.exit_status, 7);
-    T_EXPECT_INT(oc.term_signal, 0);
-    T_EXPECT_STR(oc.result.data ? oc.result.data : "", "the result");
-    T_EXPECT_STR(oc.out.data ? oc.out.data : "", "hello out");
-    T_EXPECT_STR(oc.err.data ? oc.err.data : "", "hello err");
+    t_expect_echo(&oc);
     pid_t w = sbx_lingering_pid();
     T_EXPECT(w > 0);
     sbx_reap_lingering();

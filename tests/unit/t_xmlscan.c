@@ -1,6 +1,5 @@
 #include "harness.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,56 +161,48 @@ static void t_xmlscan_caps(void)
     buf_release(&b);
 }
 
+/* Every XML part of one corpus workbook: the same events in 1..7-byte
+ * reads as whole (ctx counts the parts). */
+static void tx_chunks_of(const char *path, const char *sub, const char *name, void *ctx)
+{
+    size_t *parts = ctx;
+    (void)sub;
+    struct zr *z = NULL;
+    struct err err = {0};
+    if (zr_open(path, &z, &err))
+        return;
+    for (size_t i = 0; i < zr_count(z); i++) {
+        const char *nm = zr_name(z, i);
+        size_t nl = strlen(nm);
+        if (nl < 4 || (strcmp(nm + nl - 4, ".xml") && strcmp(nm + nl - 5, ".rels")))
+            continue;
+        char *data = NULL;
+        size_t n = 0;
+        if (zr_part_slurp(z, i, 2u << 20, &data, &n, &err))
+            continue; /* too big for a byte-at-a-time pass, or damaged */
+        struct buf whole, bytes;
+        buf_init(&whole, 1u << 28);
+        buf_init(&bytes, 1u << 28);
+        fz_xmlscan_events(data, n, (size_t)-1, &whole, NULL, 0);
+        fz_xmlscan_events(data, n, 1 + *parts % 7, &bytes, NULL, 0);
+        if (whole.len != bytes.len || memcmp(whole.data, bytes.data, whole.len))
+            t_fail(__FILE__, __LINE__, "%s: part '%s' reads differently in %zu-byte reads", name,
+                   nm, 1 + *parts % 7);
+        (*parts)++;
+        buf_release(&whole);
+        buf_release(&bytes);
+        free(data);
+    }
+    zr_free(z);
+}
+
 /* Every XML part of every corpus workbook: the same events in 1..7-byte reads as whole. */
 static void t_xmlscan_corpus_chunks(void)
 {
-    static const char *dirs[] = {"xlsx", "nasty"};
+    static const char *const dirs[] = {"xlsx", "nasty"};
     size_t parts = 0;
-    for (size_t d = 0; d < 2; d++) {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s/%s", t_corpus_dir(), dirs[d]);
-        DIR *dh = opendir(dir);
-        if (!dh) {
-            t_skip("corpus not found");
-            return;
-        }
-        struct dirent *de;
-        while ((de = readdir(dh))) {
-            size_t l = strlen(de->d_name);
-            if (l < 6 || strcmp(de->d_name + l - 5, ".xlsx"))
-                continue;
-            char path[4400];
-            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-            struct zr *z = NULL;
-            struct err err = {0};
-            if (zr_open(path, &z, &err))
-                continue;
-            for (size_t i = 0; i < zr_count(z); i++) {
-                const char *nm = zr_name(z, i);
-                size_t nl = strlen(nm);
-                if (nl < 4 || (strcmp(nm + nl - 4, ".xml") && strcmp(nm + nl - 5, ".rels")))
-                    continue;
-                char *data = NULL;
-                size_t n = 0;
-                if (zr_part_slurp(z, i, 2u << 20, &data, &n, &err))
-                    continue; /* too big for a byte-at-a-time pass, or damaged */
-                struct buf whole, bytes;
-                buf_init(&whole, 1u << 28);
-                buf_init(&bytes, 1u << 28);
-                fz_xmlscan_events(data, n, (size_t)-1, &whole, NULL, 0);
-                fz_xmlscan_events(data, n, 1 + parts % 7, &bytes, NULL, 0);
-                if (whole.len != bytes.len || memcmp(whole.data, bytes.data, whole.len))
-                    t_fail(__FILE__, __LINE__, "%s: part '%s' reads differently in %zu-byte reads",
-                           de->d_name, nm, 1 + parts % 7);
-                parts++;
-                buf_release(&whole);
-                buf_release(&bytes);
-                free(data);
-            }
-            zr_free(z);
-        }
-        closedir(dh);
-    }
+    if (!t_corpus_each(dirs, 2, ".xlsx", tx_chunks_of, &parts))
+        return;
     T_EXPECT(parts > 500);
 }
 
