@@ -796,6 +796,30 @@ static int sbx_py_finish(const struct sbx_py_job *job, int result_fd)
     return rc;
 }
 
+/* In a child of the warm parent: CPython's own after-fork work (its locks,
+ * threads, the at-fork hooks: `random` reseeds there), then what no hook
+ * does. numpy's global RandomState was seeded once, at import in the
+ * parent: without a new seed every sandbox would draw the same "random"
+ * numbers (np.random.rand() equal in every call). */
+static void sbx_py_after_fork(void)
+{
+    PyOS_AfterFork_Child();
+    PyObject *nr = PyDict_GetItemString(PyImport_GetModuleDict(), "numpy.random"); /* borrowed */
+    if (!nr)
+        return;
+    PyObject *r = PyObject_CallMethod(nr, "seed", NULL);
+    if (r) {
+        Py_DECREF(r);
+        return;
+    }
+    PyErr_Clear();
+    static const char warn[] = "kiln: warning: numpy.random could not be reseeded in this "
+                               "sandbox; its global generator repeats between calls\n";
+    if (write(STDERR_FILENO, warn, sizeof(warn) - 1) < 0) {
+        /* nothing more to tell, nowhere to tell it */
+    }
+}
+
 int sbx_py_child(void *arg, int result_fd)
 {
     const struct sbx_py_job *job = arg;
@@ -806,7 +830,7 @@ int sbx_py_child(void *arg, int result_fd)
     signal(SIGXFSZ, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     if (sbx_py_started) {
-        PyOS_AfterFork_Child();
+        sbx_py_after_fork();
     } else {
         setenv("OPENBLAS_NUM_THREADS", "1", 1);
         setenv("OMP_NUM_THREADS", "1", 1);
@@ -899,7 +923,7 @@ int sbx_py_ready_child(int job_fd, int result_fd)
         sbx_py_write_error(result_fd, "SANDBOX_ERROR", "no warm interpreter to run the job in");
         return SBX_PY_EXIT_INIT;
     }
-    PyOS_AfterFork_Child();
+    sbx_py_after_fork();
     /* A rehearsal while no job waits: the runner's first call writes to
      * (and so copies) the inherited pages it touches; the job then finds
      * them private already. Its own state is reset by the real call. */

@@ -92,6 +92,20 @@ def test_jsonl_bad_line_and_ids(env):
     assert b"3 ok, 1 failed" in p.stderr, p.stderr
 
 
+def test_code_draws_its_own_random_numbers(env):
+    """executeCode items fork from one warm interpreter: each still draws its
+    own numbers from `random` and numpy's global generator."""
+    code = "import random, numpy as np\nprint(random.random(), np.random.rand())"
+    path = write_jsonl(env, [{"action": "executeCode", "arguments": {"code": code}}] * 4)
+    p = env.kiln("batch", "--requests", path, "--jobs", "2")
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    out = [o["result"]["stdout"].split() for o in lines(p.stdout)]
+    assert len(out) == 4, out
+    for k, name in enumerate(("random.random", "np.random.rand")):
+        vals = [o[k] for o in out]
+        assert len(set(vals)) == 4, f"{name} repeats between items: {vals}"
+
+
 def test_resume_skips_done(env):
     rows = [analyze("a\n%d\n" % i, id="r%d" % i) for i in range(5)]
     path = write_jsonl(env, rows)

@@ -464,11 +464,35 @@ def test_spare_unused_by_process_file(env):
         "operation": "analyze", "fileBase64": b64("a,b\n1,2\n3,4\n"), "fileName": "t.csv"}})
     env_ = r["result"]["structuredContent"]
     assert env_["ok"], env_
-    assert env_["result"]["rowCount"] == 2 if "rowCount" in env_["result"] else True
+    assert env_["result"]["rows"] == 2, env_["result"]
     wait_spares(m)
     assert call_code(m, "print(2+2)") == "4\n"
     assert m.close() == 0
     assert not tree(m.p.pid)
+
+
+RANDOM_PROBE = (
+    "import random, numpy as np\n"
+    "print(random.random(), np.random.rand(), np.random.randint(1 << 62))"
+)
+
+
+def test_random_differs_between_calls(env):
+    """Every warm sandbox draws its own random numbers: Python's `random`
+    and numpy's global generator (seeded once at import in the warm
+    parent) give other values in each call, whether the call found a ready
+    standby or came right after another one."""
+    m = Mcp(env, warm=True)
+    m.init()
+    seen = []
+    for i in range(4):
+        if i % 2 == 0:
+            wait_spares(m)  # a standby's ready sandbox
+        seen.append(call_code(m, RANDOM_PROBE).split())
+    m.close()
+    for k, name in enumerate(("random.random", "np.random.rand", "np.random.randint")):
+        vals = [s[k] for s in seen]
+        assert len(set(vals)) == len(vals), f"{name} repeats between calls: {vals}"
 
 
 if __name__ == "__main__":
