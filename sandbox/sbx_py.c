@@ -20,12 +20,15 @@
 #include "sbx_py_runner_code.h" /* generated: mk/runner_code.py */
 #include "sbx_seccomp.h"
 
+extern char **environ;
+
 #include "banned.h"
 
 /* Where Debian's python3.11 lives: prefix for the stdlib, and through site
  * (sys.prefix == "/usr") /usr/lib/python3/dist-packages. */
 #ifndef SBX_PY_HOME
 #define SBX_PY_HOME L"/usr"
+#define SBX_PY_ENV_FAILED "cannot replace the warm interpreter's environment in the sandbox"
 #endif
 #define SBX_PY_RUNNER_NAME "<kiln-runner>"
 #define SBX_PY_RUNNER_MAX (256 * 1024)
@@ -532,6 +535,11 @@ static enum err_code sbx_py_start(struct err *err)
     st = PyConfig_SetString(&cfg, &cfg.home, SBX_PY_HOME);
     if (!PyStatus_Exception(st))
         st = PyConfig_SetString(&cfg, &cfg.program_name, L"python3");
+    /* sys.executable: the interpreter this libpython belongs to, not the
+     * first python3 on the PATH of whoever started kiln (a warm parent's
+     * PATH is the host's: a pyenv shim, a virtualenv). */
+    if (!PyStatus_Exception(st))
+        st = PyConfig_SetString(&cfg, &cfg.executable, SBX_PY_HOME L"/bin/python3");
     if (!PyStatus_Exception(st))
         st = PyConfig_SetString(&cfg, &cfg.stdio_errors, L"backslashreplace");
     if (!PyStatus_Exception(st))
@@ -796,21 +804,53 @@ static int sbx_py_finish(const struct sbx_py_job *job, int result_fd)
     return rc;
 }
 
+/* Python's os.environ (and os.environb) is posix.environ, a dict filled
+ * once when the warm parent imported os: the host's environment, secrets
+ * and all. Refill it from this process's environ, which the sandbox has
+ * already replaced with its own few variables, as a cold start would read
+ * them (the first '=' splits; a later duplicate does not win). */
+static bool sbx_py_env_reload(void)
+{
+    PyObject *posix = PyDict_GetItemString(PyImport_GetModuleDict(), "posix"); /* borrowed */
+    PyObject *d = posix ? PyObject_GetAttrString(posix, "environ") : NULL;
+    bool ok = d && PyDict_Check(d);
+    if (ok)
+        PyDict_Clear(d);
+    for (char **e = environ; ok && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || eq == *e)
+            continue;
+        PyObject *k = PyBytes_FromStringAndSize(*e, eq - *e);
+        PyObject *v = PyBytes_FromString(eq + 1);
+        ok = k && v && PyDict_SetDefault(d, k, v);
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+    }
+    Py_XDECREF(d);
+    if (!ok)
+        PyErr_Clear();
+    return ok;
+}
+
 /* In a child of the warm parent: CPython's own after-fork work (its locks,
  * threads, the at-fork hooks: `random` reseeds there), then what no hook
- * does. numpy's global RandomState was seeded once, at import in the
- * parent: without a new seed every sandbox would draw the same "random"
- * numbers (np.random.rand() equal in every call). */
-static void sbx_py_after_fork(void)
+ * does: os.environ (sbx_py_env_reload), and numpy's global RandomState,
+ * seeded once at import in the parent: without a new seed every sandbox
+ * would draw the same "random" numbers (np.random.rand() equal in every
+ * call). False when the code must not run (the host's environment could
+ * not be dropped). */
+static bool sbx_py_after_fork(void)
 {
     PyOS_AfterFork_Child();
+    if (!sbx_py_env_reload())
+        return false;
     PyObject *nr = PyDict_GetItemString(PyImport_GetModuleDict(), "numpy.random"); /* borrowed */
     if (!nr)
-        return;
+        return true;
     PyObject *r = PyObject_CallMethod(nr, "seed", NULL);
     if (r) {
         Py_DECREF(r);
-        return;
+        return true;
     }
     PyErr_Clear();
     static const char warn[] = "kiln: warning: numpy.random could not be reseeded in this "
@@ -818,6 +858,7 @@ static void sbx_py_after_fork(void)
     if (write(STDERR_FILENO, warn, sizeof(warn) - 1) < 0) {
         /* nothing more to tell, nowhere to tell it */
     }
+    return true;
 }
 
 int sbx_py_child(void *arg, int result_fd)
@@ -830,7 +871,10 @@ int sbx_py_child(void *arg, int result_fd)
     signal(SIGXFSZ, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     if (sbx_py_started) {
-        sbx_py_after_fork();
+        if (!sbx_py_after_fork()) {
+            sbx_py_write_error(result_fd, "SANDBOX_ERROR", SBX_PY_ENV_FAILED);
+            return SBX_PY_EXIT_INIT;
+        }
     } else {
         setenv("OPENBLAS_NUM_THREADS", "1", 1);
         setenv("OMP_NUM_THREADS", "1", 1);
@@ -923,7 +967,11 @@ int sbx_py_ready_child(int job_fd, int result_fd)
         sbx_py_write_error(result_fd, "SANDBOX_ERROR", "no warm interpreter to run the job in");
         return SBX_PY_EXIT_INIT;
     }
-    sbx_py_after_fork();
+    if (!sbx_py_after_fork()) {
+        sbx_ready_signal();
+        sbx_py_write_error(result_fd, "SANDBOX_ERROR", SBX_PY_ENV_FAILED);
+        return SBX_PY_EXIT_INIT;
+    }
     /* A rehearsal while no job waits: the runner's first call writes to
      * (and so copies) the inherited pages it touches; the job then finds
      * them private already. Its own state is reset by the real call. */

@@ -106,6 +106,19 @@ def test_code_draws_its_own_random_numbers(env):
         assert len(set(vals)) == 4, f"{name} repeats between items: {vals}"
 
 
+def test_code_sees_no_host_environment(env):
+    """executeCode items fork from a warm interpreter that read the host's
+    environment: the code still sees only the sandbox's variables."""
+    code = "import os\nprint(sorted(os.environ.items()))"
+    path = write_jsonl(env, [{"action": "executeCode", "arguments": {"code": code}}] * 2)
+    p = env.kiln("batch", "--requests", path, "--jobs", "2",
+                 env={"DATABASE_URL": "postgres://app:pw-1234@db/prod"})
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    out = [o["result"]["stdout"] for o in lines(p.stdout)]
+    assert len(out) == 2 and all("MPLBACKEND" in o for o in out), out
+    assert not [o for o in out if "DATABASE_URL" in o or "pw-1234" in o], out
+
+
 def test_resume_skips_done(env):
     rows = [analyze("a\n%d\n" % i, id="r%d" % i) for i in range(5)]
     path = write_jsonl(env, rows)

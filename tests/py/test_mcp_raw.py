@@ -495,5 +495,49 @@ def test_random_differs_between_calls(env):
         assert len(set(vals)) == len(vals), f"{name} repeats between calls: {vals}"
 
 
+ENV_PROBE = r"""
+import json, os, posix, sys
+b = lambda d: sorted((k.decode(), v.decode()) for k, v in d.items())
+print(json.dumps({'environ': sorted(os.environ.items()), 'environb': b(os.environb),
+                  'posix': b(posix.environ), 'executable': sys.executable}))
+"""
+
+
+def env_view(text):
+    """The probe's answer with HOME (the run's own scratch dir) left out."""
+    got = json.loads(text)
+    for k in ("environ", "environb", "posix"):
+        got[k] = [kv for kv in got[k] if kv[0] != "HOME"]
+    return got
+
+
+def test_host_environment_stays_out(env):
+    """The server's environment, secrets and all, never reaches the code. A
+    warm interpreter read it into os.environ when the server imported os;
+    each sandbox refills os.environ (and os.environb, posix.environ) from its
+    own few variables, so a warm call sees exactly what a cold one does."""
+    env.env["DATABASE_URL"] = "postgres://app:pw-1234@db/prod"
+    env.env["HOST_ONLY_TOKEN"] = "tok-5678"
+    cold = Mcp(env)
+    cold.init()
+    want = call_code(cold, ENV_PROBE)
+    assert cold.close() == 0
+    m = Mcp(env, warm=True)
+    m.init()
+    got = []
+    for i in range(3):
+        if i != 1:
+            wait_spares(m)  # standby; call 1 comes right after call 0
+        got.append(call_code(m, ENV_PROBE))
+    m.close()
+    for text in [want] + got:
+        assert "pw-1234" not in text and "tok-5678" not in text, text
+        view = env_view(text)
+        assert view == env_view(want), f"warm {view} != cold {env_view(want)}"
+        assert view["environ"] == view["environb"] == view["posix"], view
+        assert view["executable"] == "/usr/bin/python3", view["executable"]
+    assert "PATH" in dict(env_view(want)["environ"])
+
+
 if __name__ == "__main__":
     kilntest.main(globals())
