@@ -814,14 +814,21 @@ static bool sbx_py_env_reload(void)
     PyObject *posix = PyDict_GetItemString(PyImport_GetModuleDict(), "posix"); /* borrowed */
     PyObject *d = posix ? PyObject_GetAttrString(posix, "environ") : NULL;
     bool ok = d && PyDict_Check(d);
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    /* the old values' bytes are freed below, not overwritten: zero them
+     * first (those that nothing else holds) */
+    while (ok && PyDict_Next(d, &pos, &k, &v))
+        if (PyBytes_CheckExact(v) && Py_REFCNT(v) == 1)
+            explicit_bzero(PyBytes_AS_STRING(v), (size_t)PyBytes_GET_SIZE(v));
     if (ok)
         PyDict_Clear(d);
     for (char **e = environ; ok && *e; e++) {
         const char *eq = strchr(*e, '=');
         if (!eq || eq == *e)
             continue;
-        PyObject *k = PyBytes_FromStringAndSize(*e, eq - *e);
-        PyObject *v = PyBytes_FromString(eq + 1);
+        k = PyBytes_FromStringAndSize(*e, eq - *e);
+        v = PyBytes_FromString(eq + 1);
         ok = k && v && PyDict_SetDefault(d, k, v);
         Py_XDECREF(k);
         Py_XDECREF(v);

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -91,8 +92,9 @@ static const char *const sbx_step_names[SBX_STEP_COUNT_] = {
 #define SBX_GRACE_MS 200 /* pipes still open after W exited (its own children) */
 #define SBX_RECHECK_MS 1 /* all pipes closed, W not yet gone, no pidfd */
 #define SBX_HOSTNAME "kiln"
-#define SBX_READY_WAIT_MS 150 /* a ready sandbox still rehearsing: wait this long */
-#define SBX_STATUS_CHUNK 4096 /* status pipe reads (whole records) */
+#define SBX_READY_WAIT_MS 150   /* a ready sandbox still rehearsing: wait this long */
+#define SBX_STATUS_CHUNK 4096   /* status pipe reads (whole records) */
+#define SBX_MEM_CRASH_SHARE 0.5 /* a crash with this share of the memory limit resident */
 
 /* Everything the children need, prepared by the parent before fork(). */
 struct sbx_ctx {
@@ -241,6 +243,16 @@ static bool sbx_step_fds(const struct sbx_ctx *c)
     return true;
 }
 
+/* The host's environment strings stay in this process's memory after
+ * environ points at the sandbox's own list: on the initial stack, in
+ * setenv's copies. Zero them, so that code reading its own memory finds no
+ * secret a variable held (a server's KILN_API_KEYS, a DATABASE_URL). */
+static void sbx_step_env_wipe(void)
+{
+    for (char **e = environ; e && *e; e++)
+        explicit_bzero(*e, strlen(*e));
+}
+
 static bool sbx_step_signals(unsigned layers)
 {
     struct sigaction sa;
@@ -339,6 +351,7 @@ static _Noreturn void sbx_confine_and_run(const struct sbx_ctx *c)
         sbx_fail(SBX_STEP_FDS, errno);
     if (!sbx_step_signals(l))
         sbx_fail(SBX_STEP_SIGNALS, errno);
+    sbx_step_env_wipe();
     environ = (char **)c->envp;
     if ((l & SBX_L_SECCOMP) && !sbx_seccomp_apply(c->prog))
         sbx_fail(SBX_STEP_SECCOMP, errno);
@@ -895,8 +908,10 @@ static enum err_code sbx_watch(struct sbx_ctx *c, pid_t *pid_io, double t0, long
         }
     }
     int st = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof(ru));
     kill(-pid, SIGKILL);
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR) {
     }
     *pid_io = -1;
     outcome->wall_ms = sbx_now_ms() - t0;
@@ -922,9 +937,15 @@ static enum err_code sbx_watch(struct sbx_ctx *c, pid_t *pid_io, double t0, long
     } else if (WIFEXITED(ws)) {
         outcome->exit_status = WEXITSTATUS(ws);
     }
+    /* Killed (the kernel's OOM killer), or a crash with much memory in use
+     * (a C library's failed allocation): the memory limit. A crash of a
+     * small process is a crash (a ctypes mistake, a bug in an extension). */
+    bool big = c->o->memory_bytes > 0 &&
+               (double)ru.ru_maxrss * 1024.0 >= (double)c->o->memory_bytes * SBX_MEM_CRASH_SHARE;
     if (!outcome->timed_out && (c->layers & SBX_L_RLIMITS) && sbx_rlimit_memory_enforced() &&
-        (outcome->term_signal == SIGKILL || outcome->term_signal == SIGSEGV ||
-         outcome->term_signal == SIGBUS || outcome->term_signal == SIGABRT))
+        (outcome->term_signal == SIGKILL ||
+         (big && (outcome->term_signal == SIGSEGV || outcome->term_signal == SIGBUS ||
+                  outcome->term_signal == SIGABRT))))
         outcome->mem_limit = true;
 out:
     if (pidfd >= 0)

@@ -90,14 +90,14 @@ static enum err_code proc_outcome(struct action *a, const struct proc_job *job,
     if (oc->err.len)
         json_object_set_new(a->error_extra, "stderr", json_stringn(oc->err.data, oc->err.len));
     if (oc->result_truncated)
-        return err_set(err, E_OUTPUT_LIMIT, "operation '%s' returned a result larger than %ld "
-                                            "bytes",
+        return err_set(err, E_OUTPUT_LIMIT,
+                       "operation '%s' returned a result larger than %ld "
+                       "bytes",
                        job->op->name, a->cfg->return_bytes);
     json_error_t jerr;
     json_t *msg = oc->result.len ? json_loadb(oc->result.data, oc->result.len, 0, &jerr) : NULL;
     if (!msg) {
-        if (oc->term_signal == SIGKILL || oc->term_signal == SIGSEGV || oc->mem_limit ||
-            oc->term_signal == SIGABRT)
+        if (oc->term_signal == SIGKILL || oc->mem_limit)
             return err_set(err, E_MEMORY,
                            "operation '%s' was killed (signal %d), most likely by the memory "
                            "limit of %ld bytes",
@@ -211,8 +211,8 @@ enum err_code act_process_file(struct action *a, json_t **result, struct err *er
     if (rc)
         goto out;
     skipped = json_array();
-    rc = outputs_collect(out_dir, NULL, store, session ? STORE_SESSION : STORE_TEMPORARY,
-                         session, (uint64_t)a->cfg->output_bytes, a->files, skipped, err);
+    rc = outputs_collect(out_dir, NULL, store, session ? STORE_SESSION : STORE_TEMPORARY, session,
+                         (uint64_t)a->cfg->output_bytes, a->files, skipped, err);
     if (rc)
         goto out;
     if (!json_is_object(res)) {
@@ -220,9 +220,9 @@ enum err_code act_process_file(struct action *a, json_t **result, struct err *er
         res = json_object();
     }
     json_object_set_new(res, "operation", json_string(op->name));
-    json_object_set_new(res, "input", json_pack("{s:s, s:I, s:s}", "name", inputs.v[0].name,
-                                                 "size", (json_int_t)inputs.v[0].size, "kind",
-                                                 inputs.v[0].kind));
+    json_object_set_new(res, "input",
+                        json_pack("{s:s, s:I, s:s}", "name", inputs.v[0].name, "size",
+                                  (json_int_t)inputs.v[0].size, "kind", inputs.v[0].kind));
     json_object_set_new(res, "durationMs", json_integer((json_int_t)(action_now_ms() - t0)));
     if (json_array_size(skipped))
         json_object_set(res, "skippedOutputs", skipped);

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
+
 #include "klimits.h"
 #include "log.h"
 #include "srv_child.h"
@@ -18,9 +20,10 @@
 
 #include "banned.h"
 
+/* Only the keys' digests (srv_http_key): the plain keys are wiped from
+ * every buffer they were read into. */
 struct cli_serve_keys {
-    char v[LIM_SERVE_API_KEYS][LIM_SERVE_API_KEY_LEN + 1];
-    const char *p[LIM_SERVE_API_KEYS];
+    struct srv_http_key k[LIM_SERVE_API_KEYS];
     size_t n;
 };
 
@@ -76,9 +79,8 @@ static int cli_serve_add_key(struct cli_serve_keys *k, const char *s, size_t n)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
             return cli_usage_error("serve", "an API key holds a space or control character");
-    memcpy(k->v[k->n], s, n);
-    k->v[k->n][n] = '\0';
-    k->p[k->n] = k->v[k->n];
+    if (!srv_http_key_digest(s, n, &k->k[k->n]))
+        return cli_usage_error("serve", "cannot hash an API key (SHA-256 unavailable)");
     k->n++;
     return 0;
 }
@@ -86,10 +88,12 @@ static int cli_serve_add_key(struct cli_serve_keys *k, const char *s, size_t n)
 static int cli_serve_key_file(struct cli_serve_keys *k, const char *path)
 {
     char line[LIM_SERVE_API_KEY_LEN + 64];
+    char iobuf[4096]; /* stdio's buffer, ours so that it can be wiped */
     struct stat st;
     FILE *f = fopen(path, "r");
     if (!f)
         return cli_usage_error("serve", "cannot open API key file '%s': %s", path, strerror(errno));
+    setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
     if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0004))
         log_warn("serve: API key file '%s' is world-readable", path);
     int rc = 0;
@@ -102,6 +106,24 @@ static int cli_serve_key_file(struct cli_serve_keys *k, const char *path)
         rc = cli_serve_add_key(k, line, n);
     }
     fclose(f);
+    OPENSSL_cleanse(line, sizeof(line));
+    OPENSSL_cleanse(iobuf, sizeof(iobuf));
+    return rc;
+}
+
+/* KILN_API_KEYS: comma-separated keys; the value is wiped in place after
+ * (the variable reads as empty from then on, in /proc too). */
+static int cli_serve_key_env(struct cli_serve_keys *k, char *env)
+{
+    int rc = 0;
+    for (const char *p = env; *p && !rc;) {
+        size_t n = strcspn(p, ",");
+        rc = cli_serve_add_key(k, p, n);
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    OPENSSL_cleanse(env, strlen(env));
     return rc;
 }
 
@@ -150,16 +172,9 @@ int cli_serve(const struct config *cfg, int argc, char **argv)
         return CLI_USAGE;
     if ((env = getenv("KILN_METRICS_PUBLIC")) && !strcmp(env, "1"))
         o.metrics_public = true;
-    if ((env = getenv("KILN_API_KEYS")) && *env) {
-        for (const char *p = env; *p;) {
-            size_t n = strcspn(p, ",");
-            if (cli_serve_add_key(&keys, p, n))
-                return CLI_USAGE;
-            p += n;
-            if (*p == ',')
-                p++;
-        }
-    }
+    char *keys_env = getenv("KILN_API_KEYS");
+    if (keys_env && *keys_env && cli_serve_key_env(&keys, keys_env))
+        return CLI_USAGE;
     if ((env = getenv("KILN_API_KEY_FILE")) && *env && cli_serve_key_file(&keys, env))
         return CLI_USAGE;
     for (int i = 1; i < argc; i++) {
@@ -208,7 +223,7 @@ int cli_serve(const struct config *cfg, int argc, char **argv)
     o.workers = workers;
     o.queue = queue;
     o.max_request_bytes = (size_t)maxreq;
-    o.keys = keys.p;
+    o.keys = keys.k;
     o.n_keys = keys.n;
     enum err_code rc = srv_http_run(cfg, &o, &err);
     if (rc == E_INVALID) {

@@ -6,6 +6,8 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -162,23 +164,22 @@ enum err_code srv_http_parse_listen(const char *s, char *host, size_t host_cap, 
     return E_OK;
 }
 
-bool srv_http_key_match(const char *const *keys, size_t n_keys, const char *given)
+bool srv_http_key_digest(const char *key, size_t n, struct srv_http_key *out)
 {
-    size_t lg = strlen(given);
+    unsigned int len = 0;
+    return n > 0 && EVP_Digest(key, n, out->d, &len, EVP_sha256(), NULL) == 1 &&
+           len == SRV_KEY_DIGEST;
+}
+
+bool srv_http_key_match(const struct srv_http_key *keys, size_t n_keys, const char *given)
+{
+    struct srv_http_key g;
+    if (!srv_http_key_digest(given, strlen(given), &g))
+        return false;
     unsigned match = 0;
-    for (size_t k = 0; k < n_keys; k++) {
-        const unsigned char *a = (const unsigned char *)keys[k];
-        const unsigned char *b = (const unsigned char *)given;
-        size_t la = strlen(keys[k]);
-        size_t n = la > lg ? la : lg;
-        unsigned diff = (unsigned)(la ^ lg) | (la == 0);
-        for (size_t i = 0; i < n; i++) {
-            unsigned x = i < la ? a[i] : 0;
-            unsigned y = i < lg ? b[i] : 0;
-            diff |= x ^ y;
-        }
-        match |= (unsigned)(diff == 0);
-    }
+    for (size_t k = 0; k < n_keys; k++)
+        match |= (unsigned)(CRYPTO_memcmp(keys[k].d, g.d, SRV_KEY_DIGEST) == 0);
+    OPENSSL_cleanse(&g, sizeof(g));
     return match != 0;
 }
 

@@ -27,13 +27,21 @@
 #include "err.h"
 #include "klimits.h"
 
+/* What the server keeps of an API key: its SHA-256. Workers and their
+ * sandboxes are forks of the server, so a key kept in memory would be in
+ * the memory of every sandboxed job; a digest does not let anyone in. */
+#define SRV_KEY_DIGEST 32
+struct srv_http_key {
+    unsigned char d[SRV_KEY_DIGEST];
+};
+
 struct srv_http_opts {
-    const char *listen;       /* "ADDR:PORT", "[v6]:PORT"; port 0 = any free port */
-    long workers;             /* concurrent actions (worker processes) */
-    long queue;               /* accepted actions waiting for a worker */
-    size_t max_request_bytes; /* request body cap (413 past it) */
-    bool metrics_public;      /* /metrics without a key */
-    const char *const *keys;  /* accepted API keys (borrowed) */
+    const char *listen;              /* "ADDR:PORT", "[v6]:PORT"; port 0 = any free port */
+    long workers;                    /* concurrent actions (worker processes) */
+    long queue;                      /* accepted actions waiting for a worker */
+    size_t max_request_bytes;        /* request body cap (413 past it) */
+    bool metrics_public;             /* /metrics without a key */
+    const struct srv_http_key *keys; /* accepted API keys (borrowed) */
     size_t n_keys;
 };
 
@@ -41,9 +49,13 @@ struct srv_http_opts {
  * E_INVALID on a malformed address. */
 enum err_code srv_http_parse_listen(const char *s, char *host, size_t host_cap, int *port,
                                     struct err *err);
-/* True when given equals one of keys; compares every key in full, in time
- * independent of where (or whether) they differ. */
-bool srv_http_key_match(const char *const *keys, size_t n_keys, const char *given);
+/* The digest of the n bytes of key into out; false for an empty key or
+ * when hashing fails. */
+bool srv_http_key_digest(const char *key, size_t n, struct srv_http_key *out);
+/* True when given (non-empty) is one of the keys whose digests keys holds;
+ * compares with every key, in time independent of where (or whether) the
+ * digests differ. */
+bool srv_http_key_match(const struct srv_http_key *keys, size_t n_keys, const char *given);
 /* The value of a Content-Disposition header for a download of name:
  * attachment; filename="ASCII fallback"; filename*=UTF-8''percent-encoded
  * (RFC 6266 / RFC 8187). Always NUL-terminates (truncates when out is

@@ -60,6 +60,65 @@ class Env:
         return out, p.returncode, p.stderr.decode(errors="replace")
 
 
+# Secrets a test puts where the sandbox must not find them (the server's
+# environment, its API keys), each as two halves: the probe below never
+# holds one whole, so a hit is a copy that came from outside the sandbox.
+SECRET_PARTS = {"env": ("pw-93", "61-db-secret"), "key": ("kq7-api-", "key-5d1c9e"),
+                "keyfile": ("tok-file", "-k3y-0b8e")}
+
+
+def secret(name):
+    return "".join(SECRET_PARTS[name])
+
+
+# Python code that reads its own memory (every readable anonymous, heap,
+# stack and writable mapping, through ctypes) and prints JSON: bytes
+# scanned and, per secret, the mappings holding it whole.
+MEMORY_PROBE = """
+import ctypes, json, sys
+if hasattr(ctypes.CDLL(None), '__asan_init'):
+    print(json.dumps({'asan': True}))  # ASan checks every copy against its shadow
+    sys.exit(0)
+PARTS = %r
+hits = {k: [] for k in PARTS}
+scanned = 0
+for line in open('/proc/self/maps'):
+    f = line.split()
+    lo, hi = (int(x, 16) for x in f[0].split('-'))
+    path = f[5] if len(f) > 5 else ''
+    if f[1][0] != 'r' or (path.startswith('[') and path not in ('[heap]', '[stack]')):
+        continue
+    if path.startswith('/') and 'w' not in f[1]:
+        continue  # read-only file mappings: files, not the process's memory
+    if hi - lo > 1 << 30:
+        continue  # reservations (a sanitizer's shadow), not data under the 1 GiB limit
+    scanned += hi - lo
+    step = 1 << 20
+    for at in range(lo, hi, step):
+        data = ctypes.string_at(at, min(step + 32, hi - at))
+        for k, (a, b) in PARTS.items():
+            a, b = a.encode(), b.encode()
+            i = data.find(a)
+            while 0 <= i < step:
+                if ctypes.string_at(at + i + len(a), len(b)) == b:
+                    hits[k].append(path or hex(lo))
+                i = data.find(a, i + 1)
+        del data
+print(json.dumps({'scanned': scanned, 'hits': hits}))
+""" % (SECRET_PARTS,)
+
+
+def check_memory_probe(stdout):
+    """Assert a MEMORY_PROBE run scanned real memory and found no secret;
+    False when it could not scan (an AddressSanitizer build)."""
+    got = json.loads(stdout)
+    if got.get("asan"):
+        return False
+    assert got["scanned"] > 1 << 20, got
+    assert not any(got["hits"].values()), f"secrets in the sandbox's memory: {got['hits']}"
+    return True
+
+
 def proc_tree(pid):
     """{pid: (comm, state)} of the processes whose parent chain leads to pid."""
     info = {}

@@ -218,6 +218,24 @@ def sanitized():
         return b"__asan_init" in f.read()
 
 
+def test_crash_is_not_a_memory_limit(env):
+    """A segfault of a small process (a ctypes mistake) is a crash of the
+    code, said as such; one with memory near the limit (a C allocation that
+    failed) is MEMORY_LIMIT."""
+    out, rc, _ = env.run({"action": "executeCode", "arguments": {
+        "code": "import ctypes\nprint('before', flush=True)\nctypes.string_at(8, 16)\n"}})
+    assert rc == 1 and out["error"]["code"] == "CODE_ERROR", out
+    assert "signal 11" in out["error"]["message"], out["error"]
+    assert out["error"]["stdout"] == "before\n", out["error"]
+    if sanitized():
+        return "skip"  # no RLIMIT_AS under ASan
+    code = ("import ctypes\nlibc = ctypes.CDLL(None)\nlibc.malloc.restype = ctypes.c_void_p\n"
+            "while True:\n    p = libc.malloc(8 << 20)\n    ctypes.memset(p, 1, 8 << 20)\n")
+    out, rc, _ = env.run({"action": "executeCode", "arguments": {"code": code}},
+                         env={"KILN_MEMORY_BYTES": 200 * 1024 * 1024})
+    assert rc == 1 and out["error"]["code"] == "MEMORY_LIMIT", out
+
+
 def test_memory_limit(env):
     if sanitized():
         return "skip"  # no RLIMIT_AS under ASan

@@ -334,6 +334,36 @@ def test_idle_server_keeps_a_spare(env):
     # (kilntest checks that no scratch dir is left)
 
 
+def test_api_keys_not_in_sandbox_memory(env):
+    """Workers and their sandboxes are forks of the server: the server keeps
+    only SHA-256 digests of its API keys (from KILN_API_KEYS, wiped in place,
+    and from --api-key-file) and the sandbox wipes the environment strings,
+    so code reading its own memory finds no key and no environment secret.
+    Both keys still authenticate."""
+    keyfile = os.path.join(env.dir, "keys.txt")
+    with open(keyfile, "w") as f:
+        f.write("# keys\n%s\n" % kilntest.secret("keyfile"))
+    os.chmod(keyfile, 0o600)
+    s = serve(env, "--api-key-file", keyfile, keys=kilntest.secret("key") + "," + KEY,
+              extra_env={"DATABASE_URL": "postgres://app:%s@db/prod" % kilntest.secret("env")})
+    try:
+        probe = {"action": "executeCode", "arguments": {"code": kilntest.MEMORY_PROBE}}
+        for i in range(2):  # a standby's sandbox, then one right after a call
+            if i == 0:
+                assert wait_for(lambda: "kiln-spare" in proc_tree(s.p.pid).values())
+            st, _, out = s.action(probe, key=KEY)
+            assert st == 200 and out["ok"], out
+            if not kilntest.check_memory_probe(out["result"]["stdout"]):
+                return "skip"
+        for k in (kilntest.secret("key"), kilntest.secret("keyfile")):
+            assert s.req("GET", "/v1/files", key=k)[0] == 200
+        assert s.req("GET", "/v1/files", key=kilntest.secret("key")[:-1])[0] == 401
+        with open(f"/proc/{s.p.pid}/environ", "rb") as f:
+            assert kilntest.secret("key").encode() not in f.read(), "KILN_API_KEYS not wiped"
+    finally:
+        assert s.stop() == 0
+
+
 def test_cleanup_counts_against_workers(env):
     """A worker answers first and then removes its sandbox and scratch dir;
     until that is done it still holds its slot: with --workers 1, never two

@@ -539,5 +539,23 @@ def test_host_environment_stays_out(env):
     assert "PATH" in dict(env_view(want)["environ"])
 
 
+def test_no_secret_in_sandbox_memory(env):
+    """Code that reads its own memory (ctypes) finds nothing of the server's
+    environment: the environment strings on the stack are wiped in the
+    sandbox, and a warm interpreter's copies are zeroed before they go."""
+    env.env["DATABASE_URL"] = "postgres://app:%s@db/prod" % kilntest.secret("env")
+    for warm in (False, True):
+        m = Mcp(env, warm=warm)
+        m.init()
+        for i in range(2):
+            if warm and i == 0:
+                call_code(m, "pass")
+                wait_spares(m)
+            if not kilntest.check_memory_probe(call_code(m, kilntest.MEMORY_PROBE)):
+                m.close()
+                return "skip"
+        assert m.close() == 0
+
+
 if __name__ == "__main__":
     kilntest.main(globals())

@@ -28,16 +28,26 @@ static void t_srv_parse_listen(void)
 
 static void t_srv_key_match(void)
 {
-    const char *keys[] = {"alpha-key", "beta"};
+    struct srv_http_key keys[2];
+    T_EXPECT(srv_http_key_digest("alpha-key", 9, &keys[0]));
+    T_EXPECT(srv_http_key_digest("beta-and-more", 4, &keys[1])); /* "beta" */
     T_EXPECT(srv_http_key_match(keys, 2, "alpha-key"));
     T_EXPECT(srv_http_key_match(keys, 2, "beta"));
     T_EXPECT(!srv_http_key_match(keys, 2, "alpha-ke"));
     T_EXPECT(!srv_http_key_match(keys, 2, "alpha-keyy"));
     T_EXPECT(!srv_http_key_match(keys, 2, "bet"));
+    T_EXPECT(!srv_http_key_match(keys, 2, "beta-and-more"));
     T_EXPECT(!srv_http_key_match(keys, 2, ""));
     T_EXPECT(!srv_http_key_match(keys, 0, "beta"));
-    const char *empty[] = {""};
-    T_EXPECT(!srv_http_key_match(empty, 1, ""));
+    struct srv_http_key none;
+    T_EXPECT(!srv_http_key_digest("", 0, &none));
+    /* the digest is SHA-256: checked against a known value */
+    static const unsigned char abc[SRV_KEY_DIGEST] = {
+        0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
+        0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
+        0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+    T_EXPECT(srv_http_key_digest("abc", 3, &none));
+    T_EXPECT(!memcmp(none.d, abc, sizeof(abc)));
 }
 
 static void t_srv_content_disposition(void)
