@@ -82,9 +82,9 @@ enum err_code scratch_new(const struct config *cfg, char *out, size_t out_len, s
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
         return err_sys(err, E_IO, "getrandom failed");
     char path[PATH_MAX];
-    int n = snprintf(path, sizeof(path), "%s/run-%ld-%02x%02x%02x%02x%02x%02x%02x%02x", base,
-                     (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6],
-                     rnd[7]);
+    int n =
+        snprintf(path, sizeof(path), "%s/run-%ld-%02x%02x%02x%02x%02x%02x%02x%02x", base,
+                 (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
     if (n < 0 || (size_t)n >= sizeof(path))
         return err_set(err, E_IO, "scratch path too long");
     if (mkdir(path, 0700) != 0)
@@ -105,7 +105,34 @@ enum err_code scratch_new(const struct config *cfg, char *out, size_t out_len, s
 }
 
 /* Remove everything below the open directory dfd, without following links. */
-static void scratch_rm_at(int dfd, int depth)
+/* Directory levels removed by recursion (one fd each); deeper ones are
+ * moved up to the top of the tree and removed from there, so that no
+ * nesting (code can chdir down as deep as it likes) leaves anything. */
+#define SCRATCH_RM_DEPTH 64
+#define SCRATCH_RM_NAME_TRIES 1000
+
+struct scratch_rm {
+    int root;       /* the top of the tree */
+    unsigned seq;   /* names for moved directories */
+    unsigned moved; /* directories moved up so far */
+};
+
+/* Move directory name (in dfd) to the top under a name of its own. */
+static void scratch_hoist(int dfd, const char *name, struct scratch_rm *rm)
+{
+    for (int t = 0; t < SCRATCH_RM_NAME_TRIES; t++) {
+        char nm[32];
+        snprintf(nm, sizeof(nm), ".kiln-rm-%u", rm->seq++);
+        if (renameat2(dfd, name, rm->root, nm, RENAME_NOREPLACE) == 0) {
+            rm->moved++;
+            return;
+        }
+        if (errno != EEXIST)
+            return;
+    }
+}
+
+static void scratch_rm_at(struct scratch_rm *rm, int dfd, int depth)
 {
     DIR *d = fdopendir(dfd);
     if (!d) {
@@ -120,13 +147,15 @@ static void scratch_rm_at(int dfd, int depth)
             continue;
         if (errno != EISDIR && errno != EPERM)
             continue;
-        if (depth > 256)
+        if (depth >= SCRATCH_RM_DEPTH) {
+            scratch_hoist(dirfd(d), e->d_name, rm);
             continue;
+        }
         int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (sub < 0)
             continue;
         fchmod(sub, 0700);
-        scratch_rm_at(sub, depth + 1);
+        scratch_rm_at(rm, sub, depth + 1);
         unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
     }
     closedir(d);
@@ -140,7 +169,17 @@ void scratch_remove(const char *path)
     if (fd < 0)
         return;
     fchmod(fd, 0700);
-    scratch_rm_at(fd, 0);
+    /* Again while levels were moved up (each pass removes 64 more). */
+    struct scratch_rm rm = {fd, 0, 0};
+    unsigned before;
+    do {
+        before = rm.moved;
+        int it = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* own offset */
+        if (it < 0)
+            break;
+        scratch_rm_at(&rm, it, 0);
+    } while (rm.moved != before);
+    close(fd);
     rmdir(path);
 }
 

@@ -2,6 +2,7 @@
 """A run never leaves anything behind (SPEC §4): no process survives kiln,
 whether the work ends, times out, or kiln itself is killed; no scratch dir
 is left (kilntest checks KILN_SCRATCH_DIR after every test)."""
+import json
 import os
 import signal
 import subprocess
@@ -76,6 +77,42 @@ def test_normal_end_takes_the_daemon(env):
     p = env.kiln("exec", "-c", code)
     assert p.returncode == 0 and p.stdout == b"done\n", p
     assert wait_for(lambda: not procs_with(token), 3), f"survivors: {procs_with(token)}"
+
+
+DEEP_CODE = """
+import os
+for i in range(%d):  # deeper than any path: chdir one level at a time
+    os.mkdir('d')
+    os.chdir('d')
+    open('f', 'w').write('x')
+open('big', 'wb').write(b'0' * (4 << 20))
+os.chmod('.', 0o500)  # and a read-only level
+print('deep')
+"""
+
+
+def test_deep_tree_is_removed(env):
+    """However deep the code nests directories (here 2000 levels, past
+    PATH_MAX, a 4 MB file at the bottom, the last level read-only), the
+    scratch dir goes: in a run and in the sweep of a dead kiln's dir."""
+    p = env.kiln("exec", "--json", "-c", DEEP_CODE % 2000)
+    assert p.returncode == 0 and json.loads(p.stdout)["result"]["stdout"] == "deep\n", p.stdout[:300]
+    assert env.leftovers() == [], env.leftovers()
+    # A dead kiln's dir of the same shape: the sweep (kiln gc) removes it.
+    token = "tok-" + uuid.uuid4().hex
+    code = ("# " + token + "\ntop = __import__('os').getcwd()\n" + DEEP_CODE % 300).replace(
+        "print('deep')", "open(top + '/ready', 'w').close()\nimport time\ntime.sleep(60)")
+    k = subprocess.Popen([KILN, "exec", "-c", code], env=env.env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scratch = os.path.join(env.dir, "scratch")
+    assert wait_for(lambda: any(os.path.exists(os.path.join(scratch, d, "ready"))
+                                for d in env.leftovers()), 30), env.leftovers()
+    os.kill(k.pid, signal.SIGKILL)
+    k.wait()
+    assert wait_for(lambda: not procs_with(token), 5), procs_with(token)
+    assert len(env.leftovers()) == 1, env.leftovers()
+    assert env.kiln("gc").returncode == 0
+    assert env.leftovers() == [], env.leftovers()
 
 
 if __name__ == "__main__":
