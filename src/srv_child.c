@@ -535,6 +535,10 @@ static void srv_zy_main(const struct config *cfg, const sigset_t *mask, int sock
         for (int i = 0; i < 2; i++)
             if (fds[i] >= 0)
                 close(fds[i]);
+        /* Every later worker is a copy of this process: no caller's
+         * request may stay behind in its freed memory. */
+        if (text && h.len <= (uint64_t)LIM_REQUEST_BYTES)
+            explicit_bzero(text, (size_t)h.len + 1);
         free(text);
         int64_t reply = pid;
         if (!got || !srv_zy_write_all(sock, &reply, sizeof(reply)))

@@ -364,6 +364,32 @@ def test_api_keys_not_in_sandbox_memory(env):
         assert s.stop() == 0
 
 
+def test_other_callers_request_not_in_sandbox_memory(env):
+    """While the standby is taken, workers are forked by the zygote, which
+    has read each request: it wipes the text after the fork, so the next
+    caller's sandbox (a copy of the zygote) finds nothing of it in its
+    memory."""
+    s = serve(env, "--workers", "3")
+    try:
+        assert wait_for(lambda: "kiln-spare" in proc_tree(s.p.pid).values())
+        slow = threading.Thread(target=s.action, args=(slow_request(4),))
+        slow.start()  # takes the standby: the next calls go through the zygote
+        try:
+            first = {"action": "executeCode", "arguments": {
+                "code": "x = %r\nprint(len(x))" % kilntest.secret("env")}}
+            st, _, out = s.action(first)
+            assert st == 200 and out["ok"], out
+            probe = {"action": "executeCode", "arguments": {"code": kilntest.MEMORY_PROBE}}
+            st, _, out = s.action(probe)
+            assert st == 200 and out["ok"], out
+            if not kilntest.check_memory_probe(out["result"]["stdout"]):
+                return "skip"
+        finally:
+            slow.join()
+    finally:
+        assert s.stop() == 0
+
+
 def test_cleanup_counts_against_workers(env):
     """A worker answers first and then removes its sandbox and scratch dir;
     until that is done it still holds its slot: with --workers 1, never two
