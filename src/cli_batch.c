@@ -4,7 +4,10 @@
  * Inputs are local files (--op: each becomes a processFile request with the
  * file as fileBase64) or the lines of a JSON Lines file (--requests: each
  * line a SPEC request, optional "id"). Each runs in its own worker process
- * (srv_child.h), at most --jobs at once; results are printed as one JSON
+ * (srv_child.h), at most --jobs at once, forked by a zygote made before any
+ * input is read: a worker and its sandbox are copies of their parent, and
+ * this process comes to hold every request and every answer, which no job
+ * may see of another. Results are printed as one JSON
  * line per input in input order: {"input": NAME-or-LINE, "id"?, ...envelope}.
  * --shard i/N keeps the inputs whose index % N == i; --resume skips inputs
  * already present in the -o file. Single-threaded.
@@ -62,6 +65,7 @@ struct batch {
     FILE *out;
     size_t n_ok, n_failed, n_skipped, n_finished;
     bool progress;
+    struct srv_zygote zy; /* forks every worker */
 };
 
 static volatile sig_atomic_t batch_stop;
@@ -210,6 +214,38 @@ static int batch_add_arg(struct batch *b, const char *arg)
     }
     globfree(&g);
     return rc;
+}
+
+/* Does the JSONL file name executeCode anywhere (then the interpreter is
+ * warmed first)? Read in chunks, each wiped after: this runs before the
+ * zygote is forked. False when it cannot be read (indexing says why). */
+static bool batch_wants_python(const char *path)
+{
+    static const char word[] = "executeCode";
+    const size_t wl = sizeof(word) - 1;
+    char chunk[65536];
+    size_t keep = 0;
+    bool found = false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    for (;;) {
+        ssize_t r = read(fd, chunk + keep, sizeof(chunk) - keep);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        size_t n = keep + (size_t)r;
+        if (memmem(chunk, n, word, wl)) {
+            found = true;
+            break;
+        }
+        keep = n < wl - 1 ? n : wl - 1; /* a word split over two reads */
+        memmove(chunk, chunk + n - keep, keep);
+    }
+    close(fd);
+    explicit_bzero(chunk, sizeof(chunk));
+    return found;
 }
 
 /* Index the lines of the JSONL file (offsets only; lines are read when run). */
@@ -531,7 +567,7 @@ static void batch_record(struct batch *b, size_t item, json_t *env, bool ok)
 }
 
 /* Start item (or record it at once when it cannot be run). */
-static void batch_start(struct batch *b, struct batch_slot *slot, size_t item, bool *warm)
+static void batch_start(struct batch *b, struct batch_slot *slot, size_t item)
 {
     const struct batch_input *x = &b->in[b->run[item]];
     struct err err;
@@ -542,16 +578,12 @@ static void batch_start(struct batch *b, struct batch_slot *slot, size_t item, b
                      false);
         return;
     }
-    if (!*warm && !x->path) {
-        const char *a = json_string_value(json_object_get(req, "action"));
-        if (a && !strcmp(a, "executeCode")) {
-            struct err perr;
-            if (sbx_py_init(true, &perr))
-                log_warn("batch: no warm interpreter (%s)", perr.msg);
-            *warm = true;
-        }
-    }
-    if (srv_child_start(b->cfg, req, NULL, (size_t)LIM_BATCH_OUTPUT_BYTES, &slot->child, &err)) {
+    char *text = json_dumps(req, JSON_COMPACT);
+    enum err_code rc = text ? srv_zygote_run(&b->zy, text, strlen(text),
+                                             (size_t)LIM_BATCH_OUTPUT_BYTES, &slot->child, &err)
+                            : err_set(&err, E_NOMEM, "out of memory");
+    free(text);
+    if (rc) {
         json_t *env = route_error_envelope(NULL, &err, NULL);
         if (env && json_object_get(req, "id"))
             json_object_set(env, "id", json_object_get(req, "id"));
@@ -569,7 +601,6 @@ static int batch_run(struct batch *b, long jobs)
     struct batch_slot *slots = calloc((size_t)jobs, sizeof(*slots));
     struct pollfd *pfd = calloc((size_t)jobs, sizeof(*pfd));
     size_t next_start = 0, next_print = 0, window = (size_t)jobs * 16 + 64;
-    bool warm = false;
     int rc = 0;
     double t0 = action_now_ms(), last_draw = 0;
     b->results = calloc(b->n_run ? b->n_run : 1, sizeof(char *));
@@ -582,7 +613,7 @@ static int batch_run(struct batch *b, long jobs)
         size_t busy = 0;
         for (long i = 0; i < jobs && !batch_stop; i++) {
             while (!slots[i].busy && next_start < b->n_run && next_start < next_print + window)
-                batch_start(b, &slots[i], next_start++, &warm);
+                batch_start(b, &slots[i], next_start++);
         }
         if (batch_emit(b, &next_print)) {
             rc = -1;
@@ -688,6 +719,8 @@ int cli_batch(const struct config *cfg, int argc, char **argv)
     memset(&b, 0, sizeof(b));
     b.cfg = cfg;
     b.req_fd = -1;
+    b.zy.pid = -1;
+    b.zy.sock = -1;
     paths = calloc((size_t)argc, sizeof(char *));
     if (!paths)
         return cli_usage_error("batch", "out of memory");
@@ -777,11 +810,26 @@ int cli_batch(const struct config *cfg, int argc, char **argv)
             goto out;
         }
     }
+    if (requests && !strcmp(requests, "-")) {
+        cli_usage_error("batch", "--requests needs a file (not stdin)");
+        goto out;
+    }
+    /* The interpreter warmed (for executeCode lines) and the zygote made
+     * before any input is read (see the header). */
+    if (requests && batch_wants_python(requests)) {
+        struct err perr;
+        if (sbx_py_init(true, &perr))
+            log_warn("batch: no warm interpreter (%s)", perr.msg);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    struct err zerr;
+    if (srv_zygote_start(cfg, &none, true, &b.zy, &zerr)) {
+        fprintf(stderr, "kiln batch: %s\n", zerr.msg);
+        rc = CLI_FAILED;
+        goto out;
+    }
     if (requests) {
-        if (!strcmp(requests, "-")) {
-            cli_usage_error("batch", "--requests needs a file (not stdin)");
-            goto out;
-        }
         if (batch_index_lines(&b, requests))
             goto out;
     } else {
@@ -851,6 +899,7 @@ int cli_batch(const struct config *cfg, int argc, char **argv)
     else
         rc = (r || b.n_failed) ? CLI_FAILED : CLI_OK;
 out:
+    srv_zygote_stop(&b.zy);
     if (b.out && b.out != stdout)
         fclose(b.out);
     for (size_t i = 0; i < b.n_in; i++)

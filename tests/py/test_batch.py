@@ -6,6 +6,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kilntest  # noqa: E402
 from kilntest import CORPUS, b64, main  # noqa: E402
 
 SMALL = ["iris.csv", "leading_zeros.csv", "dates_dd_mm_yyyy.csv", "german_locale_numbers.csv",
@@ -117,6 +118,27 @@ def test_code_sees_no_host_environment(env):
     out = [o["result"]["stdout"] for o in lines(p.stdout)]
     assert len(out) == 2 and all("MPLBACKEND" in o for o in out), out
     assert not [o for o in out if "DATABASE_URL" in o or "pw-1234" in o], out
+
+
+def test_jobs_do_not_see_each_other(env):
+    """Each job's sandbox is forked from a zygote made before the requests
+    file was read: a job finds neither the later lines nor the earlier
+    lines' answers in its memory."""
+    def code(c):
+        return {"action": "executeCode", "arguments": {"code": c}}
+    rows = [code("print(%r)" % kilntest.secret("env")), code(kilntest.MEMORY_PROBE),
+            {"action": "executeCode", "arguments": {
+                "code": "print(1)", "files": [{"name": "s.txt",
+                                               "base64": b64(kilntest.secret("keyfile"))}]}},
+            code("x = %r" % kilntest.secret("key"))]
+    path = write_jsonl(env, rows)
+    for jobs in ("1", "3"):
+        p = env.kiln("batch", "--requests", path, "--jobs", jobs)
+        assert p.returncode == 0, (p.returncode, p.stderr)
+        out = lines(p.stdout)
+        assert out[0]["result"]["stdout"] == kilntest.secret("env") + "\n", out[0]
+        if not kilntest.check_memory_probe(out[1]["result"]["stdout"]):
+            return "skip"
 
 
 def test_resume_skips_done(env):
