@@ -572,8 +572,19 @@ bool sbx_py_ready(void)
  * moves to the permanent generation, so the collector in a child never walks
  * (and so never copies) the parent's heap pages. */
 static const char sbx_py_warm_src[] =
-    "import os, sys\n"
+    "import os, sys, shutil, tempfile\n"
     "os.environ['MPLBACKEND'] = 'Agg'\n"
+    /* matplotlib reads its settings at import as in a fresh sandbox: the
+     * installed matplotlibrc, not one in the server's working directory or
+     * home (an empty MPLCONFIGDIR of its own, removed after) */
+    "_kiln_cwd = None\n"
+    "try:\n"
+    "    _kiln_cwd = os.getcwd()\n"
+    "    os.chdir('/')\n"
+    "except OSError:\n"
+    "    pass\n"
+    "_kiln_mpl = tempfile.mkdtemp(prefix='kiln-mpl-')\n"
+    "os.environ['MPLCONFIGDIR'] = _kiln_mpl\n"
     "for m in ('numpy', 'pandas', 'matplotlib', 'matplotlib.pyplot',\n"
     "          'matplotlib.font_manager', 'io', 'json', 'types', 'linecache', 'builtins',\n"
     "          'ast', 'inspect', 'traceback', 'importlib.util', 'warnings', 'math',\n"
@@ -588,6 +599,13 @@ static const char sbx_py_warm_src[] =
     "    _fm.fontManager\n"
     "except Exception:\n"
     "    pass\n"
+    "shutil.rmtree(_kiln_mpl, ignore_errors=True)\n"
+    "del os.environ['MPLCONFIGDIR']\n"
+    "if _kiln_cwd is not None:\n"
+    "    try:\n"
+    "        os.chdir(_kiln_cwd)\n"
+    "    except OSError:\n"
+    "        pass\n"
     "sys.stdout.flush()\n"
     "sys.stderr.flush()\n";
 

@@ -14,10 +14,11 @@ LATEST = "2025-11-25"
 
 
 class Mcp:
-    def __init__(self, env, *args, warm=False):
+    def __init__(self, env, *args, warm=False, cwd=None):
         mode = [] if warm else ["--cold"]
-        self.p = subprocess.Popen([KILN, "mcp", *mode, *args], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env.env)
+        self.p = subprocess.Popen([os.path.abspath(KILN), "mcp", *mode, *args],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=env.env, cwd=cwd)
         self.buf = b""
         self.next_id = 100
 
@@ -555,6 +556,28 @@ def test_no_secret_in_sandbox_memory(env):
                 m.close()
                 return "skip"
         assert m.close() == 0
+
+
+def test_host_matplotlibrc_not_applied(env):
+    """A matplotlibrc in the server's working directory or home is the
+    host's, not the code's: warm calls use the installed settings, as cold
+    ones do."""
+    home = os.path.join(env.dir, "home")
+    os.makedirs(os.path.join(home, ".config", "matplotlib"))
+    with open(os.path.join(home, ".config", "matplotlib", "matplotlibrc"), "w") as f:
+        f.write("axes.titlesize: 33\n")
+    with open(os.path.join(env.dir, "matplotlibrc"), "w") as f:
+        f.write("lines.linewidth: 7\n")
+    env.env["HOME"] = home
+    code = ("import matplotlib\n"
+            "print(matplotlib.rcParams['lines.linewidth'], matplotlib.rcParams['axes.titlesize'])")
+    got = []
+    for warm in (False, True):
+        m = Mcp(env, warm=warm, cwd=env.dir)
+        m.init()
+        got += [call_code(m, code), call_code(m, code)]
+        assert m.close() == 0
+    assert got == ["1.5 large\n"] * 4, got
 
 
 if __name__ == "__main__":

@@ -96,7 +96,8 @@ def test_deep_tree_is_removed(env):
     PATH_MAX, a 4 MB file at the bottom, the last level read-only), the
     scratch dir goes: in a run and in the sweep of a dead kiln's dir."""
     p = env.kiln("exec", "--json", "-c", DEEP_CODE % 2000)
-    assert p.returncode == 0 and json.loads(p.stdout)["result"]["stdout"] == "deep\n", p.stdout[:300]
+    assert p.returncode == 0, p.stdout[:300]
+    assert json.loads(p.stdout)["result"]["stdout"] == "deep\n", p.stdout[:300]
     assert env.leftovers() == [], env.leftovers()
     # A dead kiln's dir of the same shape: the sweep (kiln gc) removes it.
     token = "tok-" + uuid.uuid4().hex
