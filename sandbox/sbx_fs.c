@@ -279,6 +279,30 @@ static bool sbx_fs_dev(const char *root, long shm_bytes)
            0;
 }
 
+/* Files of a proc that tell of the host rather than the sandbox's own
+ * processes: the kernel's boot line and symbols, its modules, timers,
+ * scheduler and key tables, the magic SysRq switch. Each that exists is
+ * covered with /dev/null (read: empty). */
+static const char *const sbx_fs_proc_masked[] = {
+    "cmdline", "kallsyms",  "kcore",         "modules",   "timer_list", "sched_debug",
+    "keys",    "key-users", "sysrq-trigger", "config.gz", "kmsg",       "vmallocinfo",
+};
+
+static bool sbx_fs_proc_mask(const char *proc)
+{
+    char dst[PATH_MAX];
+    for (size_t i = 0; i < sizeof(sbx_fs_proc_masked) / sizeof(sbx_fs_proc_masked[0]); i++) {
+        struct stat st;
+        if (!sbx_fs_join(dst, proc, sbx_fs_proc_masked[i]))
+            return false;
+        if (lstat(dst, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (mount("/dev/null", dst, NULL, MS_BIND, NULL) != 0)
+            return false;
+    }
+    return true;
+}
+
 bool sbx_fs_enter(const struct sbx_fs_plan *p, enum sbx_step *step)
 {
     const char *root = SBX_FS_NEWROOT;
@@ -343,6 +367,8 @@ bool sbx_fs_enter(const struct sbx_fs_plan *p, enum sbx_step *step)
         SBX_FS_FAIL(SBX_STEP_MOUNT_PROC);
     if (p->fresh_proc ? mount("proc", dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0
                       : mount("/proc", dst, NULL, MS_BIND | MS_REC, NULL) != 0)
+        SBX_FS_FAIL(SBX_STEP_MOUNT_PROC);
+    if (!sbx_fs_proc_mask(dst))
         SBX_FS_FAIL(SBX_STEP_MOUNT_PROC);
     if (chdir(root) != 0 || syscall(SYS_pivot_root, ".", ".") != 0 ||
         umount2(".", MNT_DETACH) != 0 || chdir("/") != 0)

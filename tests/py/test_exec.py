@@ -218,6 +218,24 @@ def sanitized():
         return b"__asan_init" in f.read()
 
 
+def test_host_kernel_files_masked(env):
+    """The sandbox's /proc tells of its own processes, not of the host's
+    kernel: the boot line and symbol table read empty (the host's do not),
+    while the code's own /proc/self still works."""
+    with open("/proc/cmdline") as f:
+        assert f.read().strip(), "the host has a boot line"
+    code = ("import os\n"
+            "for f in ('cmdline', 'kallsyms', 'timer_list', 'sched_debug'):\n"
+            "    if os.path.exists('/proc/' + f):\n"
+            "        print(f, len(open('/proc/' + f).read()))\n"
+            "print('self', 'Pid:\\t1' in open('/proc/self/status').read())\n")
+    out, rc, _ = env.run({"action": "executeCode", "arguments": {"code": code}})
+    assert rc == 0, out
+    lines_ = out["result"]["stdout"].splitlines()
+    assert lines_[0] == "cmdline 0" and lines_[-1] == "self True", lines_
+    assert all(l.endswith(" 0") for l in lines_[:-1]), lines_
+
+
 def test_crash_is_not_a_memory_limit(env):
     """A segfault of a small process (a ctypes mistake) is a crash of the
     code, said as such; one with memory near the limit (a C allocation that
