@@ -106,6 +106,9 @@ struct srv_zygote {
  * worker may name pthread_self() to the kernel). E_SANDBOX. */
 enum err_code srv_zygote_start(const struct config *cfg, const sigset_t *mask, bool siblings,
                                struct srv_zygote *z, struct err *err);
+/* The caller's heap made its own at once after srv_zygote_start (see
+ * srv_child.c); best effort. */
+void srv_zygote_own_heap(void);
 /* Have the zygote fork a worker for the request text (route_text; borrowed).
  * Fills c as srv_child_start does (c->remote set). E_SANDBOX when the zygote
  * is gone. */

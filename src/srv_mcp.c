@@ -716,6 +716,8 @@ static void mcp_initialize(struct mcp_srv *s, json_t *id, json_t *params)
             log_warn("mcp: no warm interpreter (%s); each executeCode starts cold", perr.msg);
         else if (srv_zygote_start(s->cfg, &s->child_mask, true, &s->zy, &perr))
             log_warn("mcp: %s; forking workers from the server itself", perr.msg);
+        else
+            srv_zygote_own_heap();
     }
 }
 
