@@ -28,6 +28,9 @@
 
 #include "banned.h"
 
+#define SRV_OWN_HEAP_CHUNK (1UL << 20) /* srv_own_heap: a request waits at most one */
+#define SRV_SPARE_SETTLE_MS 50         /* a spare idle this long copies its heap */
+
 /* Close every inherited socket but keep (the result pipe is no socket). */
 static void srv_child_close_sockets_except(int keep)
 {
@@ -118,6 +121,11 @@ static _Noreturn void srv_child_spare_main(const struct config *cfg, const sigse
         log_debug("spare worker: no ready sandbox (%s)", err.msg);
     /* Then the request path once, on nothing: see act_exec_rehearse. */
     act_exec_rehearse(cfg);
+    /* Still no request a while later (calls an agent's turns apart): copy
+     * the rest of the heap now too, as the server does (srv_own_heap). */
+    struct pollfd idle = {req_r, POLLIN, 0};
+    if (poll(&idle, 1, SRV_SPARE_SETTLE_MS) == 0)
+        srv_own_heap(req_r);
     struct buf in;
     buf_init(&in, (size_t)LIM_REQUEST_BYTES + 1024 * 1024);
     bool over = buf_read_fd(&in, req_r, NULL) == E_LIMIT;
@@ -577,27 +585,32 @@ enum err_code srv_zygote_start(const struct config *cfg, const sigset_t *mask, b
     return E_OK;
 }
 
-/* After forking the zygote: make this process's heap its own at once. The
- * zygote shares every page of it; otherwise each page this process next
- * writes (malloc reusing a hole left by the warm-up) is copied then, a
- * page fault in the middle of a call, a few per call for thousands of
- * calls. One madvise copies them all now (best effort: an older kernel
- * lacks MADV_POPULATE_WRITE). */
-void srv_zygote_own_heap(void)
+void srv_own_heap(int stop_fd)
 {
 #ifdef MADV_POPULATE_WRITE
     FILE *f = fopen("/proc/self/maps", "re");
     if (!f)
         return;
     char line[512];
-    while (fgets(line, sizeof(line), f)) {
+    bool stop = false;
+    while (!stop && fgets(line, sizeof(line), f)) {
         unsigned long lo, hi;
         if (!strstr(line, "[heap]") || sscanf(line, "%lx-%lx", &lo, &hi) != 2 || hi <= lo)
             continue;
-        if (madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) != 0)
-            log_debug("cannot populate the heap: %s", strerror(errno));
+        for (unsigned long at = lo; at < hi && !stop; at += SRV_OWN_HEAP_CHUNK) {
+            unsigned long n = hi - at < SRV_OWN_HEAP_CHUNK ? hi - at : SRV_OWN_HEAP_CHUNK;
+            if (madvise((void *)at, n, MADV_POPULATE_WRITE) != 0) {
+                log_debug("cannot populate the heap: %s", strerror(errno));
+                stop = true;
+            }
+            struct pollfd p = {stop_fd, POLLIN, 0};
+            if (stop_fd >= 0 && poll(&p, 1, 0) != 0)
+                stop = true;
+        }
     }
     fclose(f);
+#else
+    (void)stop_fd;
 #endif
 }
 

@@ -106,9 +106,14 @@ struct srv_zygote {
  * worker may name pthread_self() to the kernel). E_SANDBOX. */
 enum err_code srv_zygote_start(const struct config *cfg, const sigset_t *mask, bool siblings,
                                struct srv_zygote *z, struct err *err);
-/* The caller's heap made its own at once after srv_zygote_start (see
- * srv_child.c); best effort. */
-void srv_zygote_own_heap(void);
+/* Make the caller's heap its own: copy now every page of it that it still
+ * shares with the process it was forked from (or that forked from it),
+ * instead of one page fault at a time in the middle of later calls (malloc
+ * reuses holes all over a heap the warm-up left). For a server right after
+ * srv_zygote_start, and for a spare while it waits. A megabyte at a time;
+ * stops early when stop_fd (>= 0) becomes readable. Best effort (an older
+ * kernel lacks MADV_POPULATE_WRITE). */
+void srv_own_heap(int stop_fd);
 /* Have the zygote fork a worker for the request text (route_text; borrowed).
  * Fills c as srv_child_start does (c->remote set). E_SANDBOX when the zygote
  * is gone. */

@@ -717,7 +717,7 @@ static void mcp_initialize(struct mcp_srv *s, json_t *id, json_t *params)
         else if (srv_zygote_start(s->cfg, &s->child_mask, true, &s->zy, &perr))
             log_warn("mcp: %s; forking workers from the server itself", perr.msg);
         else
-            srv_zygote_own_heap();
+            srv_own_heap(-1);
     }
 }
 
