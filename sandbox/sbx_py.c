@@ -28,8 +28,8 @@ extern char **environ;
  * (sys.prefix == "/usr") /usr/lib/python3/dist-packages. */
 #ifndef SBX_PY_HOME
 #define SBX_PY_HOME L"/usr"
-#define SBX_PY_ENV_FAILED "cannot replace the warm interpreter's environment in the sandbox"
 #endif
+#define SBX_PY_ENV_FAILED "cannot replace the warm interpreter's environment in the sandbox"
 #define SBX_PY_RUNNER_NAME "<kiln-runner>"
 #define SBX_PY_RUNNER_MAX (256 * 1024)
 
@@ -504,6 +504,23 @@ static const char sbx_py_site_src[] = "import os, sys, site\n"
                                       "site.setcopyright()\n"
                                       "site.sethelper()\n";
 
+/* Run Python text at module level in a fresh namespace; false (error
+ * cleared) when it raised. */
+static bool sbx_py_run_src(const char *src)
+{
+    PyObject *ns = PyDict_New();
+    PyObject *r = NULL;
+    if (ns && PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0)
+        r = PyRun_String(src, Py_file_input, ns, ns);
+    Py_XDECREF(ns);
+    if (!r) {
+        PyErr_Clear();
+        return false;
+    }
+    Py_DECREF(r);
+    return true;
+}
+
 static enum err_code sbx_py_start(struct err *err)
 {
     PyPreConfig pre;
@@ -547,16 +564,8 @@ static enum err_code sbx_py_start(struct err *err)
     PyConfig_Clear(&cfg);
     if (PyStatus_Exception(st))
         return sbx_py_status(st, "initialise", err);
-    PyObject *ns = PyDict_New();
-    PyObject *r = NULL;
-    if (ns && PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0)
-        r = PyRun_String(sbx_py_site_src, Py_file_input, ns, ns);
-    Py_XDECREF(ns);
-    if (!r) {
-        PyErr_Clear();
+    if (!sbx_py_run_src(sbx_py_site_src))
         return err_set(err, E_INTERNAL, "cannot add the site directories to the Python path");
-    }
-    Py_DECREF(r);
     sbx_py_started = true;
     return E_OK;
 }
@@ -653,18 +662,8 @@ enum err_code sbx_py_init(bool warm, struct err *err)
     (void)sbx_seccomp_prog(&prog, &serr); /* a failure: sbx_run reports it again */
     if (sbx_py_main_fn)
         return E_OK;
-    PyObject *ns = PyDict_New();
-    PyObject *r = NULL;
-    if (ns && PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0)
-        r = PyRun_String(sbx_py_warm_src, Py_file_input, ns, ns);
-    if (!r) {
-        PyErr_Clear();
-        rc = err_set(err, E_INTERNAL, "cannot pre-import the data packages");
-    }
-    Py_XDECREF(r);
-    Py_XDECREF(ns);
-    if (rc)
-        return rc;
+    if (!sbx_py_run_src(sbx_py_warm_src))
+        return err_set(err, E_INTERNAL, "cannot pre-import the data packages");
     sbx_py_main_fn = sbx_py_load_runner();
     if (!sbx_py_main_fn)
         PyErr_Clear(); /* each child compiles it then */

@@ -578,12 +578,7 @@ static void batch_start(struct batch *b, struct batch_slot *slot, size_t item)
                      false);
         return;
     }
-    char *text = json_dumps(req, JSON_COMPACT);
-    enum err_code rc = text ? srv_zygote_run(&b->zy, text, strlen(text),
-                                             (size_t)LIM_BATCH_OUTPUT_BYTES, &slot->child, &err)
-                            : err_set(&err, E_NOMEM, "out of memory");
-    free(text);
-    if (rc) {
+    if (srv_zygote_run_req(&b->zy, req, (size_t)LIM_BATCH_OUTPUT_BYTES, &slot->child, &err)) {
         json_t *env = route_error_envelope(NULL, &err, NULL);
         if (env && json_object_get(req, "id"))
             json_object_set(env, "id", json_object_get(req, "id"));

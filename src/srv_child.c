@@ -68,6 +68,41 @@ static bool srv_child_write_all(int fd, const char *p, size_t n)
     return true;
 }
 
+/* Make this process's heap its own: copy now every page of it that it
+ * still shares with the process it was forked from (or that forked from
+ * it), instead of one page fault at a time in the middle of later calls
+ * (malloc reuses holes all over a heap the warm-up left). A megabyte at a
+ * time; stops early when stop_fd (>= 0) becomes readable. Best effort (an
+ * older kernel lacks MADV_POPULATE_WRITE). */
+static void srv_own_heap(int stop_fd)
+{
+#ifdef MADV_POPULATE_WRITE
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return;
+    char line[512];
+    bool stop = false;
+    while (!stop && fgets(line, sizeof(line), f)) {
+        unsigned long lo, hi;
+        if (!strstr(line, "[heap]") || sscanf(line, "%lx-%lx", &lo, &hi) != 2 || hi <= lo)
+            continue;
+        for (unsigned long at = lo; at < hi && !stop; at += SRV_OWN_HEAP_CHUNK) {
+            unsigned long n = hi - at < SRV_OWN_HEAP_CHUNK ? hi - at : SRV_OWN_HEAP_CHUNK;
+            if (madvise((void *)at, n, MADV_POPULATE_WRITE) != 0) {
+                log_debug("cannot populate the heap: %s", strerror(errno));
+                stop = true;
+            }
+            struct pollfd p = {stop_fd, POLLIN, 0};
+            if (stop_fd >= 0 && poll(&p, 1, 0) != 0)
+                stop = true;
+        }
+    }
+    fclose(f);
+#else
+    (void)stop_fd;
+#endif
+}
+
 /* The worker: never returns. */
 /* What every worker does first: its own process group, the caller's signal
  * mask, default signal actions, no inherited sockets. */
@@ -582,36 +617,9 @@ enum err_code srv_zygote_start(const struct config *cfg, const sigset_t *mask, b
     close(sv[1]);
     z->pid = pid;
     z->sock = sv[0];
+    /* The caller goes on writing its heap, which the zygote now shares. */
+    srv_own_heap(-1);
     return E_OK;
-}
-
-void srv_own_heap(int stop_fd)
-{
-#ifdef MADV_POPULATE_WRITE
-    FILE *f = fopen("/proc/self/maps", "re");
-    if (!f)
-        return;
-    char line[512];
-    bool stop = false;
-    while (!stop && fgets(line, sizeof(line), f)) {
-        unsigned long lo, hi;
-        if (!strstr(line, "[heap]") || sscanf(line, "%lx-%lx", &lo, &hi) != 2 || hi <= lo)
-            continue;
-        for (unsigned long at = lo; at < hi && !stop; at += SRV_OWN_HEAP_CHUNK) {
-            unsigned long n = hi - at < SRV_OWN_HEAP_CHUNK ? hi - at : SRV_OWN_HEAP_CHUNK;
-            if (madvise((void *)at, n, MADV_POPULATE_WRITE) != 0) {
-                log_debug("cannot populate the heap: %s", strerror(errno));
-                stop = true;
-            }
-            struct pollfd p = {stop_fd, POLLIN, 0};
-            if (stop_fd >= 0 && poll(&p, 1, 0) != 0)
-                stop = true;
-        }
-    }
-    fclose(f);
-#else
-    (void)stop_fd;
-#endif
 }
 
 static enum err_code srv_zygote_send(struct srv_zygote *z, uint32_t type, const char *text,
@@ -698,6 +706,17 @@ enum err_code srv_zygote_run(struct srv_zygote *z, const char *text, size_t len,
                              struct srv_child *c, struct err *err)
 {
     return srv_zygote_fork(z, text ? text : "", len, out_max, c, err);
+}
+
+enum err_code srv_zygote_run_req(struct srv_zygote *z, json_t *req, size_t out_max,
+                                 struct srv_child *c, struct err *err)
+{
+    char *text = json_dumps(req, JSON_COMPACT);
+    if (!text)
+        return err_set(err, E_NOMEM, "out of memory");
+    enum err_code rc = srv_zygote_run(z, text, strlen(text), out_max, c, err);
+    free(text);
+    return rc;
 }
 
 enum err_code srv_zygote_spare(struct srv_zygote *z, size_t out_max, struct srv_child *c,

@@ -103,22 +103,20 @@ struct srv_zygote {
  * its own. Such workers are made by the raw clone system call: glibc's fork
  * handlers do not run, and glibc's cached thread id stays the zygote's
  * (sound only because the zygote is single-threaded: no pthread call in a
- * worker may name pthread_self() to the kernel). E_SANDBOX. */
+ * worker may name pthread_self() to the kernel). The caller's heap, which
+ * the zygote shares, is made the caller's own at once (MADV_POPULATE_WRITE):
+ * its next writes are not copied one page fault at a time in later calls.
+ * E_SANDBOX. */
 enum err_code srv_zygote_start(const struct config *cfg, const sigset_t *mask, bool siblings,
                                struct srv_zygote *z, struct err *err);
-/* Make the caller's heap its own: copy now every page of it that it still
- * shares with the process it was forked from (or that forked from it),
- * instead of one page fault at a time in the middle of later calls (malloc
- * reuses holes all over a heap the warm-up left). For a server right after
- * srv_zygote_start, and for a spare while it waits. A megabyte at a time;
- * stops early when stop_fd (>= 0) becomes readable. Best effort (an older
- * kernel lacks MADV_POPULATE_WRITE). */
-void srv_own_heap(int stop_fd);
 /* Have the zygote fork a worker for the request text (route_text; borrowed).
  * Fills c as srv_child_start does (c->remote set). E_SANDBOX when the zygote
  * is gone. */
 enum err_code srv_zygote_run(struct srv_zygote *z, const char *text, size_t len, size_t out_max,
                              struct srv_child *c, struct err *err);
+/* The same for a parsed request (borrowed). */
+enum err_code srv_zygote_run_req(struct srv_zygote *z, json_t *req, size_t out_max,
+                                 struct srv_child *c, struct err *err);
 /* Have the zygote fork a spare (see srv_child_spare). */
 enum err_code srv_zygote_spare(struct srv_zygote *z, size_t out_max, struct srv_child *c,
                                struct err *err);

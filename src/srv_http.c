@@ -1159,7 +1159,6 @@ enum err_code srv_http_run(const struct config *cfg, const struct srv_http_opts 
      * lock that one of them holds into the child. */
     if ((rc = srv_zygote_start(cfg, &s.child_mask, false, &s.zy, err)))
         goto out;
-    srv_own_heap(-1);
     if ((rc = lz_mhd_load(err)))
         goto out;
     sfd = signalfd(-1, &block, SFD_NONBLOCK | SFD_CLOEXEC);

@@ -619,12 +619,7 @@ static bool mcp_job_worker(struct mcp_srv *s, struct mcp_job *j, struct err *err
     if (mcp_job_feed_spare(s, j))
         return true;
     if (s->zy.sock >= 0) {
-        char *text = json_dumps(j->req, JSON_COMPACT);
-        enum err_code zrc =
-            text ? srv_zygote_run(&s->zy, text, strlen(text), mcp_out_max(s), &j->child, err)
-                 : err_set(err, E_NOMEM, "out of memory");
-        free(text);
-        if (!zrc)
+        if (!srv_zygote_run_req(&s->zy, j->req, mcp_out_max(s), &j->child, err))
             return true;
         srv_child_release(&j->child);
         mcp_zygote_lost(s, err->msg);
@@ -715,9 +710,7 @@ static void mcp_initialize(struct mcp_srv *s, json_t *id, json_t *params)
         if (sbx_py_init(true, &perr))
             log_warn("mcp: no warm interpreter (%s); each executeCode starts cold", perr.msg);
         else if (srv_zygote_start(s->cfg, &s->child_mask, true, &s->zy, &perr))
-            log_warn("mcp: %s; forking workers from the server itself", perr.msg);
-        else
-            srv_own_heap(-1);
+            mcp_zygote_lost(s, perr.msg);
     }
 }
 
