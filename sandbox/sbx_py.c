@@ -324,6 +324,21 @@ static const char *const sbx_py_runner[] = {
     "            pass\n",
     "\n",
     "\n",
+    "def _kiln_signals():\n",
+    "    # A warm child: Python's table of handlers is its parent's, the\n",
+    "    # kernel's is the sandbox's (all default; SIGPIPE and SIGXFSZ\n",
+    "    # ignored). Both become what a fresh interpreter there has.\n",
+    "    import _signal as s\n",
+    "    want = {s.SIGINT: s.default_int_handler, s.SIGPIPE: s.SIG_IGN, s.SIGXFSZ: s.SIG_IGN}\n",
+    "    for n in s.valid_signals():\n",
+    "        h = want.get(n, s.SIG_DFL)\n",
+    "        if n == s.SIGINT or s.getsignal(n) != h:\n",
+    "            try:\n",
+    "                s.signal(n, h)\n",
+    "            except (OSError, ValueError, RuntimeError):\n",
+    "                pass\n",
+    "\n",
+    "\n",
     "def _kiln_exec(code, inputs_json, packages_json, return_cap, tb_cap, maxd, call_entry):\n",
     "    # json (it imports re) only when needed: a cold start of plain code\n",
     "    # pays milliseconds for it.\n",
@@ -856,18 +871,34 @@ static bool sbx_py_env_reload(void)
     return ok;
 }
 
+/* Python's signal table as a fresh interpreter in the sandbox has it (the
+ * runner's _kiln_signals). Best effort: only what the code reads back of
+ * it would differ. */
+static void sbx_py_signals(void)
+{
+    if (!sbx_py_main_fn)
+        sbx_py_main_fn = sbx_py_load_runner(); /* then sbx_py_call uses it too */
+    PyObject *g = sbx_py_main_fn ? PyFunction_GetGlobals(sbx_py_main_fn) : NULL; /* borrowed */
+    PyObject *f = g ? PyDict_GetItemString(g, "_kiln_signals") : NULL;           /* borrowed */
+    PyObject *r = f ? PyObject_CallNoArgs(f) : NULL;
+    if (!r)
+        PyErr_Clear();
+    Py_XDECREF(r);
+}
+
 /* In a child of the warm parent: CPython's own after-fork work (its locks,
  * threads, the at-fork hooks: `random` reseeds there), then what no hook
  * does: os.environ (sbx_py_env_reload), and numpy's global RandomState,
  * seeded once at import in the parent: without a new seed every sandbox
  * would draw the same "random" numbers (np.random.rand() equal in every
- * call). False when the code must not run (the host's environment could
- * not be dropped). */
+ * call); and Python's signal table (sbx_py_signals). False when the code
+ * must not run (the host's environment could not be dropped). */
 static bool sbx_py_after_fork(void)
 {
     PyOS_AfterFork_Child();
     if (!sbx_py_env_reload())
         return false;
+    sbx_py_signals();
     PyObject *nr = PyDict_GetItemString(PyImport_GetModuleDict(), "numpy.random"); /* borrowed */
     if (!nr)
         return true;

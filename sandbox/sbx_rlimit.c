@@ -43,9 +43,26 @@ bool sbx_rlimit_apply(const struct sbx_opts *o)
     if (!sbx_rlimit_set(RLIMIT_MEMLOCK, 0, 0))
         return false;
     if (o->wall_ms > 0) {
-        rlim_t s = (rlim_t)(o->wall_ms / 1000 + 1);
+        rlim_t s = sbx_rlimit_cpu_s(o->wall_ms);
         if (!sbx_rlimit_set(RLIMIT_CPU, s, s + 1))
             return false;
     }
     return true;
+}
+
+rlim_t sbx_rlimit_cpu_s(long wall_ms)
+{
+    return (rlim_t)(wall_ms / 1000 + 1);
+}
+
+bool sbx_rlimit_cpu_lower(pid_t pid, long wall_ms)
+{
+    struct rlimit now;
+    if (wall_ms <= 0 || prlimit(pid, RLIMIT_CPU, NULL, &now) != 0)
+        return false;
+    rlim_t s = sbx_rlimit_cpu_s(wall_ms);
+    if (now.rlim_cur != RLIM_INFINITY && now.rlim_cur <= s)
+        return true;
+    struct rlimit rl = {s, s + 1};
+    return prlimit(pid, RLIMIT_CPU, &rl, NULL) == 0;
 }

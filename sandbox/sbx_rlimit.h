@@ -11,6 +11,8 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/resource.h>
+#include <sys/types.h>
 
 struct sbx_opts;
 
@@ -24,3 +26,12 @@ bool sbx_rlimit_apply(const struct sbx_opts *o);
 
 /* True when memory limits are enforced in this build (not a sanitizer build). */
 bool sbx_rlimit_memory_enforced(void);
+
+/* RLIMIT_CPU's soft limit (seconds) for a wall-clock limit of wall_ms; the
+ * hard limit is a second more. */
+rlim_t sbx_rlimit_cpu_s(long wall_ms);
+
+/* Parent: lower the CPU limit of child pid (a ready sandbox, made before the
+ * call's own time limit was known) to what a fresh one gets for wall_ms.
+ * false with errno on failure. */
+bool sbx_rlimit_cpu_lower(pid_t pid, long wall_ms);

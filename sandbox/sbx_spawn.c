@@ -1101,6 +1101,12 @@ enum err_code sbx_ready_run(long wall_ms, const void *job, size_t len, struct sb
     /* Files staged since W was made: hand them to the sandbox user too. */
     if ((rc = sbx_chown_scratch(c, err)))
         goto out;
+    /* Its CPU limit as a fresh sandbox has it for the time this call has
+     * left (the ready one was made for the server's whole limit). */
+    if ((r->o.layers & SBX_L_RLIMITS) && !sbx_rlimit_cpu_lower(pid, wall_ms)) {
+        rc = err_sys(err, E_SANDBOX, "cannot set the ready sandbox's CPU limit");
+        goto out;
+    }
     /* The job: W reads it to EOF (a pipe's worth is buffered; a larger one
      * is written while W reads, which it does at once). A W that died
      * meanwhile shows as EPIPE here (kiln's main ignores SIGPIPE) and as its

@@ -14,11 +14,17 @@ LATEST = "2025-11-25"
 
 
 class Mcp:
-    def __init__(self, env, *args, warm=False, cwd=None):
+    def __init__(self, env, *args, warm=False, cwd=None, ignore=()):
         mode = [] if warm else ["--cold"]
+
+        def pre():  # signals the server's own parent left ignored (nohup)
+            for n in ignore:
+                signal.signal(n, signal.SIG_IGN)
+
         self.p = subprocess.Popen([os.path.abspath(KILN), "mcp", *mode, *args],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, env=env.env, cwd=cwd)
+                                  stderr=subprocess.PIPE, env=env.env, cwd=cwd,
+                                  preexec_fn=pre if ignore else None)
         self.buf = b""
         self.next_id = 100
 
@@ -578,6 +584,50 @@ def test_host_matplotlibrc_not_applied(env):
         got += [call_code(m, code), call_code(m, code)]
         assert m.close() == 0
     assert got == ["1.5 large\n"] * 4, got
+
+
+SIGNAL_PROBE = r"""
+import _signal as s, resource, json
+h = {n: getattr(s.getsignal(n), '__name__', str(s.getsignal(n))) for n in s.valid_signals()}
+st = {l.split(':')[0]: int(l.split(':')[1], 16) for l in open('/proc/self/status')
+      if l.startswith(('SigIgn', 'SigCgt', 'SigBlk'))}
+st['SigCgt'] &= ~(3 << 31)  # glibc's own (32, 33): set up with a first thread
+print(json.dumps({'table': h, 'kernel': st, 'cpu': resource.getrlimit(resource.RLIMIT_CPU)}))
+"""
+
+
+def test_signals_and_cpu_limit_as_cold(env):
+    """A warm sandbox's signal handlers, as Python's table says them and as
+    the kernel has them, and its CPU limit are what a cold one has: Ctrl-C
+    semantics (SIGINT raises KeyboardInterrupt), SIGPIPE and SIGXFSZ
+    ignored, nothing the server's parent ignored, and RLIMIT_CPU from the
+    call's own time limit (a standby was made before it was known)."""
+    ign = (signal.SIGHUP, signal.SIGUSR2)
+    got = {}
+    for warm in (False, True):
+        m = Mcp(env, warm=warm, ignore=ign)
+        m.init()
+        for i, t in enumerate((None, 5000, None)):
+            if warm and i != 2:
+                call_code(m, "pass")
+                wait_spares(m)  # standby; the last call comes right after one
+            args = {"code": SIGNAL_PROBE}
+            if t:
+                args["timeoutMs"] = t
+            r = m.request("tools/call", {"name": "executeCode", "arguments": args})
+            e = r["result"]["structuredContent"]
+            assert e["ok"], e
+            got[(warm, i)] = json.loads(e["result"]["stdout"])
+        assert m.close() == 0
+    cold = got[(False, 0)]
+    assert cold["table"][str(int(signal.SIGINT))] == "default_int_handler", cold
+    assert cold["table"][str(int(signal.SIGHUP))] == str(int(signal.SIG_DFL)), cold
+    assert cold["kernel"]["SigIgn"] == (1 << (signal.SIGPIPE - 1)) | (1 << (signal.SIGXFSZ - 1))
+    assert cold["kernel"]["SigCgt"] == 1 << (signal.SIGINT - 1), cold
+    assert cold["cpu"] == [60, 61], cold
+    assert got[(False, 1)]["cpu"] == [5, 6], got[(False, 1)]
+    for k, v in got.items():
+        assert v == got[(False, k[1])], f"{k}: {v} != cold {got[(False, k[1])]}"
 
 
 if __name__ == "__main__":
