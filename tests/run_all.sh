@@ -20,7 +20,10 @@ run_suite() {
     "$@" >"$log/$name.out" 2>"$log/$name.err"
     rc=$?
     # Show failures and skips (stderr) and the suite's own summary.
-    grep -E '^(FAIL|SKIP|ERROR)' "$log/$name.err" "$log/$name.out" | sed 's/^[^:]*://' | head -200
+    # (a FAIL's indented traceback lines too)
+    cat "$log/$name.err" "$log/$name.out" |
+        awk '/^(FAIL|SKIP|ERROR)/ {show = 1; print; next} show && /^     / {print; next} {show = 0}' |
+        head -200
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log/$name.out" | tail -n 1)
     if [ -z "$line" ]; then
         echo "suite '$name' printed no summary (exit $rc); its output:"
