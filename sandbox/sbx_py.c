@@ -635,6 +635,18 @@ static const char sbx_py_warm_src[] =
 
 static PyObject *sbx_py_load_runner(void);
 
+/* Call the loaded runner's function name (no arguments); best effort: a
+ * runner not loaded or an error does nothing (the error is cleared). */
+static void sbx_py_runner_call(const char *name)
+{
+    PyObject *g = sbx_py_main_fn ? PyFunction_GetGlobals(sbx_py_main_fn) : NULL; /* borrowed */
+    PyObject *f = g ? PyDict_GetItemString(g, name) : NULL;                      /* borrowed */
+    PyObject *r = f ? PyObject_CallNoArgs(f) : NULL;
+    if (!r)
+        PyErr_Clear();
+    Py_XDECREF(r);
+}
+
 /* Warm parent: freeze what is alive into the permanent generation. */
 static void sbx_py_gc_freeze(void)
 {
@@ -682,12 +694,7 @@ enum err_code sbx_py_init(bool warm, struct err *err)
     sbx_py_main_fn = sbx_py_load_runner();
     if (!sbx_py_main_fn)
         PyErr_Clear(); /* each child compiles it then */
-    PyObject *g = sbx_py_main_fn ? PyFunction_GetGlobals(sbx_py_main_fn) : NULL; /* borrowed */
-    PyObject *q = g ? PyDict_GetItemString(g, "_kiln_quiet_mpl") : NULL;         /* borrowed */
-    PyObject *qr = q ? PyObject_CallNoArgs(q) : NULL;
-    if (!qr)
-        PyErr_Clear();
-    Py_XDECREF(qr);
+    sbx_py_runner_call("_kiln_quiet_mpl");
     sbx_py_gc_freeze();
     malloc_trim(0); /* consolidate once here, and hand back what is free */
     return E_OK;
@@ -878,12 +885,7 @@ static void sbx_py_signals(void)
 {
     if (!sbx_py_main_fn)
         sbx_py_main_fn = sbx_py_load_runner(); /* then sbx_py_call uses it too */
-    PyObject *g = sbx_py_main_fn ? PyFunction_GetGlobals(sbx_py_main_fn) : NULL; /* borrowed */
-    PyObject *f = g ? PyDict_GetItemString(g, "_kiln_signals") : NULL;           /* borrowed */
-    PyObject *r = f ? PyObject_CallNoArgs(f) : NULL;
-    if (!r)
-        PyErr_Clear();
-    Py_XDECREF(r);
+    sbx_py_runner_call("_kiln_signals");
 }
 
 /* In a child of the warm parent: CPython's own after-fork work (its locks,

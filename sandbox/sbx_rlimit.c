@@ -61,7 +61,7 @@ bool sbx_rlimit_cpu_lower(pid_t pid, long wall_ms)
     if (wall_ms <= 0 || prlimit(pid, RLIMIT_CPU, NULL, &now) != 0)
         return false;
     rlim_t s = sbx_rlimit_cpu_s(wall_ms);
-    if (now.rlim_cur != RLIM_INFINITY && now.rlim_cur <= s)
+    if (now.rlim_cur <= s)
         return true;
     struct rlimit rl = {s, s + 1};
     return prlimit(pid, RLIMIT_CPU, &rl, NULL) == 0;

@@ -5,10 +5,11 @@
  * file as fileBase64) or the lines of a JSON Lines file (--requests: each
  * line a SPEC request, optional "id"). Each runs in its own worker process
  * (srv_child.h), at most --jobs at once, forked by a zygote made before any
- * input is read: a worker and its sandbox are copies of their parent, and
- * this process comes to hold every request and every answer, which no job
- * may see of another. Results are printed as one JSON
- * line per input in input order: {"input": NAME-or-LINE, "id"?, ...envelope}.
+ * input is read (a requests file is only indexed by then, by offsets, in a
+ * buffer wiped after): a worker and its sandbox are copies of their parent,
+ * and this process comes to hold every request and every answer, which no
+ * job may see of another. Results are printed as one JSON line per input in
+ * input order: {"input": NAME-or-LINE, "id"?, ...envelope}.
  * --shard i/N keeps the inputs whose index % N == i; --resume skips inputs
  * already present in the -o file. Single-threaded.
  */
@@ -216,42 +217,41 @@ static int batch_add_arg(struct batch *b, const char *arg)
     return rc;
 }
 
-/* Does the JSONL file name executeCode anywhere (then the interpreter is
- * warmed first)? Read in chunks, each wiped after: this runs before the
- * zygote is forked. False when it cannot be read (indexing says why). */
-static bool batch_wants_python(const char *path)
+/* Is "executeCode" in the bytes read so far (then the interpreter is
+ * warmed)? tail keeps the last bytes read, for a word split over two reads. */
+#define BATCH_WORD "executeCode"
+#define BATCH_WORD_LEN (sizeof(BATCH_WORD) - 1)
+struct batch_word {
+    char tail[BATCH_WORD_LEN - 1];
+    size_t n;
+    bool found;
+};
+
+static void batch_word_scan(struct batch_word *w, const char *p, size_t n)
 {
-    static const char word[] = "executeCode";
-    const size_t wl = sizeof(word) - 1;
-    char chunk[65536];
-    size_t keep = 0;
-    bool found = false;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    for (;;) {
-        ssize_t r = read(fd, chunk + keep, sizeof(chunk) - keep);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        size_t n = keep + (size_t)r;
-        if (memmem(chunk, n, word, wl)) {
-            found = true;
-            break;
-        }
-        keep = n < wl - 1 ? n : wl - 1; /* a word split over two reads */
-        memmove(chunk, chunk + n - keep, keep);
-    }
-    close(fd);
-    explicit_bzero(chunk, sizeof(chunk));
-    return found;
+    char seam[2 * (BATCH_WORD_LEN - 1)];
+    if (w->found)
+        return;
+    size_t h = n < BATCH_WORD_LEN - 1 ? n : BATCH_WORD_LEN - 1;
+    memcpy(seam, w->tail, w->n);
+    memcpy(seam + w->n, p, h);
+    size_t sn = w->n + h;
+    w->found =
+        memmem(seam, sn, BATCH_WORD, BATCH_WORD_LEN) || memmem(p, n, BATCH_WORD, BATCH_WORD_LEN);
+    /* the last bytes seen: of this read, or with the tail before it */
+    const char *from = n >= BATCH_WORD_LEN - 1 ? p + n : seam + sn;
+    w->n = sn < BATCH_WORD_LEN - 1 ? sn : BATCH_WORD_LEN - 1;
+    memmove(w->tail, from - w->n, w->n);
+    explicit_bzero(seam, sizeof(seam));
 }
 
-/* Index the lines of the JSONL file (offsets only; lines are read when run). */
-static int batch_index_lines(struct batch *b, const char *path)
+/* Index the lines of the JSONL file (offsets only; lines are read when run,
+ * and the buffer is wiped after: this runs before the zygote is forked);
+ * *python: the file names executeCode. */
+static int batch_index_lines(struct batch *b, const char *path, bool *python)
 {
     char chunk[65536];
+    struct batch_word w = {.n = 0, .found = false};
     off_t pos = 0, start = 0;
     long line = 1;
     bool blank = true;
@@ -264,6 +264,7 @@ static int batch_index_lines(struct batch *b, const char *path)
             continue;
         if (r < 0)
             return cli_usage_error("batch", "cannot read '%s': %s", path, strerror(errno));
+        batch_word_scan(&w, chunk, (size_t)r);
         for (ssize_t i = 0; i < r; i++) {
             char ch = chunk[i];
             if (ch == '\n') {
@@ -284,6 +285,9 @@ static int batch_index_lines(struct batch *b, const char *path)
             break;
         pos += r;
     }
+    explicit_bzero(chunk, sizeof(chunk));
+    explicit_bzero(&w.tail, sizeof(w.tail));
+    *python = w.found;
     if (!blank) {
         struct batch_input x = {.line = line, .off = start, .len = (size_t)(pos - start)};
         if (batch_add(b, &x))
@@ -810,8 +814,12 @@ int cli_batch(const struct config *cfg, int argc, char **argv)
         goto out;
     }
     /* The interpreter warmed (for executeCode lines) and the zygote made
-     * before any input is read (see the header). */
-    if (requests && batch_wants_python(requests)) {
+     * before any input is read (see the header): the requests file is only
+     * indexed by then. */
+    bool python = false;
+    if (requests && batch_index_lines(&b, requests, &python))
+        goto out;
+    if (python) {
         struct err perr;
         if (sbx_py_init(true, &perr))
             log_warn("batch: no warm interpreter (%s)", perr.msg);
@@ -824,14 +832,9 @@ int cli_batch(const struct config *cfg, int argc, char **argv)
         rc = CLI_FAILED;
         goto out;
     }
-    if (requests) {
-        if (batch_index_lines(&b, requests))
+    for (size_t i = 0; !requests && i < n_paths; i++)
+        if (batch_add_arg(&b, paths[i]))
             goto out;
-    } else {
-        for (size_t i = 0; i < n_paths; i++)
-            if (batch_add_arg(&b, paths[i]))
-                goto out;
-    }
     if (resume && batch_load_done(&b, outpath, &ends_nl))
         goto out;
     b.run = calloc(b.n_in ? b.n_in : 1, sizeof(size_t));

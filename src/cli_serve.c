@@ -11,8 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <openssl/crypto.h>
-
 #include "klimits.h"
 #include "log.h"
 #include "srv_child.h"
@@ -106,8 +104,8 @@ static int cli_serve_key_file(struct cli_serve_keys *k, const char *path)
         rc = cli_serve_add_key(k, line, n);
     }
     fclose(f);
-    OPENSSL_cleanse(line, sizeof(line));
-    OPENSSL_cleanse(iobuf, sizeof(iobuf));
+    explicit_bzero(line, sizeof(line));
+    explicit_bzero(iobuf, sizeof(iobuf));
     return rc;
 }
 
@@ -123,7 +121,7 @@ static int cli_serve_key_env(struct cli_serve_keys *k, char *env)
         if (*p == ',')
             p++;
     }
-    OPENSSL_cleanse(env, strlen(env));
+    explicit_bzero(env, strlen(env));
     return rc;
 }
 
