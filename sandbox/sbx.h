@@ -39,7 +39,10 @@ enum sbx_layer {
     SBX_L_LANDLOCK = 1 << 7,
     SBX_L_RLIMITS = 1 << 8,
     SBX_L_NNP = 1 << 9, /* no_new_privs + capabilities dropped */
-    SBX_L_ALL = (1 << 10) - 1,
+    /* A cgroup v2 of its own, where the host delegates one (optional, see
+     * sbx_cgroup.h: skipped where unusable unless config requires it). */
+    SBX_L_CGROUP = 1 << 10,
+    SBX_L_ALL = (1 << 11) - 1,
 };
 
 struct sbx_opts {
@@ -72,7 +75,12 @@ struct sbx_outcome {
     bool result_truncated;
 };
 
-/* Defaults from cfg (wall, memory, procs, output, stdio, return caps). */
+/* Process-wide settings of cfg (the cgroup mode, sbx_cgroup.h), with the
+ * host probed now: servers call it in their main process before they fork
+ * workers. E_SANDBOX when cfg requires a layer the host cannot give. */
+enum err_code sbx_host_init(const struct config *cfg, struct err *err);
+/* Defaults from cfg (wall, memory, procs, output, stdio, return caps; the
+ * cgroup mode is noted, for the next sandbox). */
 void sbx_opts_from_config(struct sbx_opts *o, const struct config *cfg, const char *scratch);
 /* Run fn in the sandbox. E_OK when the child ran (whatever its fate: see
  * outcome), E_SANDBOX when the sandbox could not be set up (message says which

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "sbx.h"
+#include "sbx_cgroup.h"
 #include "sbx_fs.h"
 #include "sbx_seccomp.h"
 
@@ -41,13 +42,15 @@ static int sbx_doctor_child(void *arg, int result_fd)
     return write(result_fd, "ok", 2) == 2 ? 0 : 1;
 }
 
-static void sbx_doctor_probe(struct sbx_doctor_layer *l, const char *scratch)
+static void sbx_doctor_probe(struct sbx_doctor_layer *l, const struct config *cfg_in,
+                             const char *scratch)
 {
     struct config cfg;
     struct sbx_opts o;
     struct sbx_outcome oc;
     struct err err;
     config_defaults(&cfg);
+    snprintf(cfg.cgroup, sizeof(cfg.cgroup), "%s", cfg_in->cgroup);
     sbx_opts_from_config(&o, &cfg, scratch);
     o.wall_ms = SBX_DOCTOR_WALL_MS;
     o.layers = l->bits;
@@ -65,9 +68,12 @@ static void sbx_doctor_probe(struct sbx_doctor_layer *l, const char *scratch)
     sbx_outcome_release(&oc);
 }
 
-void sbx_doctor_run(struct sbx_doctor_report *r)
+void sbx_doctor_run(struct sbx_doctor_report *r, const struct config *cfg)
 {
     memset(r, 0, sizeof(*r));
+    struct err cerr;
+    r->cgroup_required_ok = sbx_host_init(cfg, &cerr) == E_OK;
+    r->cgroup = *sbx_cg_state();
     struct utsname u;
     if (uname(&u) == 0)
         snprintf(r->kernel, sizeof(r->kernel), "%s %s", u.sysname, u.release);
@@ -87,7 +93,7 @@ void sbx_doctor_run(struct sbx_doctor_report *r)
         l->name = sbx_doctor_probes[i].name;
         l->bits = sbx_doctor_probes[i].bits;
         if (have_dir)
-            sbx_doctor_probe(l, scratch);
+            sbx_doctor_probe(l, cfg, scratch);
         else
             snprintf(l->detail, sizeof(l->detail), "cannot create a scratch dir: %s",
                      strerror(errno));
@@ -119,7 +125,15 @@ json_t *sbx_doctor_json(const struct sbx_doctor_report *r)
     json_object_set_new(o, "landlockAbi", json_integer(r->landlock_abi));
     json_object_set_new(o, "seccomp", json_boolean(r->seccomp));
     json_object_set_new(o, "cgroupVersion", json_integer(r->cgroup_version));
-    json_object_set_new(o, "cgroupLimits", json_string("not used (optional)"));
+    const struct sbx_cg_state *cg = &r->cgroup;
+    static const char *const modes[] = {"auto", "off", "require", "path"};
+    json_t *cgo = json_pack("{s:s, s:b, s:b, s:b}", "mode", modes[cg->mode], "inUse", cg->usable,
+                            "memory", cg->memory, "pids", cg->pids);
+    if (cgo && cg->usable)
+        json_object_set_new(cgo, "dir", json_string(cg->base));
+    if (cgo && cg->why[0])
+        json_object_set_new(cgo, "detail", json_string(cg->why));
+    json_object_set_new(o, "cgroup", cgo);
     json_object_set_new(o, "layers", layers);
     return o;
 }
@@ -132,10 +146,22 @@ void sbx_doctor_text(const struct sbx_doctor_report *r, FILE *f)
     else
         fprintf(f, "landlock ABI:  unavailable\n");
     fprintf(f, "seccomp:       %s\n", r->seccomp ? "available" : "unavailable");
-    fprintf(f, "cgroups:       %s (limits not used; optional)\n",
+    const struct sbx_cg_state *cg = &r->cgroup;
+    fprintf(f, "cgroups:       %s mounted at /sys/fs/cgroup\n",
             r->cgroup_version == 2   ? "v2"
             : r->cgroup_version == 1 ? "v1"
                                      : "unknown");
+    if (cg->usable)
+        fprintf(f, "  sandbox cgroups: in use, under %s (memory limit: %s, pids limit: %s)\n",
+                cg->base, cg->memory ? "yes" : "no", cg->pids ? "yes" : "no");
+    else
+        fprintf(f, "  sandbox cgroups: not in use\n");
+    if (cg->why[0])
+        fprintf(f, "  (%s)\n", cg->why);
+    if (!r->cgroup_required_ok)
+        fprintf(f, "  config 'cgroup' requires them: kiln refuses to run code here\n");
+    else if (!cg->memory || !cg->pids)
+        fprintf(f, "  rlimits bound each sandbox process instead (optional layer)\n");
     fprintf(f, "\nsandbox layers:\n");
     for (size_t i = 0; i < r->n_layers; i++) {
         const struct sbx_doctor_layer *l = &r->layers[i];

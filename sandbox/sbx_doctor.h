@@ -14,6 +14,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "config.h"
+#include "sbx_cgroup.h"
+
 #define SBX_DOCTOR_LAYERS 11
 
 struct sbx_doctor_layer {
@@ -27,14 +30,16 @@ struct sbx_doctor_report {
     char kernel[128];
     int landlock_abi; /* -1 when unavailable */
     bool seccomp;
-    int cgroup_version;                                /* 1, 2, or 0 when unknown */
+    int cgroup_version;         /* of /sys/fs/cgroup: 1, 2, or 0 when unknown */
+    struct sbx_cg_state cgroup; /* the sandbox cgroups (sbx_cgroup.h) */
+    bool cgroup_required_ok;    /* false: the config requires them and they are missing */
     struct sbx_doctor_layer layers[SBX_DOCTOR_LAYERS]; /* the last is "all" */
     size_t n_layers;
     bool all_ok; /* every layer (all are mandatory) works */
 };
 
 /* Probe the host; uses a temporary scratch dir under $TMPDIR or /tmp. */
-void sbx_doctor_run(struct sbx_doctor_report *r);
+void sbx_doctor_run(struct sbx_doctor_report *r, const struct config *cfg);
 /* The report as a new JSON object (NULL on allocation failure). */
 json_t *sbx_doctor_json(const struct sbx_doctor_report *r);
 /* The report as text lines. */

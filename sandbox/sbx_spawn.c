@@ -30,6 +30,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -50,6 +51,7 @@
 
 #include "klimits.h"
 #include "log.h"
+#include "sbx_cgroup.h"
 #include "sbx_fs.h"
 #include "sbx_int.h"
 #include "sbx_rlimit.h"
@@ -112,6 +114,7 @@ struct sbx_ctx {
     uid_t run_uid;
     gid_t run_gid;
     const struct sock_fprog *prog;
+    struct sbx_cg cg; /* W's own cgroup (dirfd -1: none) */
     struct sbx_fs_plan fs;
     char env_store[SBX_ENV_MAX][SBX_ENV_LEN];
     char *envp[SBX_ENV_MAX + 1];
@@ -120,8 +123,11 @@ struct sbx_ctx {
 static struct sbx_ctx sbx_ctx;
 static int sbx_status_fd = -1;   /* child: where sbx_fail() reports */
 static pid_t sbx_lingering = -1; /* parent: a W that said DONE, not yet reaped */
+static struct sbx_cg sbx_lingering_cg = SBX_CG_NONE; /* its cgroup */
 static uid_t sbx_chown_uid;
 static gid_t sbx_chown_gid;
+
+static void sbx_config_cgroup(const struct config *cfg);
 
 void sbx_opts_from_config(struct sbx_opts *o, const struct config *cfg, const char *scratch)
 {
@@ -135,6 +141,26 @@ void sbx_opts_from_config(struct sbx_opts *o, const struct config *cfg, const ch
     o->result_cap = (size_t)cfg->return_bytes;
     o->layers = SBX_L_ALL;
     o->ro_binds = NULL;
+    sbx_config_cgroup(cfg);
+}
+
+/* The cgroup mode of cfg (checked by config: a bad one means "auto"). */
+static void sbx_config_cgroup(const struct config *cfg)
+{
+    enum sbx_cg_mode mode = SBX_CG_AUTO;
+    char path[PATH_MAX] = "";
+    if (!sbx_cg_mode_parse(cfg->cgroup, &mode, path, sizeof(path)))
+        mode = SBX_CG_AUTO;
+    sbx_cg_configure(mode, path);
+}
+
+enum err_code sbx_host_init(const struct config *cfg, struct err *err)
+{
+    enum sbx_cg_mode mode = SBX_CG_AUTO;
+    char path[PATH_MAX] = "";
+    if (!sbx_cg_mode_parse(cfg->cgroup, &mode, path, sizeof(path)))
+        return err_set(err, E_INVALID, "bad 'cgroup' setting '%s'", cfg->cgroup);
+    return sbx_cg_probe(mode, path, err);
 }
 
 void sbx_outcome_release(struct sbx_outcome *outcome)
@@ -413,8 +439,17 @@ static _Noreturn void sbx_child(const struct sbx_ctx *c, int death_r)
  * address space instead of a chain of them. glibc's fork handlers do not
  * run; the child is single-threaded and re-initialises what it uses
  * (CPython: PyOS_AfterFork_Child). */
-static pid_t sbx_clone(unsigned long flags)
+static pid_t sbx_clone(unsigned long flags, int cgroup_fd)
 {
+    if (cgroup_fd >= 0) {
+        /* Straight into W's cgroup: nothing of W ever runs outside it. */
+        struct clone_args a;
+        memset(&a, 0, sizeof(a));
+        a.flags = flags | CLONE_INTO_CGROUP;
+        a.exit_signal = SIGCHLD;
+        a.cgroup = (uint64_t)cgroup_fd;
+        return (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+    }
     /* No stack, no tid pointers: the argument order of the architectures
      * does not matter. */
     return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
@@ -509,6 +544,7 @@ static enum err_code sbx_ctx_init(struct sbx_ctx *c, const struct sbx_opts *o, s
     c->out_r = c->err_r = c->res_r = c->status_r = c->sync_p = -1;
     c->devnull = -1;
     c->death_w = -1;
+    c->cg.dirfd = -1;
     if (!o->scratch || !*o->scratch)
         return err_set(err, E_SANDBOX, "sandbox needs a scratch dir");
     if ((rc = sbx_fs_plan_init(&c->fs, o->scratch, o->ro_binds, err)))
@@ -719,10 +755,11 @@ static bool sbx_exited(pid_t pid)
     return si.si_pid == pid;
 }
 
-static void sbx_kill_tree(pid_t pid)
+static void sbx_kill_tree(const struct sbx_ctx *c, pid_t pid)
 {
     kill(pid, SIGKILL);
     kill(-pid, SIGKILL);
+    sbx_cg_kill(&c->cg);
 }
 
 /*
@@ -766,8 +803,17 @@ static enum err_code sbx_launch(struct sbx_ctx *c, pid_t *pid_out, struct err *e
     for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++)
         if (c->layers & ns[i].layer)
             fl |= ns[i].flag;
+    /* Its own cgroup namespace: the host's cgroup paths stay hidden. */
+    if (c->layers & SBX_L_CGROUP)
+        fl |= CLONE_NEWCGROUP;
+    if ((c->layers & SBX_L_CGROUP) &&
+        (rc = sbx_cg_make(&c->cg, c->o->memory_bytes, c->o->procs, err))) {
+        close(death[0]);
+        close(death[1]);
+        return rc;
+    }
     fflush(NULL);
-    pid = sbx_clone(fl);
+    pid = sbx_clone(fl, c->cg.dirfd);
     if (pid < 0) {
         int e = errno;
         close(death[0]);
@@ -827,7 +873,7 @@ static enum err_code sbx_watch(struct sbx_ctx *c, pid_t *pid_io, double t0, long
         double now = sbx_now_ms();
         if (!outcome->timed_out && now >= deadline) {
             outcome->timed_out = true;
-            sbx_kill_tree(pid);
+            sbx_kill_tree(c, pid);
         }
         if (grace_end == 0 && sbx_exited(pid)) {
             kill(-pid, SIGKILL); /* stragglers without a pid namespace */
@@ -896,11 +942,13 @@ static enum err_code sbx_watch(struct sbx_ctx *c, pid_t *pid_io, double t0, long
 
     bool done = acc.done && !outcome->timed_out;
     if (done) {
-        sbx_kill_tree(pid);
+        sbx_kill_tree(c, pid);
         if (sbx_alone_seen(pid)) {
             /* Everything W wrote is in: it may exit (and be reaped) later. */
             sbx_reap_lingering();
             sbx_lingering = pid;
+            sbx_lingering_cg = c->cg;
+            c->cg.dirfd = -1;
             *pid_io = -1;
             outcome->wall_ms = sbx_now_ms() - t0;
             outcome->exit_status = acc.done_status;
@@ -937,6 +985,9 @@ static enum err_code sbx_watch(struct sbx_ctx *c, pid_t *pid_io, double t0, long
     } else if (WIFEXITED(ws)) {
         outcome->exit_status = WEXITSTATUS(ws);
     }
+    /* The cgroup's OOM killer acted (the whole tree was killed). */
+    if (!outcome->timed_out && sbx_cg_oom_killed(&c->cg))
+        outcome->mem_limit = true;
     /* Killed (the kernel's OOM killer), or a crash with much memory in use
      * (a C library's failed allocation): the memory limit. A crash of a
      * small process is a crash (a ctypes mistake, a bug in an extension). */
@@ -966,10 +1017,11 @@ static void sbx_outcome_init(const struct sbx_opts *o, struct sbx_outcome *outco
 static void sbx_end(struct sbx_ctx *c, pid_t pid)
 {
     if (pid > 0) {
-        sbx_kill_tree(pid);
+        sbx_kill_tree(c, pid);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
         }
     }
+    sbx_cg_remove(&c->cg);
     sbx_ctx_close(c);
 }
 
@@ -990,6 +1042,7 @@ void sbx_reap_lingering(void)
     while (waitpid(sbx_lingering, NULL, 0) < 0 && errno == EINTR) {
     }
     sbx_lingering = -1;
+    sbx_cg_remove(&sbx_lingering_cg);
 }
 
 /* A ready sandbox of this process, not yet used (at most one). */

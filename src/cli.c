@@ -13,6 +13,7 @@
 #include "klimits.h"
 #include "log.h"
 #include "router.h"
+#include "sbx.h"
 
 #include "banned.h"
 
@@ -196,6 +197,17 @@ int cli_main(int argc, char **argv)
         return CLI_USAGE;
     }
     if (config_load(&cfg, &err)) {
+        fprintf(stderr, "kiln: configuration error: %s\n", err.msg);
+        return CLI_USAGE;
+    }
+    /* Servers probe the host's sandbox layers (cgroups) once, in the main
+     * process, before they fork workers; a required layer that is missing
+     * is a configuration error. */
+    bool server = !strcmp(v->name, "serve") || !strcmp(v->name, "mcp") || !strcmp(v->name, "batch");
+    for (int i = 2; server && i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            server = false;
+    if (server && sbx_host_init(&cfg, &err)) {
         fprintf(stderr, "kiln: configuration error: %s\n", err.msg);
         return CLI_USAGE;
     }

@@ -35,7 +35,7 @@ int cli_doctor(const struct config *cfg, int argc, char **argv)
         }
     }
     struct sbx_doctor_report r;
-    sbx_doctor_run(&r);
+    sbx_doctor_run(&r, cfg);
     /* The libraries loaded on first use (URL inputs, kiln serve). */
     struct err lerr[2];
     bool lib_ok[2] = {lz_curl_load(&lerr[0]) == E_OK, lz_mhd_load(&lerr[1]) == E_OK};

@@ -48,6 +48,21 @@ void config_defaults(struct config *cfg)
     cfg->max_redirects = LIM_REDIRECTS;
     cfg->serve_queue = -1;
     cfg->serve_metrics_public = -1;
+    snprintf(cfg->cgroup, sizeof(cfg->cgroup), "auto");
+}
+
+/* "auto", "off", "require" or an absolute path. */
+static enum err_code config_set_cgroup(struct config *cfg, const char *v, const char *src,
+                                       struct err *err)
+{
+    bool word = !strcmp(v, "auto") || !strcmp(v, "off") || !strcmp(v, "require");
+    if (!word && (v[0] != '/' || strlen(v) >= sizeof(cfg->cgroup)))
+        return err_set(err, E_INVALID,
+                       "%s: 'cgroup' must be \"auto\", \"off\", \"require\" or the absolute "
+                       "path of a delegated cgroup v2 directory",
+                       src);
+    snprintf(cfg->cgroup, sizeof(cfg->cgroup), "%s", v);
+    return E_OK;
 }
 
 /* The "serve" object of the config file. */
@@ -70,8 +85,10 @@ static enum err_code config_serve(struct config *cfg, json_t *obj, const char *p
             snprintf(dst, cap, "%s", json_string_value(val));
         } else if (!strcmp(key, "metrics_public")) {
             if (!json_is_boolean(val))
-                return err_set(err, E_INVALID, "config '%s': 'serve.metrics_public' must be "
-                               "true or false", path);
+                return err_set(err, E_INVALID,
+                               "config '%s': 'serve.metrics_public' must be "
+                               "true or false",
+                               path);
             cfg->serve_metrics_public = json_is_true(val) ? 1 : 0;
         } else {
             static const struct {
@@ -87,13 +104,17 @@ static enum err_code config_serve(struct config *cfg, json_t *obj, const char *p
             while (i < sizeof(nums) / sizeof(nums[0]) && strcmp(nums[i].key, key))
                 i++;
             if (i == sizeof(nums) / sizeof(nums[0]))
-                return err_set(err, E_INVALID, "config '%s': unknown key 'serve.%s' (known: "
+                return err_set(err, E_INVALID,
+                               "config '%s': unknown key 'serve.%s' (known: "
                                "listen, workers, queue, max_request_bytes, api_key_file, "
-                               "metrics_public)", path, key);
+                               "metrics_public)",
+                               path, key);
             if (!json_is_integer(val) || json_integer_value(val) < nums[i].min ||
                 json_integer_value(val) > nums[i].max)
-                return err_set(err, E_INVALID, "config '%s': 'serve.%s' must be an integer in "
-                               "%ld..%ld", path, key, nums[i].min, nums[i].max);
+                return err_set(err, E_INVALID,
+                               "config '%s': 'serve.%s' must be an integer in "
+                               "%ld..%ld",
+                               path, key, nums[i].min, nums[i].max);
             *(long *)((char *)cfg + nums[i].off) = (long)json_integer_value(val);
         }
     }
@@ -112,10 +133,8 @@ struct config_num {
 static const struct config_num config_nums[] = {
     {"ttl_temporary_s", "KILN_TTL_TEMPORARY_S", CFG_OFF(ttl_temporary_s), 1, 365L * 86400},
     {"ttl_session_s", "KILN_TTL_SESSION_S", CFG_OFF(ttl_session_s), 1, 365L * 86400},
-    {"session_quota_bytes", "KILN_SESSION_QUOTA_BYTES", CFG_OFF(session_quota_bytes), 0,
-     1L << 50},
-    {"session_quota_files", "KILN_SESSION_QUOTA_FILES", CFG_OFF(session_quota_files), 0,
-     1L << 30},
+    {"session_quota_bytes", "KILN_SESSION_QUOTA_BYTES", CFG_OFF(session_quota_bytes), 0, 1L << 50},
+    {"session_quota_files", "KILN_SESSION_QUOTA_FILES", CFG_OFF(session_quota_files), 0, 1L << 30},
     {"wall_ms", "KILN_WALL_MS", CFG_OFF(wall_ms), 100, 24L * 3600 * 1000},
     {"input_bytes", "KILN_INPUT_BYTES", CFG_OFF(input_bytes), 1, 1L << 40},
     {"output_bytes", "KILN_OUTPUT_BYTES", CFG_OFF(output_bytes), 1, 1L << 40},
@@ -296,6 +315,13 @@ static enum err_code config_from_json(struct config *cfg, const char *path, stru
                 if (rc)
                     goto out;
             }
+        } else if (!strcmp(key, "cgroup")) {
+            if (!json_is_string(val)) {
+                rc = err_set(err, E_INVALID, "config '%s': 'cgroup' must be a string", path);
+                goto out;
+            }
+            if ((rc = config_set_cgroup(cfg, json_string_value(val), path, err)))
+                goto out;
         } else if (!strcmp(key, "serve")) {
             rc = config_serve(cfg, val, path, err);
             if (rc)
@@ -358,7 +384,8 @@ enum err_code config_load(struct config *cfg, struct err *err)
     s = getenv("KILN_SCRATCH_DIR");
     if (s && *s) {
         if (s[0] != '/' || strlen(s) >= sizeof(cfg->scratch_dir))
-            return err_set(err, E_INVALID, "environment: KILN_SCRATCH_DIR must be an absolute path");
+            return err_set(err, E_INVALID,
+                           "environment: KILN_SCRATCH_DIR must be an absolute path");
         snprintf(cfg->scratch_dir, sizeof(cfg->scratch_dir), "%s", s);
     }
     s = getenv("KILN_MAX_REDIRECTS");
@@ -368,6 +395,9 @@ enum err_code config_load(struct config *cfg, struct err *err)
             return err_set(err, E_INVALID, "environment: KILN_MAX_REDIRECTS must be 0..20");
         cfg->max_redirects = (int)v;
     }
+    s = getenv("KILN_CGROUP");
+    if (s && *s && (rc = config_set_cgroup(cfg, s, "environment (KILN_CGROUP)", err)))
+        return rc;
     s = getenv("KILN_URL_ALLOW");
     if (s && *s) {
         rc = config_add_allow(cfg, s, err);

@@ -25,7 +25,7 @@ struct config_allow {
 #define CONFIG_LISTEN_MAX 128
 
 struct config {
-    char store_dir[CONFIG_PATH_MAX]; /* root of the TTL store */
+    char store_dir[CONFIG_PATH_MAX];   /* root of the TTL store */
     char scratch_dir[CONFIG_PATH_MAX]; /* parent of per-action scratch dirs */
     char config_path[CONFIG_PATH_MAX]; /* file actually loaded, "" if none */
     long ttl_temporary_s;
@@ -39,6 +39,9 @@ struct config {
     long stdio_bytes;  /* captured stdout / stderr each */
     long return_bytes; /* serialised returnValue */
     long procs;        /* processes/threads in the sandbox */
+    /* Sandbox cgroups: "auto", "off", "require" or a delegated cgroup v2
+     * directory (see sandbox/sbx_cgroup.h). */
+    char cgroup[CONFIG_PATH_MAX];
     long fetch_connect_ms;
     long fetch_total_ms;
     int max_redirects;

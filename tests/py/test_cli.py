@@ -21,6 +21,33 @@ def test_help_lists_verbs(env):
         assert p.returncode == 0 and b"usage: kiln" in p.stdout, (verb, p)
 
 
+def test_doctor_reports_cgroups(env):
+    p = env.kiln("doctor", "--json")
+    assert p.returncode == 0, p
+    cg = auto = json.loads(p.stdout)["cgroup"]
+    assert cg["mode"] == "auto", cg
+    assert set(cg) >= {"inUse", "memory", "pids"}, cg
+    if cg["inUse"]:
+        assert os.path.isdir(cg["dir"]), cg
+    if not (cg["inUse"] and cg["memory"] and cg["pids"]):
+        assert cg["detail"], cg
+    p = env.kiln("doctor", "--json", env={"KILN_CGROUP": "off"})
+    cg = json.loads(p.stdout)["cgroup"]
+    assert cg["mode"] == "off" and not cg["inUse"] and "off" in cg["detail"], cg
+    # "require": code runs only with both limits in place.
+    p = env.kiln("doctor", env={"KILN_CGROUP": "require"})
+    full = auto["inUse"] and auto["memory"] and auto["pids"]
+    assert (p.returncode == 0) == full, p
+    p = env.kiln("exec", "-c", "print(1)", env={"KILN_CGROUP": "require"})
+    if not full:
+        assert p.returncode == 1 and b"cgroup v2 limits are required" in p.stderr, p
+    p = env.kiln("mcp", input=b"", env={"KILN_CGROUP": "require"})
+    if not full:
+        assert p.returncode == 2 and b"configuration error" in p.stderr, p
+    p = env.kiln("doctor", env={"KILN_CGROUP": "sometimes"})
+    assert p.returncode == 2 and b"'cgroup' must be" in p.stderr, p
+
+
 def test_analyze_human_and_json(env):
     p = env.kiln("analyze", IRIS)
     assert p.returncode == 0, p.stderr

@@ -62,6 +62,42 @@ def test_kill_9_of_kiln_takes_the_sandbox(env):
     env.kiln("gc")
 
 
+def cgroup_dir(env):
+    """Where this host's sandbox cgroups are made, or None (kiln doctor)."""
+    p = env.kiln("doctor", "--json")
+    cg = json.loads(p.stdout)["cgroup"]
+    return cg["dir"] if cg["inUse"] else None
+
+
+def sbx_cgroups(base, pid):
+    return sorted(d for d in os.listdir(base) if d.startswith(f"sbx-{pid}-"))
+
+
+def test_kill_9_cgroup_is_swept(env):
+    """A sandbox's cgroup lives while it runs; one of a kiln killed with -9
+    (empty by then: its sandbox died with it) goes at the next probe."""
+    base = cgroup_dir(env)
+    if not base:
+        print("sandbox cgroups are not in use on this host", file=sys.stderr)
+        return "skip"
+    token = "tok-" + uuid.uuid4().hex
+    p = subprocess.Popen([KILN, "exec", "-c", spin_code(token)], env=env.env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: len(procs_with(token)) >= 3, 20), procs_with(token)
+    mine = sbx_cgroups(base, p.pid)
+    assert len(mine) == 1, mine
+    with open(os.path.join(base, mine[0], "cgroup.procs")) as f:
+        inside = {int(x) for x in f.read().split()}
+    assert set(procs_with(token)) - {p.pid} <= inside, (procs_with(token), inside)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    assert wait_for(lambda: not procs_with(token), 5), f"survivors: {procs_with(token)}"
+    assert sbx_cgroups(base, p.pid) == mine
+    assert env.kiln("exec", "-c", "pass").returncode == 0
+    assert sbx_cgroups(base, p.pid) == [], sbx_cgroups(base, p.pid)
+    env.kiln("gc")
+
+
 def test_timeout_takes_the_daemon(env):
     token = "tok-" + uuid.uuid4().hex
     t0 = time.time()

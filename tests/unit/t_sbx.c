@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "sbx.h"
+#include "sbx_cgroup.h"
 #include "sbx_int.h"
 #include "sbx_rlimit.h"
 
@@ -555,7 +556,237 @@ static void t_sbx_daemon_killed(void)
     char path[4200];
     snprintf(path, sizeof(path), "%s/marker", t_tmpdir());
     unlink(path);
-    T_EXPECT(t_daemon_alive_after(SBX_L_ALL & ~SBX_L_PIDNS));
+    /* Without its pid namespace (and its own cgroup, which would still kill
+     * the whole tree: cgroup_kills_tree), the sandbox leaves the daemon. */
+    T_EXPECT(t_daemon_alive_after(SBX_L_ALL & ~(SBX_L_PIDNS | SBX_L_CGROUP)));
+}
+
+/* ---- cgroup v2 (where the host delegates one) ----------------------------- */
+
+/* The sandbox cgroups of this process under base: how many, and whether one
+ * of them held a process. */
+static int t_cg_count(const char *base, bool *populated)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "sbx-%d-", (int)getpid());
+    DIR *d = opendir(base);
+    int n = 0;
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)))
+            continue;
+        n++;
+        char path[PATH_MAX + 300];
+        snprintf(path, sizeof(path), "%s/%s/cgroup.procs", base, e->d_name);
+        size_t len = 0;
+        char *txt = t_read_file(path, &len);
+        if (txt && len > 0 && populated)
+            *populated = true;
+        free(txt);
+    }
+    closedir(d);
+    return n;
+}
+
+static volatile bool t_cg_stop;
+static bool t_cg_seen;
+
+static void *t_cg_watch(void *arg)
+{
+    const char *base = arg;
+    for (int i = 0; i < 2000 && !t_cg_stop && !t_cg_seen; i++) {
+        (void)t_cg_count(base, &t_cg_seen);
+        usleep(1000);
+    }
+    return NULL;
+}
+
+static int t_fn_cgroup(void *arg, int rfd)
+{
+    (void)arg;
+    usleep(300000);
+    /* Its cgroup namespace: its own cgroup is the root it sees. */
+    int fd = open("/proc/self/cgroup", O_RDONLY);
+    char b[1024] = "";
+    ssize_t n = fd >= 0 ? read(fd, b, sizeof(b) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    b[n > 0 ? n : 0] = '\0';
+    t_put(rfd, strstr(b, "0::/\n") ? "root" : b);
+    return 0;
+}
+
+/* W runs in a cgroup of its own, made for it and gone after. */
+static void t_sbx_cgroup_own(void)
+{
+    const struct sbx_cg_state *st = sbx_cg_state();
+    if (!st->usable) {
+        t_skip(st->why);
+        return;
+    }
+    pthread_t th;
+    t_cg_stop = false;
+    t_cg_seen = false;
+    T_ASSERT(pthread_create(&th, NULL, t_cg_watch, (void *)st->base) == 0);
+    struct sbx_outcome oc;
+    bool ran = t_run(SBX_L_ALL, NULL, t_fn_cgroup, NULL, &oc);
+    t_cg_stop = true;
+    pthread_join(th, NULL);
+    T_ASSERT(ran);
+    T_EXPECT(t_cg_seen);
+    T_EXPECT_STR(oc.result.data ? oc.result.data : "", "root");
+    sbx_outcome_release(&oc);
+    sbx_reap_lingering();
+    T_EXPECT_INT(t_cg_count(st->base, NULL), 0);
+    /* The layer off: no cgroup is made. */
+    t_cg_stop = false;
+    t_cg_seen = false;
+    T_ASSERT(pthread_create(&th, NULL, t_cg_watch, (void *)st->base) == 0);
+    ran = t_run(SBX_L_ALL & ~SBX_L_CGROUP, NULL, t_fn_cgroup, NULL, &oc);
+    t_cg_stop = true;
+    pthread_join(th, NULL);
+    T_ASSERT(ran);
+    T_EXPECT(!t_cg_seen);
+    sbx_outcome_release(&oc);
+}
+
+/* Without the pid namespace, the cgroup still ends the whole tree. */
+static void t_sbx_cgroup_kills_tree(void)
+{
+    const struct sbx_cg_state *st = sbx_cg_state();
+    if (!st->usable) {
+        t_skip(st->why);
+        return;
+    }
+    T_EXPECT(!t_daemon_alive_after(SBX_L_ALL & ~SBX_L_PIDNS));
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/marker", t_tmpdir());
+    unlink(path);
+    T_EXPECT(t_daemon_alive_after(SBX_L_ALL & ~(SBX_L_PIDNS | SBX_L_CGROUP)));
+}
+
+/* pids.max bounds the tree's tasks where RLIMIT_NPROC is off. */
+static void t_sbx_cgroup_pids(void)
+{
+    const struct sbx_cg_state *st = sbx_cg_state();
+    if (!st->usable || !st->pids) {
+        t_skip(st->why);
+        return;
+    }
+    const char *r = t_attack(SBX_L_ALL & ~SBX_L_RLIMITS, t_fn_forkbomb, NULL);
+    if (strncmp(r, "ERR", 3))
+        t_fail(__FILE__, __LINE__, "fork bomb not stopped by pids.max: '%s'", r);
+    r = t_attack(SBX_L_ALL & ~(SBX_L_RLIMITS | SBX_L_CGROUP), t_fn_forkbomb, NULL);
+    T_EXPECT_STR(r, "OK");
+}
+
+/* Four processes of 100 MiB each: each is within its RLIMIT_DATA (256 MiB),
+ * the tree is not within memory.max (256 MiB). */
+static int t_fn_memory_tree(void *arg, int rfd)
+{
+    (void)arg;
+    pid_t kids[4];
+    for (int i = 0; i < 4; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            size_t n = 100L * 1024 * 1024;
+            char *p = malloc(n);
+            if (!p)
+                _exit(1);
+            memset(p, 1, n);
+            sleep(2);
+            _exit(p[n - 1] == 1 ? 0 : 1);
+        }
+    }
+    int bad = 0;
+    for (int i = 0; i < 4; i++) {
+        int st = 1;
+        if (kids[i] < 0 || waitpid(kids[i], &st, 0) < 0 || st != 0)
+            bad++;
+    }
+    if (bad)
+        t_putf(rfd, "ERR %d failed", bad);
+    else
+        t_put(rfd, "OK");
+    return 0;
+}
+
+static void t_sbx_cgroup_memory(void)
+{
+    const struct sbx_cg_state *st = sbx_cg_state();
+    if (!sbx_rlimit_memory_enforced()) {
+        t_skip("memory limits are not applied in sanitizer builds");
+        return;
+    }
+    if (!st->usable || !st->memory) {
+        t_skip(st->why);
+        return;
+    }
+    struct sbx_outcome oc;
+    T_ASSERT(t_run(SBX_L_ALL, NULL, t_fn_memory_tree, NULL, &oc));
+    T_EXPECT(oc.mem_limit);
+    T_EXPECT(strcmp(oc.result.data ? oc.result.data : "", "OK") != 0);
+    sbx_outcome_release(&oc);
+    T_EXPECT_STR(t_attack(SBX_L_ALL & ~SBX_L_CGROUP, t_fn_memory_tree, NULL), "OK");
+}
+
+/* cgroup "require" (and a path) fails where the host gives no limits. */
+static void t_sbx_cgroup_required(void)
+{
+    struct config cfg;
+    struct sbx_opts o;
+    struct sbx_outcome oc;
+    struct err err;
+    config_defaults(&cfg);
+    snprintf(cfg.cgroup, sizeof(cfg.cgroup), "require");
+    sbx_opts_from_config(&o, &cfg, t_tmpdir());
+    enum err_code rc = sbx_run(&o, t_fn_echo, NULL, &oc, &err);
+    const struct sbx_cg_state *st = sbx_cg_state();
+    if (st->usable && st->memory && st->pids) {
+        T_EXPECT_INT(rc, E_OK);
+    } else {
+        T_EXPECT_INT(rc, E_SANDBOX);
+        T_EXPECT(strstr(err.msg, "cgroup v2 limits are required") != NULL);
+    }
+    if (rc == E_OK)
+        sbx_outcome_release(&oc);
+    /* A path that is no cgroup v2 directory. */
+    snprintf(cfg.cgroup, sizeof(cfg.cgroup), "%s", t_tmpdir());
+    sbx_opts_from_config(&o, &cfg, t_tmpdir());
+    rc = sbx_run(&o, t_fn_echo, NULL, &oc, &err);
+    T_EXPECT_INT(rc, E_SANDBOX);
+    T_EXPECT(strstr(err.msg, "is not a cgroup v2 directory") != NULL);
+    if (rc == E_OK)
+        sbx_outcome_release(&oc);
+    sbx_cg_configure(SBX_CG_AUTO, NULL);
+}
+
+/* A killed kiln's sandbox cgroup is removed by the next probe. */
+static void t_sbx_cgroup_sweep(void)
+{
+    const struct sbx_cg_state *st = sbx_cg_state();
+    if (!st->usable) {
+        t_skip(st->why);
+        return;
+    }
+    pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    T_ASSERT(gone > 0 && waitpid(gone, NULL, 0) == gone);
+    char path[PATH_MAX + 64], mine[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/sbx-%d-1", st->base, (int)gone);
+    snprintf(mine, sizeof(mine), "%s/sbx-%d-999999", st->base, (int)getpid());
+    T_ASSERT(mkdir(path, 0755) == 0);
+    T_ASSERT(mkdir(mine, 0755) == 0);
+    sbx_cg_configure(SBX_CG_OFF, NULL);
+    sbx_cg_configure(SBX_CG_AUTO, NULL);
+    st = sbx_cg_state();
+    T_EXPECT(st->usable);
+    T_EXPECT(access(path, F_OK) != 0);
+    T_EXPECT(access(mine, F_OK) == 0); /* a live process's stays */
+    rmdir(mine);
 }
 
 /* ---- resources ---------------------------------------------------------- */
@@ -1117,6 +1348,12 @@ static const struct t_case cases[] = {
     {"timeout_kills", t_sbx_timeout_kills, true, 20},
     {"daemon_killed", t_sbx_daemon_killed, true, 20},
     {"memory_limit", t_sbx_memory_limit, true, 20},
+    {"cgroup_own", t_sbx_cgroup_own, true, 20},
+    {"cgroup_kills_tree", t_sbx_cgroup_kills_tree, true, 20},
+    {"cgroup_pids", t_sbx_cgroup_pids, true, 30},
+    {"cgroup_memory", t_sbx_cgroup_memory, true, 30},
+    {"cgroup_required", t_sbx_cgroup_required, true, 20},
+    {"cgroup_sweep", t_sbx_cgroup_sweep, true, 20},
     {"disk_fill", t_sbx_disk_fill, true, 20},
     {"no_network_v4", t_sbx_no_network_v4, true, 20},
     {"no_network_v6", t_sbx_no_network_v6, true, 20},
