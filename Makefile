@@ -60,7 +60,7 @@ HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPERS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/helpers/%)
 
 .PHONY: fuzz fuzz-run all deps check-deps test check check-unit check-func check-samples demo clean \
-        format format-check lint bench test-san man
+        format format-check lint bench test-san man check-vm
 
 all: kiln
 
@@ -122,6 +122,11 @@ check: kiln $(BUILD)/tests/unit/run $(HELPERS)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory check
+
+# The cgroup v2 layer with memory and pids controllers, on Debian's kernel
+# under qemu (tests/vm/run.sh; root, downloads the kernel package once).
+check-vm: kiln $(BUILD)/tests/unit/run
+	$(Q)sh tests/vm/run.sh $(BUILD)
 
 # The test suite under ASan+UBSan (separate build dir).
 # The leak checker needs ptrace, which the sandbox forbids, and the embedded

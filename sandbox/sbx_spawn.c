@@ -942,7 +942,10 @@ static enum err_code sbx_watch(struct sbx_ctx *c, pid_t *pid_io, double t0, long
 
     bool done = acc.done && !outcome->timed_out;
     if (done) {
-        sbx_kill_tree(c, pid);
+        /* W and its group only: the cgroup's kill would take whatever else
+         * is there too, and the check below must see it. */
+        kill(pid, SIGKILL);
+        kill(-pid, SIGKILL);
         if (sbx_alone_seen(pid)) {
             /* Everything W wrote is in: it may exit (and be reaped) later. */
             sbx_reap_lingering();

@@ -1,0 +1,127 @@
+#!/bin/sh
+# The sandbox's cgroup v2 layer on a kernel whose memory and pids controllers
+# are on cgroup v2 (this project's own CI host binds them to cgroup v1, so the
+# unit cases that need them skip there). Boots Debian's own kernel (package
+# linux-image-amd64, unpacked, not installed) under qemu with an initramfs of
+# busybox, the unit test runner and kiln with their libraries, and runs:
+#   - the sandbox unit cases about cgroups and limits (cgroup_pids and
+#     cgroup_memory must run, not skip: each shows its attack stopped with
+#     the cgroup and succeeding without it);
+#   - kiln doctor with KILN_CGROUP=require, kiln in the root cgroup;
+#   - the same with kiln alone in a delegated cgroup (it moves itself into
+#     the leaf kiln-main and makes the sandbox cgroups beside it);
+#   - kiln in a cgroup shared with another process (not used, and why).
+# Ends with "N passed, N failed". Needs root (apt-get) and about 30 s.
+# Usage: tests/vm/run.sh BUILD_DIR
+set -eu
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+VM="$ROOT/$BUILD/vm"
+RUN="$ROOT/$BUILD/tests/unit/run"
+KILN="$ROOT/$BUILD/kiln"
+test -x "$RUN" && test -x "$KILN" || { echo "tests/vm: build $RUN and $KILN first" >&2; exit 1; }
+
+if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-system-x86 >/dev/null ||
+        { echo "tests/vm: cannot install qemu-system-x86" >&2; exit 1; }
+fi
+mkdir -p "$VM/debs"
+chmod 777 "$VM/debs" # apt-get download runs as _apt where it can
+if ! ls "$VM"/k/boot/vmlinuz-* >/dev/null 2>&1; then
+    # The kernel linux-image-amd64 points at, and busybox-static, unpacked.
+    kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+    test -n "$kpkg" || { echo "tests/vm: no linux-image-amd64 in apt's lists" >&2; exit 1; }
+    (cd "$VM/debs" && apt-get download -q "$kpkg" busybox-static >/dev/null 2>&1) ||
+        { echo "tests/vm: cannot download $kpkg busybox-static" >&2; exit 1; }
+    rm -rf "$VM/k" "$VM/bb"
+    dpkg-deb -x "$VM"/debs/"$kpkg"_*.deb "$VM/k"
+    dpkg-deb -x "$VM"/debs/busybox-static_*.deb "$VM/bb"
+fi
+KERNEL=$(ls "$VM"/k/boot/vmlinuz-* | head -1)
+BB="$VM/bb/bin/busybox"
+
+R="$VM/root"
+rm -rf "$R"
+mkdir -p "$R/usr/bin" "$R/usr/lib/x86_64-linux-gnu" "$R/usr/lib64" "$R/etc" "$R/work" \
+    "$R/newroot" "$R/proc" "$R/sys" "$R/dev" "$R/tmp"
+for l in bin sbin lib lib64; do ln -s "usr/$l" "$R/$l"; done
+mkdir -p "$R/usr/sbin"
+cp "$BB" "$R/usr/bin/busybox"
+cp "$RUN" "$R/work/run"
+cp "$KILN" "$R/work/kiln"
+for b in "$RUN" "$KILN"; do ldd "$b"; done | awk '/=> \// {print $3} /^[ \t]*\/lib64\// {print $1}' |
+    sort -u | while read -r lib; do
+    case "$lib" in
+    */ld-linux*) cp -L "$lib" "$R/usr/lib64/" ;;
+    *) cp -L "$lib" "$R/usr/lib/x86_64-linux-gnu/" ;;
+    esac
+done
+cp /etc/ld.so.cache "$R/etc/"
+
+# pivot_root cannot leave the initramfs (rootfs): copy it to a tmpfs first.
+cat >"$R/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox mount -t tmpfs -o size=1500m none /newroot
+for d in usr etc work; do /bin/busybox cp -a /$d /newroot/; done
+cd /newroot
+/bin/busybox mkdir -p proc sys tmp dev var/tmp
+for l in bin sbin lib lib64; do /bin/busybox ln -s usr/$l $l; done
+/bin/busybox cp /init2 /newroot/init2
+exec /bin/busybox switch_root /newroot /init2
+EOF
+cat >"$R/init2" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /usr/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+chmod 1777 /tmp /var/tmp
+export TMPDIR=/tmp HOME=/tmp KILN_STORE_DIR=/tmp/store
+cd /work
+ok() { echo "VM PASS $1"; }
+bad() { echo "VM FAIL $1"; }
+echo "VM kernel $(uname -r), cgroup v2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+./run sbx/cgroup sbx/fork_bomb sbx/memory_limit sbx/daemon_killed sbx/echo \
+    sbx/timeout_kills >/tmp/unit.txt 2>&1
+cat /tmp/unit.txt
+if tail -1 /tmp/unit.txt | grep -q ' 0 failed' && ! grep -q '^SKIP' /tmp/unit.txt; then
+    ok "unit cases (none skipped)"; else bad "unit cases"; fi
+ls /sys/fs/cgroup/kiln | grep -q '^sbx-' && bad "sandbox cgroups left" || ok "no cgroup left"
+KILN_CGROUP=require ./kiln doctor --json >/tmp/d1.txt 2>&1
+grep -q '"memory": *true' /tmp/d1.txt && grep -q '"pids": *true' /tmp/d1.txt &&
+    grep -q '"all": *{ *"ok": *true' /tmp/d1.txt && ok "require, root cgroup" ||
+    { cat /tmp/d1.txt; bad "require, root cgroup"; }
+mkdir /sys/fs/cgroup/svc
+sh -c 'echo $$ >/sys/fs/cgroup/svc/cgroup.procs; KILN_CGROUP=require exec ./kiln doctor --json' \
+    >/tmp/d2.txt 2>&1
+grep -q '"dir": *"/sys/fs/cgroup/svc"' /tmp/d2.txt && grep -q '"all": *{ *"ok": *true' /tmp/d2.txt &&
+    test -d /sys/fs/cgroup/svc/kiln-main && ok "require, delegated cgroup" ||
+    { cat /tmp/d2.txt; bad "require, delegated cgroup"; }
+mkdir /sys/fs/cgroup/shared
+echo $$ >/sys/fs/cgroup/shared/cgroup.procs
+./kiln doctor --json >/tmp/d3.txt 2>&1
+grep -q '"inUse": *false' /tmp/d3.txt && grep -q 'holds other processes' /tmp/d3.txt &&
+    ok "shared cgroup not used" || { cat /tmp/d3.txt; bad "shared cgroup not used"; }
+KILN_CGROUP=require ./kiln mcp </dev/null >/tmp/d4.txt 2>&1
+test $? = 2 && grep -q 'cgroup v2 limits are required' /tmp/d4.txt && ok "require refuses to serve" ||
+    { cat /tmp/d4.txt; bad "require refuses to serve"; }
+echo "VM END"
+poweroff -f
+EOF
+chmod +x "$R/init" "$R/init2"
+(cd "$R" && find . | "$BB" cpio -o -H newc 2>/dev/null) | gzip -1 >"$VM/initrd.gz"
+
+timeout 300 qemu-system-x86_64 -m 3072 -smp 2 -nographic -no-reboot -kernel "$KERNEL" \
+    -initrd "$VM/initrd.gz" -append "console=ttyS0 quiet panic=-1 rdinit=/init" \
+    </dev/null >"$VM/console.log" 2>&1 || true
+tr -d '\r' <"$VM/console.log" | grep -E '^(VM |PASS|FAIL|SKIP|[0-9]+ passed)' || true
+pass=$(tr -d '\r' <"$VM/console.log" | grep -c '^VM PASS' || true)
+fail=$(tr -d '\r' <"$VM/console.log" | grep -c '^VM FAIL' || true)
+if ! tr -d '\r' <"$VM/console.log" | grep -q '^VM END'; then
+    echo "tests/vm: the VM did not finish (see $VM/console.log)"
+    fail=$((fail + 1))
+fi
+echo "$pass passed, $fail failed"
+test "$fail" = 0
