@@ -275,11 +275,9 @@ static void sbx_cg_sweep(const char *base)
         if (pid <= 0 || *end != '-' || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
         struct sbx_cg cg = SBX_CG_NONE;
-        char path[PATH_MAX];
-        if (snprintf(path, sizeof(path), "%s/%s", base, e->d_name) >= (int)sizeof(path) ||
-            snprintf(cg.name, sizeof(cg.name), "%s", e->d_name) >= (int)sizeof(cg.name))
+        if (snprintf(cg.path, sizeof(cg.path), "%s/%s", base, e->d_name) >= (int)sizeof(cg.path))
             continue;
-        cg.dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cg.dirfd = open(cg.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cg.dirfd >= 0)
             sbx_cg_remove(&cg);
     }
@@ -426,16 +424,15 @@ enum err_code sbx_cg_make(struct sbx_cg *cg, long memory_bytes, long procs, stru
     enum err_code rc;
     const struct sbx_cg_state *st = sbx_cg_state();
     cg->dirfd = -1;
-    cg->name[0] = '\0';
+    cg->path[0] = '\0';
     if ((rc = sbx_cg_check(st, err)))
         return rc;
     if (!st->usable)
         return E_OK;
     char path[PATH_MAX];
     for (int tries = 0;; tries++) {
-        snprintf(cg->name, sizeof(cg->name), "%s%ld-%lu", SBX_CG_PREFIX, (long)getpid(),
-                 ++sbx_cg_seq);
-        if (snprintf(path, sizeof(path), "%s/%s", st->base, cg->name) >= (int)sizeof(path))
+        if (snprintf(path, sizeof(path), "%s/%s%ld-%lu", st->base, SBX_CG_PREFIX, (long)getpid(),
+                     ++sbx_cg_seq) >= (int)sizeof(path))
             return err_set(err, E_SANDBOX, "cgroup path too long");
         if (mkdir(path, 0755) == 0)
             break;
@@ -448,6 +445,7 @@ enum err_code sbx_cg_make(struct sbx_cg *cg, long memory_bytes, long procs, stru
         rmdir(path);
         return rc;
     }
+    snprintf(cg->path, sizeof(cg->path), "%s", path);
     char v[32];
     const char *what = NULL;
     if (st->memory && memory_bytes > 0 && sbx_rlimit_memory_enforced()) {
@@ -497,9 +495,8 @@ void sbx_cg_remove(struct sbx_cg *cg)
 {
     if (cg->dirfd < 0)
         return;
-    const struct sbx_cg_state *st = &sbx_cg_st;
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", st->base, cg->name);
+    /* Its own path: the mode may have changed since it was made. */
+    const char *path = cg->path;
     bool killed = false;
     double until = 0;
     while (rmdir(path) != 0 && errno == EBUSY) {
@@ -518,5 +515,5 @@ void sbx_cg_remove(struct sbx_cg *cg)
     }
     close(cg->dirfd);
     cg->dirfd = -1;
-    cg->name[0] = '\0';
+    cg->path[0] = '\0';
 }

@@ -69,8 +69,8 @@ const struct sbx_cg_state *sbx_cg_state(void);
 
 /* One sandbox's cgroup; dirfd -1 when it has none. */
 struct sbx_cg {
-    int dirfd; /* O_DIRECTORY fd of the cgroup, for CLONE_INTO_CGROUP */
-    char name[64];
+    int dirfd;           /* O_DIRECTORY fd of the cgroup, for CLONE_INTO_CGROUP */
+    char path[PATH_MAX]; /* its directory */
 };
 
 #define SBX_CG_NONE                                                                                \
