@@ -4,12 +4,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,12 +29,14 @@
 #define SBX_CG_FILE_MAX 4096     /* small control files read whole */
 #define SBX_CG_EMPTY_WAIT_MS 500 /* a killed cgroup empties within this */
 #define SBX_CG_PROCS_MAX 65536   /* cgroup.procs of kiln's own cgroup, read whole */
+#define SBX_CG_SWEEP_S 60        /* a long-running process sweeps this often */
 
 static struct sbx_cg_state sbx_cg_st;
 static bool sbx_cg_probed;
 static enum sbx_cg_mode sbx_cg_mode = SBX_CG_AUTO; /* as configured */
 static char sbx_cg_path[PATH_MAX];                 /* the path of SBX_CG_PATH mode */
 static unsigned long sbx_cg_seq;
+static time_t sbx_cg_swept; /* when this process last swept (monotonic s) */
 
 bool sbx_cg_mode_parse(const char *s, enum sbx_cg_mode *mode, char *path, size_t n)
 {
@@ -260,7 +267,10 @@ out:
     return ok;
 }
 
-/* Remove sandbox cgroups whose maker is gone (a killed kiln's). */
+/* Remove the empty sandbox cgroups whose maker is gone (a killed kiln's or
+ * worker's: its sandbox died with it). Only rmdir, never a kill: a maker in
+ * another pid namespace looks dead from here, and its sandbox's cgroup is
+ * populated (rmdir fails). */
 static void sbx_cg_sweep(const char *base)
 {
     DIR *d = opendir(base);
@@ -274,14 +284,65 @@ static void sbx_cg_sweep(const char *base)
         long pid = strtol(e->d_name + strlen(SBX_CG_PREFIX), &end, 10);
         if (pid <= 0 || *end != '-' || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
-        struct sbx_cg cg = SBX_CG_NONE;
-        if (snprintf(cg.path, sizeof(cg.path), "%s/%s", base, e->d_name) >= (int)sizeof(cg.path))
-            continue;
-        cg.dirfd = open(cg.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (cg.dirfd >= 0)
-            sbx_cg_remove(&cg);
+        (void)unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
     }
     closedir(d);
+}
+
+static time_t sbx_cg_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+/* Whether dir is the hierarchy's real root (the only cgroup that may hold
+ * processes and still hand out controllers): it has no cgroup.type. A
+ * container's cgroup namespace root shows as "/" but is not. */
+static bool sbx_cg_real_root(const char *dir)
+{
+    char p[PATH_MAX + 16];
+    return snprintf(p, sizeof(p), "%s/cgroup.type", dir) < (int)sizeof(p) && access(p, F_OK) != 0 &&
+           errno == ENOENT;
+}
+
+/* Evidence that dir was delegated to kiln: systemd's "trusted.delegate" (or
+ * "user.delegate") xattr, or ownership by kiln's own (non-root) user. Root
+ * passes every permission check, so writability proves nothing. */
+static bool sbx_cg_delegated(const char *dir)
+{
+    char v[8];
+    struct stat st;
+    if (getxattr(dir, "trusted.delegate", v, sizeof(v)) > 0 ||
+        getxattr(dir, "user.delegate", v, sizeof(v)) > 0)
+        return true;
+    return geteuid() != 0 && stat(dir, &st) == 0 && st.st_uid == geteuid();
+}
+
+/* Whether a child can be cloned into the cgroup dir (clone3 may be
+ * filtered, or the kernel may refuse the move: delegation, nsdelegate). */
+static bool sbx_cg_clone_works(const char *dir, int *e)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        *e = errno;
+        return false;
+    }
+    struct clone_args a;
+    memset(&a, 0, sizeof(a));
+    a.flags = CLONE_INTO_CGROUP;
+    a.exit_signal = SIGCHLD;
+    a.cgroup = (uint64_t)fd;
+    pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+    *e = errno;
+    if (pid == 0)
+        _exit(0);
+    close(fd);
+    if (pid < 0)
+        return false;
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    return true;
 }
 
 /* Whether /proc/cgroups has controller name in a cgroup v1 hierarchy. */
@@ -319,7 +380,7 @@ static void sbx_cg_run_probe(struct sbx_cg_state *st)
             return;
         size_t dl = strlen(dir), ll = strlen("/" SBX_CG_LEAF);
         int w;
-        if (!strcmp(rel, "/")) {
+        if (!strcmp(rel, "/") && sbx_cg_real_root(dir)) {
             /* The hierarchy's root may hold processes and hand out
              * controllers: the sandboxes go into a subtree of kiln's. */
             sbx_cg_enable(dir);
@@ -335,9 +396,34 @@ static void sbx_cg_run_probe(struct sbx_cg_state *st)
             dir[dl - ll] = '\0';
             snprintf(st->base, sizeof(st->base), "%s", dir);
         } else {
+            /* A container's cgroup (the root of its cgroup namespace,
+             * mounted writable) is the container's to use; a cgroup of the
+             * host's hierarchy must say it was delegated. */
+            if (strcmp(rel, "/") && !sbx_cg_delegated(dir)) {
+                snprintf(st->why, sizeof(st->why),
+                         "kiln's cgroup '%s' is not delegated to it (systemd: Delegate=yes; or "
+                         "set 'cgroup' to a delegated directory)",
+                         dir);
+                return;
+            }
             if (!sbx_cg_leave_own(st, dir))
                 return;
             snprintf(st->base, sizeof(st->base), "%s", dir);
+        }
+    }
+    if (st->mode == SBX_CG_PATH) {
+        /* Controllers go only to a cgroup without processes. */
+        char procs[64] = "";
+        int bfd = open(st->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (bfd >= 0) {
+            (void)sbx_cg_read(bfd, "cgroup.procs", procs, sizeof(procs));
+            close(bfd);
+        }
+        if (procs[0]) {
+            snprintf(st->why, sizeof(st->why),
+                     "'%s' holds processes (a directory for the sandboxes must hold none)",
+                     st->base);
+            return;
         }
     }
     sbx_cg_enable(st->base);
@@ -355,6 +441,7 @@ static void sbx_cg_run_probe(struct sbx_cg_state *st)
     }
     char ctl[SBX_CG_FILE_MAX] = "";
     bool kill_ok = false;
+    int ce = 0;
     int pfd = open(probe, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (pfd >= 0) {
         kill_ok = faccessat(pfd, "cgroup.kill", W_OK, 0) == 0;
@@ -363,12 +450,19 @@ static void sbx_cg_run_probe(struct sbx_cg_state *st)
         (void)sbx_cg_read(pfd, "cgroup.controllers", ctl, sizeof(ctl));
         close(pfd);
     }
+    bool clone_ok = kill_ok && sbx_cg_clone_works(probe, &ce);
     rmdir(probe);
     if (!kill_ok) {
         st->memory = st->pids = false;
         snprintf(st->why, sizeof(st->why),
                  "no writable cgroup.kill in '%s' (kernel older than 5.14, or not delegated)",
                  st->base);
+        return;
+    }
+    if (!clone_ok) {
+        st->memory = st->pids = false;
+        snprintf(st->why, sizeof(st->why), "cannot clone a process into a cgroup under '%s': %s",
+                 st->base, strerror(ce));
         return;
     }
     st->usable = true;
@@ -380,6 +474,7 @@ static void sbx_cg_run_probe(struct sbx_cg_state *st)
                  v1 ? "the host binds them to cgroup v1 hierarchies" : "not delegated to kiln");
     }
     sbx_cg_sweep(st->base);
+    sbx_cg_swept = sbx_cg_mono_s();
 }
 
 void sbx_cg_configure(enum sbx_cg_mode mode, const char *path)
@@ -429,6 +524,11 @@ enum err_code sbx_cg_make(struct sbx_cg *cg, long memory_bytes, long procs, stru
         return rc;
     if (!st->usable)
         return E_OK;
+    /* Those of workers killed meanwhile (a server's cancelled calls). */
+    if (sbx_cg_mono_s() - sbx_cg_swept >= SBX_CG_SWEEP_S) {
+        sbx_cg_sweep(st->base);
+        sbx_cg_swept = sbx_cg_mono_s();
+    }
     char path[PATH_MAX];
     for (int tries = 0;; tries++) {
         if (snprintf(path, sizeof(path), "%s/%s%ld-%lu", st->base, SBX_CG_PREFIX, (long)getpid(),
@@ -462,12 +562,29 @@ enum err_code sbx_cg_make(struct sbx_cg *cg, long memory_bytes, long procs, stru
         if (!sbx_cg_write(cg->dirfd, "pids.max", v))
             what = "pids.max";
     }
-    if (what) {
+    if (what && sbx_cg_required()) {
         rc = err_sys(err, E_SANDBOX, "cannot set '%s' of the sandbox's cgroup '%s'", what, path);
         sbx_cg_remove(cg);
         return rc;
     }
+    if (what) {
+        /* "auto": the host took the controller away (its manager rewrote
+         * subtree_control); say so once and go on without that limit. */
+        log_warn("cannot set '%s' of the sandbox's cgroup '%s' (%s): going on without it", what,
+                 path, strerror(errno));
+        if (!strncmp(what, "memory", 6))
+            sbx_cg_st.memory = false;
+        else
+            sbx_cg_st.pids = false;
+        snprintf(sbx_cg_st.why, sizeof(sbx_cg_st.why), "'%s' could not be set under '%s'", what,
+                 st->base);
+    }
     return E_OK;
+}
+
+bool sbx_cg_required(void)
+{
+    return sbx_cg_mode == SBX_CG_REQUIRE || sbx_cg_mode == SBX_CG_PATH;
 }
 
 void sbx_cg_kill(const struct sbx_cg *cg)

@@ -11,15 +11,21 @@
  * it runs outside; the cgroup is removed when W is reaped.
  *
  * Where: a cgroup2 mount and kiln's own cgroup in it (/proc/self/cgroup).
- * In the hierarchy's root, sandboxes go under "<root>/kiln"; in a delegated
- * cgroup of its own (systemd Delegate=yes), kiln first moves itself into the
- * leaf "kiln-main" (cgroup v2 gives controllers only to cgroups without
- * processes) and makes the sandboxes beside it. A sandbox's cgroup is
- * "sbx-<pid>-<n>" (pid of the process that made it); ones left by a killed
- * process are removed at the next probe.
+ * In the hierarchy's real root, sandboxes go under "<root>/kiln". In a
+ * cgroup marked as delegated (systemd's trusted.delegate xattr, or owned by
+ * kiln's non-root user) or at the root of a container's cgroup namespace,
+ * kiln, if alone there, first moves itself into the leaf "kiln-main"
+ * (cgroup v2 gives controllers only to cgroups without processes) and makes
+ * the sandboxes beside it; other cgroups are left alone. The probe also
+ * clones a child into a test cgroup, so a filtered clone3 shows there. A
+ * sandbox's cgroup is "sbx-<pid>-<n>" (pid of the process that made it);
+ * empty ones whose maker is gone are removed by the next probe and by a
+ * long-running process once a minute (only rmdir: never a kill).
  *
  * Modes (config 'cgroup', environment KILN_CGROUP): "auto" uses the layer
- * where it works and says why not elsewhere (`kiln doctor`); "off"; "require"
+ * where it works (a sandbox that cannot be cloned into its cgroup, or whose
+ * limit cannot be set, goes on without, with a warning) and says why not
+ * elsewhere (`kiln doctor`); "off"; "require"
  * fails every sandbox (E_SANDBOX) unless the memory and pids controllers are
  * in use; an absolute path names a delegated cgroup v2 directory, without
  * processes, to make the sandboxes in (implies "require").
@@ -87,6 +93,8 @@ struct sbx_cg {
  * is not usable (E_OK) or required and missing (E_SANDBOX).
  */
 enum err_code sbx_cg_make(struct sbx_cg *cg, long memory_bytes, long procs, struct err *err);
+/* Whether the mode requires the layer ("require" or a path). */
+bool sbx_cg_required(void);
 /* Kill every process in it (nothing without cgroup.kill or a cgroup). */
 void sbx_cg_kill(const struct sbx_cg *cg);
 /* Whether the kernel's OOM killer acted in it. */

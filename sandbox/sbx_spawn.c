@@ -803,17 +803,28 @@ static enum err_code sbx_launch(struct sbx_ctx *c, pid_t *pid_out, struct err *e
     for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++)
         if (c->layers & ns[i].layer)
             fl |= ns[i].flag;
-    /* Its own cgroup namespace: the host's cgroup paths stay hidden. */
-    if (c->layers & SBX_L_CGROUP)
-        fl |= CLONE_NEWCGROUP;
     if ((c->layers & SBX_L_CGROUP) &&
         (rc = sbx_cg_make(&c->cg, c->o->memory_bytes, c->o->procs, err))) {
         close(death[0]);
         close(death[1]);
         return rc;
     }
+    /* Its own cgroup namespace, rooted at its cgroup: the host's cgroup
+     * paths stay hidden. */
+    if (c->cg.dirfd >= 0)
+        fl |= CLONE_NEWCGROUP;
     fflush(NULL);
     pid = sbx_clone(fl, c->cg.dirfd);
+    if (pid < 0 && c->cg.dirfd >= 0 && !sbx_cg_required()) {
+        /* "auto": the cgroup worked at the probe; whatever refuses it now
+         * (a seccomp filter on clone3 or on cgroup namespaces), the
+         * sandbox goes on without it, as on a host that has none. */
+        log_warn("cannot clone the sandbox into its cgroup (%s): going on without it",
+                 strerror(errno));
+        sbx_cg_remove(&c->cg);
+        fl &= ~(unsigned long)CLONE_NEWCGROUP;
+        pid = sbx_clone(fl, -1);
+    }
     if (pid < 0) {
         int e = errno;
         close(death[0]);

@@ -39,10 +39,14 @@ def test_doctor_reports_cgroups(env):
     full = auto["inUse"] and auto["memory"] and auto["pids"]
     assert (p.returncode == 0) == full, p
     p = env.kiln("exec", "-c", "print(1)", env={"KILN_CGROUP": "require"})
-    if not full:
+    if full:
+        assert p.returncode == 0 and p.stdout == b"1\n", p
+    else:
         assert p.returncode == 1 and b"cgroup v2 limits are required" in p.stderr, p
     p = env.kiln("mcp", input=b"", env={"KILN_CGROUP": "require"})
-    if not full:
+    if full:
+        assert p.returncode == 0, p
+    else:
         assert p.returncode == 2 and b"configuration error" in p.stderr, p
     p = env.kiln("doctor", env={"KILN_CGROUP": "sometimes"})
     assert p.returncode == 2 and b"'cgroup' must be" in p.stderr, p

@@ -7,10 +7,13 @@
 #   - the sandbox unit cases about cgroups and limits (cgroup_pids and
 #     cgroup_memory must run, not skip: each shows its attack stopped with
 #     the cgroup and succeeding without it);
-#   - kiln doctor with KILN_CGROUP=require, kiln in the root cgroup;
-#   - the same with kiln alone in a delegated cgroup (it moves itself into
-#     the leaf kiln-main and makes the sandbox cgroups beside it);
-#   - kiln in a cgroup shared with another process (not used, and why).
+#   - kiln doctor with KILN_CGROUP=require with kiln in the root cgroup, alone
+#     in a cgroup delegated as systemd marks it (trusted.delegate: it moves
+#     into the leaf kiln-main and makes the sandbox cgroups beside it), in a
+#     container's cgroup namespace, and with a directory given by path;
+#   - cgroups kiln must leave alone: one nobody delegated, one shared with
+#     another process (where "require" refuses to serve), a given directory
+#     that holds a process.
 # Ends with "N passed, N failed". Needs root (apt-get) and about 30 s.
 # Usage: tests/vm/run.sh BUILD_DIR
 set -eu
@@ -49,6 +52,7 @@ mkdir -p "$R/usr/sbin"
 cp "$BB" "$R/usr/bin/busybox"
 cp "$RUN" "$R/work/run"
 cp "$KILN" "$R/work/kiln"
+${CC:-cc} -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$R/work/vmhelper" "$ROOT/tests/vm/vmhelper.c"
 for b in "$RUN" "$KILN"; do ldd "$b"; done | awk '/=> \// {print $3} /^[ \t]*\/lib64\// {print $1}' |
     sort -u | while read -r lib; do
     case "$lib" in
@@ -80,33 +84,77 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 chmod 1777 /tmp /var/tmp
 export TMPDIR=/tmp HOME=/tmp KILN_STORE_DIR=/tmp/store
 cd /work
+CG=/sys/fs/cgroup
 ok() { echo "VM PASS $1"; }
 bad() { echo "VM FAIL $1"; }
-echo "VM kernel $(uname -r), cgroup v2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+# no sandbox cgroup left under $1 (which must exist)
+clean() { test -d "$1" && ! ls "$1" | grep -q '^sbx-'; }
+# kiln doctor --json output $1 has the sandbox cgroups in $2 with both limits
+full() {
+    grep -q "\"dir\": *\"$2\"" "$1" && grep -q '"memory": *true' "$1" &&
+        grep -q '"pids": *true' "$1" && grep -q '"all": *{ *"ok": *true' "$1"
+}
+echo "VM kernel $(uname -r), cgroup v2 controllers: $(cat $CG/cgroup.controllers)"
+
+# 1. the unit cases, kiln in the hierarchy's root
 ./run sbx/cgroup sbx/fork_bomb sbx/memory_limit sbx/daemon_killed sbx/echo \
     sbx/timeout_kills >/tmp/unit.txt 2>&1
 cat /tmp/unit.txt
 if tail -1 /tmp/unit.txt | grep -q ' 0 failed' && ! grep -q '^SKIP' /tmp/unit.txt; then
     ok "unit cases (none skipped)"; else bad "unit cases"; fi
-ls /sys/fs/cgroup/kiln | grep -q '^sbx-' && bad "sandbox cgroups left" || ok "no cgroup left"
+clean $CG/kiln && ok "no cgroup left" || bad "no cgroup left"
+
+# 2. "require" in the root
 KILN_CGROUP=require ./kiln doctor --json >/tmp/d1.txt 2>&1
-grep -q '"memory": *true' /tmp/d1.txt && grep -q '"pids": *true' /tmp/d1.txt &&
-    grep -q '"all": *{ *"ok": *true' /tmp/d1.txt && ok "require, root cgroup" ||
+full /tmp/d1.txt $CG/kiln && clean $CG/kiln && ok "require, root cgroup" ||
     { cat /tmp/d1.txt; bad "require, root cgroup"; }
-mkdir /sys/fs/cgroup/svc
-sh -c 'echo $$ >/sys/fs/cgroup/svc/cgroup.procs; KILN_CGROUP=require exec ./kiln doctor --json' \
+
+# 3. alone in a cgroup delegated as systemd marks it: kiln moves into kiln-main
+mkdir $CG/svc
+./vmhelper xattr $CG/svc trusted.delegate 1
+sh -c "echo \$\$ >$CG/svc/cgroup.procs; KILN_CGROUP=require exec ./kiln doctor --json" \
     >/tmp/d2.txt 2>&1
-grep -q '"dir": *"/sys/fs/cgroup/svc"' /tmp/d2.txt && grep -q '"all": *{ *"ok": *true' /tmp/d2.txt &&
-    test -d /sys/fs/cgroup/svc/kiln-main && ok "require, delegated cgroup" ||
-    { cat /tmp/d2.txt; bad "require, delegated cgroup"; }
-mkdir /sys/fs/cgroup/shared
-echo $$ >/sys/fs/cgroup/shared/cgroup.procs
-./kiln doctor --json >/tmp/d3.txt 2>&1
-grep -q '"inUse": *false' /tmp/d3.txt && grep -q 'holds other processes' /tmp/d3.txt &&
-    ok "shared cgroup not used" || { cat /tmp/d3.txt; bad "shared cgroup not used"; }
-KILN_CGROUP=require ./kiln mcp </dev/null >/tmp/d4.txt 2>&1
-test $? = 2 && grep -q 'cgroup v2 limits are required' /tmp/d4.txt && ok "require refuses to serve" ||
-    { cat /tmp/d4.txt; bad "require refuses to serve"; }
+full /tmp/d2.txt $CG/svc && test -d $CG/svc/kiln-main && clean $CG/svc &&
+    ok "require, delegated cgroup" || { cat /tmp/d2.txt; bad "require, delegated cgroup"; }
+
+# 4. alone in a cgroup nobody delegated: left alone
+mkdir $CG/plain
+sh -c "echo \$\$ >$CG/plain/cgroup.procs; exec ./kiln doctor --json" >/tmp/d3.txt 2>&1
+grep -q '"inUse": *false' /tmp/d3.txt && grep -q 'is not delegated' /tmp/d3.txt &&
+    ! test -d $CG/plain/kiln-main && ok "undelegated cgroup not used" ||
+    { cat /tmp/d3.txt; bad "undelegated cgroup not used"; }
+
+# 5. a delegated cgroup shared with another process: not used; "require"
+#    refuses to serve
+mkdir $CG/shared
+./vmhelper xattr $CG/shared trusted.delegate 1
+sh -c "echo \$\$ >$CG/shared/cgroup.procs; sleep 20 & ./kiln doctor --json; \
+    KILN_CGROUP=require ./kiln mcp </dev/null; echo mcp-exit=\$?; kill \$!" >/tmp/d4.txt 2>&1
+grep -q '"inUse": *false' /tmp/d4.txt && grep -q 'holds other processes' /tmp/d4.txt &&
+    ok "shared cgroup not used" || { cat /tmp/d4.txt; bad "shared cgroup not used"; }
+grep -q 'mcp-exit=2' /tmp/d4.txt && grep -q 'cgroup v2 limits are required' /tmp/d4.txt &&
+    ok "require refuses to serve" || { cat /tmp/d4.txt; bad "require refuses to serve"; }
+
+# 6. a container: its own cgroup namespace, cgroup2 mounted writable; kiln
+#    sees "/" (not the real root) and moves into kiln-main
+mkdir $CG/ctr
+sh -c "echo \$\$ >$CG/ctr/cgroup.procs; KILN_CGROUP=require exec ./vmhelper cgns ./kiln \
+    doctor --json" >/tmp/d5.txt 2>&1
+full /tmp/d5.txt $CG && test -d $CG/ctr/kiln-main && clean $CG/ctr &&
+    ok "require, container cgroup namespace" || { cat /tmp/d5.txt; bad "container"; }
+
+# 7. a directory given by path (empty); one with a process is refused
+mkdir $CG/given
+KILN_CGROUP=$CG/given ./kiln doctor --json >/tmp/d6.txt 2>&1
+full /tmp/d6.txt $CG/given && clean $CG/given && ok "path mode" ||
+    { cat /tmp/d6.txt; bad "path mode"; }
+mkdir $CG/busy
+sh -c "echo \$\$ >$CG/busy/cgroup.procs; exec sleep 20" &
+sleep 0.2
+KILN_CGROUP=$CG/busy ./kiln doctor --json >/tmp/d7.txt 2>&1
+kill $!
+grep -q 'holds processes' /tmp/d7.txt && grep -q '"all": *{ *"ok": *false' /tmp/d7.txt &&
+    ok "path with processes refused" || { cat /tmp/d7.txt; bad "path with processes refused"; }
 echo "VM END"
 poweroff -f
 EOF
