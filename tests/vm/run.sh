@@ -2,8 +2,11 @@
 # The sandbox's cgroup v2 layer on a kernel whose memory and pids controllers
 # are on cgroup v2 (this project's own CI host binds them to cgroup v1, so the
 # unit cases that need them skip there). Boots Debian's own kernel (package
-# linux-image-amd64, unpacked, not installed) under qemu with an initramfs of
-# busybox, the unit test runner and kiln with their libraries, and runs:
+# linux-image-amd64, unpacked, not installed) under qemu. The initramfs holds
+# busybox, the kernel's virtio/9p modules, kiln, the unit test runner and the
+# helpers; the VM's root is a tmpfs with the host's /usr and /etc mounted
+# read-only over 9p (so kiln runs on Debian's libraries, python3 and pandas).
+# Inside:
 #   - the sandbox unit cases about cgroups and limits (cgroup_pids and
 #     cgroup_memory must run, not skip: each shows its attack stopped with
 #     the cgroup and succeeding without it);
@@ -13,8 +16,11 @@
 #     container's cgroup namespace, and with a directory given by path;
 #   - cgroups kiln must leave alone: one nobody delegated, one shared with
 #     another process (where "require" refuses to serve), a given directory
-#     that holds a process.
-# Ends with "N passed, N failed". Needs root (apt-get) and about 30 s.
+#     that holds a process;
+#   - executeCode end to end (tests/vm/e2e.py): a process tree over the
+#     memory limit ends with MEMORY_LIMIT cold, warm from a standby sandbox
+#     and back to back, and runs with the cgroup off.
+# Ends with "N passed, N failed". Needs root (apt-get) and a few minutes.
 # Usage: tests/vm/run.sh BUILD_DIR
 set -eu
 BUILD=${1:-build}
@@ -45,37 +51,45 @@ BB="$VM/bb/bin/busybox"
 
 R="$VM/root"
 rm -rf "$R"
-mkdir -p "$R/usr/bin" "$R/usr/lib/x86_64-linux-gnu" "$R/usr/lib64" "$R/etc" "$R/work" \
-    "$R/newroot" "$R/proc" "$R/sys" "$R/dev" "$R/tmp"
-for l in bin sbin lib lib64; do ln -s "usr/$l" "$R/$l"; done
-mkdir -p "$R/usr/sbin"
-cp "$BB" "$R/usr/bin/busybox"
+mkdir -p "$R/bin" "$R/modules" "$R/work" "$R/newroot" "$R/host" "$R/proc" "$R/sys" "$R/dev"
+cp "$BB" "$R/bin/busybox"
+cp "$BB" "$R/work/busybox"
 cp "$RUN" "$R/work/run"
 cp "$KILN" "$R/work/kiln"
+cp "$ROOT/tests/vm/e2e.py" "$R/work/e2e.py"
 ${CC:-cc} -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$R/work/vmhelper" "$ROOT/tests/vm/vmhelper.c"
-for b in "$RUN" "$KILN"; do ldd "$b"; done | awk '/=> \// {print $3} /^[ \t]*\/lib64\// {print $1}' |
-    sort -u | while read -r lib; do
-    case "$lib" in
-    */ld-linux*) cp -L "$lib" "$R/usr/lib64/" ;;
-    *) cp -L "$lib" "$R/usr/lib/x86_64-linux-gnu/" ;;
-    esac
+# virtio and 9p, to mount the host's / read-only: the VM runs on the host's
+# own /usr (libraries, Debian's python3 and pandas) and /etc.
+MODS="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet
+9pnet_virtio 9p"
+for m in $MODS; do
+    f=$(find "$VM"/k/lib/modules -name "$m.ko" | head -1)
+    test -n "$f" || { echo "tests/vm: module $m not in the kernel package" >&2; exit 1; }
+    cp "$f" "$R/modules/"
 done
-cp /etc/ld.so.cache "$R/etc/"
+echo "$MODS" | tr '\n' ' ' >"$R/modules/order"
 
-# pivot_root cannot leave the initramfs (rootfs): copy it to a tmpfs first.
+# pivot_root cannot leave the initramfs (rootfs): the real root is a tmpfs
+# with the host's /usr and /etc bound read-only.
 cat >"$R/init" <<'EOF'
 #!/bin/busybox sh
-/bin/busybox mount -t tmpfs -o size=1500m none /newroot
-for d in usr etc work; do /bin/busybox cp -a /$d /newroot/; done
+B=/bin/busybox
+$B mount -t proc proc /proc
+for m in $($B cat /modules/order); do $B insmod /modules/$m.ko || echo "VM FAIL insmod $m"; done
+$B mount -t 9p -o trans=virtio,version=9p2000.L,ro host /host || echo "VM FAIL mount 9p"
+$B mount -t tmpfs -o size=1500m none /newroot
 cd /newroot
-/bin/busybox mkdir -p proc sys tmp dev var/tmp
-for l in bin sbin lib lib64; do /bin/busybox ln -s usr/$l $l; done
-/bin/busybox cp /init2 /newroot/init2
-exec /bin/busybox switch_root /newroot /init2
+$B mkdir -p usr etc proc sys tmp dev var/tmp work
+for d in usr etc; do $B mount --bind /host/$d $d && $B mount -o remount,bind,ro $d; done
+for l in bin sbin lib lib64; do $B ln -s usr/$l $l; done
+$B cp -a /work/. work/
+$B umount /proc
+exec $B switch_root /newroot /work/busybox sh /work/init2
 EOF
-cat >"$R/init2" <<'EOF'
-#!/bin/busybox sh
-/bin/busybox --install -s /usr/bin
+cat >"$R/work/init2" <<'EOF'
+mkdir -p /work/bin
+/work/busybox --install -s /work/bin
+export PATH=/work/bin:/usr/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
@@ -155,14 +169,19 @@ KILN_CGROUP=$CG/busy ./kiln doctor --json >/tmp/d7.txt 2>&1
 kill $!
 grep -q 'holds processes' /tmp/d7.txt && grep -q '"all": *{ *"ok": *false' /tmp/d7.txt &&
     ok "path with processes refused" || { cat /tmp/d7.txt; bad "path with processes refused"; }
+
+# 8. executeCode end to end, cold and warm (tests/vm/e2e.py), kiln in the root
+/usr/bin/python3 /work/e2e.py
 echo "VM END"
 poweroff -f
 EOF
-chmod +x "$R/init" "$R/init2"
+chmod +x "$R/init"
 (cd "$R" && find . | "$BB" cpio -o -H newc 2>/dev/null) | gzip -1 >"$VM/initrd.gz"
 
-timeout 300 qemu-system-x86_64 -m 3072 -smp 2 -nographic -no-reboot -kernel "$KERNEL" \
+timeout 600 qemu-system-x86_64 -m 3072 -smp 2 -nographic -no-reboot -kernel "$KERNEL" \
     -initrd "$VM/initrd.gz" -append "console=ttyS0 quiet panic=-1 rdinit=/init" \
+    -fsdev local,id=hostfs,path=/,security_model=none,readonly=on \
+    -device virtio-9p-pci,fsdev=hostfs,mount_tag=host \
     </dev/null >"$VM/console.log" 2>&1 || true
 tr -d '\r' <"$VM/console.log" | grep -E '^(VM |PASS|FAIL|SKIP|[0-9]+ passed)' || true
 pass=$(tr -d '\r' <"$VM/console.log" | grep -c '^VM PASS' || true)
