@@ -947,6 +947,11 @@ int sbx_py_child(void *arg, int result_fd)
 
 #define SBX_PY_JOB_MAGIC "kiln-job-1"
 #define SBX_PY_DRILL_IDLE_MS 60 /* idle time before the longer drills */
+/* The pandas drills' frame (see sbx_py_ready_child). */
+#define SBX_PY_DRILL_DF                                                                            \
+    "import pandas as pd\n"                                                                        \
+    "df = pd.DataFrame({'a': [1, 2, 3], 'b': [1.5, 2.5, None], 'c': ['x', 'y', 'x']})\n"
+
 #define SBX_PY_JOB_NONE UINT64_MAX
 
 struct sbx_py_job_head {
@@ -1031,18 +1036,23 @@ int sbx_py_ready_child(int job_fd, int result_fd)
     }
     /* A rehearsal while no job waits: the runner's first call writes to
      * (and so copies) the inherited pages it touches; the job then finds
-     * them private already. Its own state is reset by the real call. */
+     * them private already. Its own state is reset by the real call. The
+     * pandas drill comes in pieces (each about 10-20 ms here, 50 ms in
+     * all, the first time), so a job that comes meanwhile waits for one
+     * piece at most. */
     static const char *const drills[] = {
         "pass",
-        "import pandas as pd\n"
-        "df = pd.DataFrame({'a': [1, 2, 3], 'b': [1.5, 2.5, None], 'c': ['x', 'y', 'x']})\n"
-        "df.sum(numeric_only=True); df.describe(); df.groupby('c').sum(); df.to_dict()\n",
+        SBX_PY_DRILL_DF,
+        SBX_PY_DRILL_DF "df.sum(numeric_only=True)\n",
+        SBX_PY_DRILL_DF "df.groupby('c').sum(); df.to_dict()\n",
+        SBX_PY_DRILL_DF "df.describe()\n",
     };
     for (size_t i = 0; i < sizeof(drills) / sizeof(drills[0]); i++) {
-        /* After the first, only once no job came for a while: a caller
-         * sending calls back to back never waits for a drill. */
+        /* The second only once no job came for a while (a caller sending
+         * calls back to back never waits for a drill), the others only
+         * while none came. */
         struct pollfd p = {job_fd, POLLIN, 0};
-        if (i && poll(&p, 1, SBX_PY_DRILL_IDLE_MS) != 0)
+        if (i && poll(&p, 1, i == 1 ? SBX_PY_DRILL_IDLE_MS : 0) != 0)
             break;
         struct sbx_py_job rehearse = {drills[i], strlen(drills[i]), NULL, NULL, 1024, 1024, 8,
                                       true};
