@@ -29,12 +29,12 @@ static unsigned gx_below(unsigned n)
 }
 
 static const char *const gx_regions[] = {"North", "South", "East", "West", "Central"};
-static const char *const gx_products[] = {"bolt",  "nut",   "washer", "screw", "rivet",
+static const char *const gx_products[] = {"bolt",  "nut",   "washer",  "screw",  "rivet",
                                           "hinge", "clamp", "bracket", "spring", "pin"};
-static const char *const gx_cities[] = {"Berlin", "Paris", "Lagos", "Lima",  "Osaka", "Quito",
+static const char *const gx_cities[] = {"Berlin", "Paris", "Lagos", "Lima",  "Osaka",  "Quito",
                                         "Perth",  "Oslo",  "Cairo", "Delhi", "Austin", "Leeds"};
-static const char *const gx_words[] = {"fast", "slow", "late", "early", "broken", "ok",
-                                       "return", "gift", "bulk", "sample", "rush", "hold"};
+static const char *const gx_words[] = {"fast",   "slow", "late", "early",  "broken", "ok",
+                                       "return", "gift", "bulk", "sample", "rush",   "hold"};
 
 int main(int argc, char **argv)
 {
@@ -58,8 +58,8 @@ int main(int argc, char **argv)
     char note[96];
     for (long r = 1; r <= n1; r++) {
         lxw_row_t row = (lxw_row_t)r;
-        lxw_datetime dt = {2015 + (int)gx_below(10), 1 + (int)gx_below(12), 1 + (int)gx_below(28),
-                           0, 0, 0};
+        lxw_datetime dt = {
+            2015 + (int)gx_below(10), 1 + (int)gx_below(12), 1 + (int)gx_below(28), 0, 0, 0};
         unsigned qty = 1 + gx_below(50);
         double price = (double)(50 + gx_below(100000)) / 100.0;
         worksheet_write_number(ws, row, 0, (double)r, NULL);
@@ -82,9 +82,8 @@ int main(int argc, char **argv)
     char name[32];
     for (long r = 1; r <= n2; r++) {
         lxw_row_t row = (lxw_row_t)r;
-        lxw_datetime dt = {2000 + (int)gx_below(24), 1 + (int)gx_below(12),
-                           1 + (int)gx_below(28), (int)gx_below(24), (int)gx_below(60),
-                           (double)gx_below(60)};
+        lxw_datetime dt = {2000 + (int)gx_below(24), 1 + (int)gx_below(12), 1 + (int)gx_below(28),
+                           (int)gx_below(24),        (int)gx_below(60),     (double)gx_below(60)};
         snprintf(name, sizeof(name), "cust-%05u", gx_below(40000));
         worksheet_write_number(ws, row, 0, (double)r, NULL);
         worksheet_write_string(ws, row, 1, name, NULL);

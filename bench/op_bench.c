@@ -6,12 +6,12 @@
  * "read" only iterates the rows of the table reader. Prints one JSON line:
  * {"op":..., "seconds":..., "rows":...}. Exit 1 when the operation fails.
  */
+#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 

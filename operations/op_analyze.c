@@ -593,9 +593,8 @@ static enum err_code an_set_add(struct an_state *st, struct an_col *c, const cha
     if (c->set_full)
         return E_OK;
     size_t used = atomic_load(&st->set_bytes), added = 0;
-    size_t room = used < (size_t)LIM_ANALYZE_DISTINCT_BYTES
-                      ? (size_t)LIM_ANALYZE_DISTINCT_BYTES - used
-                      : 0;
+    size_t room =
+        used < (size_t)LIM_ANALYZE_DISTINCT_BYTES ? (size_t)LIM_ANALYZE_DISTINCT_BYTES - used : 0;
     enum err_code rc = an_sset_add(&c->set, s, n, room, &added, err);
     if (rc == E_LIMIT) {
         c->set_full = true;
@@ -1055,8 +1054,7 @@ static enum err_code an_num_top(const double *vals, size_t nv, const double *u, 
         } else {
             continue;
         }
-        if ((want_all ? found_greater == want_all : found_greater == ngreater) &&
-            ties == need_ties)
+        if ((want_all ? found_greater == want_all : found_greater == ngreater) && ties == need_ties)
             break;
     }
     struct an_top top[LIM_ANALYZE_TOPN + 1];

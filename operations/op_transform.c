@@ -2060,8 +2060,8 @@ neut:
 
 static enum err_code tx_check_top(json_t *opt, struct err *err)
 {
-    static const char *const allowed[] = {"steps", "output", "delimiter", "header", "sheet",
-                                          "types", NULL};
+    static const char *const allowed[] = {"steps", "output", "delimiter", "header",
+                                          "sheet", "types",  NULL};
     const char *key;
     json_t *v;
     json_object_foreach(opt, key, v)
@@ -2080,8 +2080,9 @@ static enum err_code tx_check_top(json_t *opt, struct err *err)
         return err_set(err, E_INVALID, "option 'steps' must be an array of step objects");
     json_t *types = json_object_get(opt, "types");
     if (types && !json_is_object(types) && !json_is_string(types))
-        return err_set(err, E_INVALID, "option 'types' must be an object of column: type, or "
-                                       "\"string\" for every column");
+        return err_set(err, E_INVALID,
+                       "option 'types' must be an object of column: type, or "
+                       "\"string\" for every column");
     if (json_is_string(types) && strcmp(json_string_value(types), "string"))
         return err_set(err, E_INVALID, "option 'types' as a string must be \"string\"");
     if (s && json_array_size(s) > (size_t)LIM_TRANSFORM_STEPS)

@@ -28,7 +28,7 @@ struct xt {
     struct xlsx *book;
     struct xlsx_sheet *sheet;
     bool date1904;
-    struct tcell *cells; /* ncols */
+    struct tcell *cells;            /* ncols */
     const struct xlsx_row *pending; /* first data row when there is no header */
     uint32_t last_row;
     size_t blank_rows;
@@ -150,8 +150,9 @@ static enum err_code xt_pick(struct xlsx *book, json_t *sel, size_t *out, struct
     if (sel && json_is_integer(sel)) {
         json_int_t i = json_integer_value(sel);
         if (i < 0 || (size_t)i >= n)
-            return err_set(err, E_INVALID, "option 'sheet': index %lld is out of range (the "
-                                           "workbook has %zu sheets)",
+            return err_set(err, E_INVALID,
+                           "option 'sheet': index %lld is out of range (the "
+                           "workbook has %zu sheets)",
                            (long long)i, n);
         *out = (size_t)i;
         return E_OK;

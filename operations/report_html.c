@@ -150,8 +150,8 @@ static enum err_code rh_hbars(struct buf *b, const double *vals, const char *con
                             "</text><rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
                             "fill=\"#4a7bb7\"/><text x=\"%.1f\" y=\"%d\" "
                             "dominant-baseline=\"middle\">%.0f</text>",
-                            LABEL_W, y + 2, w < 1 ? 1 : w, ROW - 4, LABEL_W + w + 4,
-                            y + ROW / 2, vals[i]);
+                            LABEL_W, y + 2, w < 1 ? 1 : w, ROW - 4, LABEL_W + w + 4, y + ROW / 2,
+                            vals[i]);
     }
     if (!rc)
         rc = buf_append_str(b, "</svg>", err);

@@ -45,9 +45,9 @@ int cli_doctor(const struct config *cfg, int argc, char **argv)
         json_t *libs = json_object();
         for (int i = 0; o && libs && i < 2; i++)
             json_object_set_new(libs, lib_name[i],
-                                lib_ok[i] ? json_pack("{s:b}", "ok", 1)
-                                          : json_pack("{s:b, s:s}", "ok", 0, "detail",
-                                                      lerr[i].msg));
+                                lib_ok[i]
+                                    ? json_pack("{s:b}", "ok", 1)
+                                    : json_pack("{s:b, s:s}", "ok", 0, "detail", lerr[i].msg));
         if (!o || !libs) {
             json_decref(o);
             json_decref(libs);
@@ -62,8 +62,8 @@ int cli_doctor(const struct config *cfg, int argc, char **argv)
         sbx_doctor_text(&r, stdout);
         printf("\nlibraries loaded on first use:\n");
         for (int i = 0; i < 2; i++)
-            printf("  %-14s%s%s\n", lib_name[i], lib_ok[i] ? "ok" : "FAILED: ",
-                   lib_ok[i] ? "" : lerr[i].msg);
+            printf("  %-14s%s%s\n", lib_name[i],
+                   lib_ok[i] ? "ok" : "FAILED: ", lib_ok[i] ? "" : lerr[i].msg);
     }
     return r.all_ok && lib_ok[0] && lib_ok[1] ? CLI_OK : CLI_FAILED;
 }

@@ -30,12 +30,12 @@ struct cli_op {
     const char *verb;
     const struct config *cfg;
     struct store *store;
-    json_t *args;              /* the request's arguments (owned) */
+    json_t *args; /* the request's arguments (owned) */
     char *temp_ids[CLI_OPS_MAX_FILES];
     size_t n_temp;
-    bool json;                 /* print the envelope */
+    bool json; /* print the envelope */
     bool pretty;
-    const char *out_dir;       /* download outputs here (-o) */
+    const char *out_dir; /* download outputs here (-o) */
 };
 
 static bool cli_is_url(const char *s)
@@ -52,8 +52,7 @@ static void cli_base_name(const char *path, char *out, size_t len)
 
 /* Make one input source object: {"url"} or {"fileId"} (+ name). With
  * `single`, the keys are the top-level ones (fileUrl/fileId/fileName). */
-static enum err_code cli_add_input(struct cli_op *op, const char *src, bool single,
-                                   struct err *err)
+static enum err_code cli_add_input(struct cli_op *op, const char *src, bool single, struct err *err)
 {
     json_t *target = op->args;
     json_t *item = NULL;
@@ -500,8 +499,8 @@ static void cli_analyze_human(const json_t *env)
         printf(", %s", json_string_value(json_object_get(src, "format")));
     if (json_is_string(json_object_get(src, "encoding")))
         printf(", %s", json_string_value(json_object_get(src, "encoding")));
-    printf("\n\n%-24s %-9s %9s %8s %9s %12s %12s %14s %14s\n", "column", "type", "count",
-           "missing", "distinct", "mean", "std", "min", "max");
+    printf("\n\n%-24s %-9s %9s %8s %9s %12s %12s %14s %14s\n", "column", "type", "count", "missing",
+           "distinct", "mean", "std", "min", "max");
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(r, "columns"), i, c)
@@ -666,8 +665,9 @@ static int cli_process_verb(const struct config *cfg, const struct cli_pf_verb *
         } else if (!input) {
             input = a;
         } else {
-            cli_usage_error(op.verb, "unexpected argument '%s' (one input at a time; see "
-                                     "'kiln batch')",
+            cli_usage_error(op.verb,
+                            "unexpected argument '%s' (one input at a time; see "
+                            "'kiln batch')",
                             a);
             goto out;
         }

@@ -44,7 +44,7 @@ const char *err_spec_code(enum err_code c)
 }
 
 __attribute__((format(printf, 4, 0))) static void err_vset(struct err *err, enum err_code c,
-                                                         int sys, const char *fmt, va_list ap)
+                                                           int sys, const char *fmt, va_list ap)
 {
     err->code = c;
     err->sys_errno = sys;

@@ -30,7 +30,6 @@
 
 #define FETCH_USER_AGENT "kiln/0.1"
 
-
 /* ---- address classification ------------------------------------------- */
 
 struct fetch_v4_range {
@@ -910,7 +909,7 @@ static enum err_code fetch_hop(const struct config *cfg, const char *url,
 #define FETCH_SETOPT(opt, val)                                                                     \
     do {                                                                                           \
         if (sc == CURLE_OK)                                                                        \
-            sc = lz_curl.easy_setopt(c, opt, val);                                                    \
+            sc = lz_curl.easy_setopt(c, opt, val);                                                 \
     } while (0)
     FETCH_SETOPT(CURLOPT_URL, url);
     FETCH_SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");

@@ -18,11 +18,11 @@
 #include "err.h"
 
 struct fetch_info {
-    long status;             /* final HTTP status */
-    char content_type[128];  /* "" when none */
-    char file_name[256];     /* last path segment of the final URL, "" if none */
+    long status;                /* final HTTP status */
+    char content_type[128];     /* "" when none */
+    char file_name[256];        /* last path segment of the final URL, "" if none */
     char disposition_name[256]; /* filename from Content-Disposition, "" if none */
-    size_t size;             /* bytes written */
+    size_t size;                /* bytes written */
     int redirects;
 };
 

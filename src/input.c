@@ -2,8 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -74,30 +74,28 @@ static int b64_val(unsigned char c)
 /* Symbol values of both alphabets ('+' and '-' are 62, '/' and '_' 63);
  * 255 for everything else (padding, whitespace, invalid). */
 static const unsigned char b64_tab[256] = {
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,  62, 255,  62, 255,  63,
-     52,  53,  54,  55,  56,  57,  58,  59,  60,  61, 255, 255, 255, 255, 255, 255,
-    255,   0,   1,   2,   3,   4,   5,   6,   7,   8,   9,  10,  11,  12,  13,  14,
-     15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25, 255, 255, 255, 255,  63,
-    255,  26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,
-     41,  42,  43,  44,  45,  46,  47,  48,  49,  50,  51, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 62,  255, 62,  255, 63,  52,  53,  54,  55,  56,  57,  58,  59,  60,
+    61,  255, 255, 255, 255, 255, 255, 255, 0,   1,   2,   3,   4,   5,   6,   7,   8,   9,   10,
+    11,  12,  13,  14,  15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25,  255, 255, 255, 255,
+    63,  255, 26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,  41,  42,
+    43,  44,  45,  46,  47,  48,  49,  50,  51,  255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255,
 };
 
 /* The fast path: whole quads of alphabet symbols, 4 characters to 3 bytes,
  * until the first character that is not one (whitespace, padding, an error,
  * the end) or the output limit. Returns the characters consumed (a multiple
  * of 4); *o advances, *alpha gets 1 for '+'/'/' and 2 for '-'/'_'. */
-static size_t b64_quads(const unsigned char *s, size_t len, unsigned char *p, size_t *o,
-                        size_t max, int *alpha)
+static size_t b64_quads(const unsigned char *s, size_t len, unsigned char *p, size_t *o, size_t max,
+                        int *alpha)
 {
     size_t i = 0, n = *o;
     unsigned seen = 0;
@@ -167,8 +165,10 @@ enum err_code input_b64_decode(const char *s, size_t len, size_t max, const char
         }
         if (pad) {
             free(p);
-            return err_set(err, E_INVALID, "'%s' is not valid base64: data after '=' padding "
-                                           "at character %zu", arg, i);
+            return err_set(err, E_INVALID,
+                           "'%s' is not valid base64: data after '=' padding "
+                           "at character %zu",
+                           arg, i);
         }
         int v = b64_val(c);
         if (v < 0) {
@@ -188,8 +188,8 @@ enum err_code input_b64_decode(const char *s, size_t len, size_t max, const char
             bits -= 8;
             if (o >= max) {
                 free(p);
-                return err_set(err, E_TOO_LARGE,
-                               "'%s' decodes to more than the limit of %zu bytes", arg, max);
+                return err_set(err, E_TOO_LARGE, "'%s' decodes to more than the limit of %zu bytes",
+                               arg, max);
             }
             p[o++] = (unsigned char)(acc >> bits);
         }
@@ -384,9 +384,9 @@ const char *input_ext_for_kind(const char *kind)
 {
     static const struct {
         const char *kind, *ext;
-    } t[] = {{"xlsx", ".xlsx"}, {"xls", ".xls"},   {"zip", ".zip"},     {"csv", ".csv"},
-             {"tsv", ".tsv"},   {"json", ".json"}, {"jsonl", ".jsonl"}, {"text", ".txt"},
-             {"png", ".png"},   {"jpeg", ".jpg"},  {"gif", ".gif"},     {"pdf", ".pdf"},
+    } t[] = {{"xlsx", ".xlsx"},       {"xls", ".xls"},   {"zip", ".zip"},     {"csv", ".csv"},
+             {"tsv", ".tsv"},         {"json", ".json"}, {"jsonl", ".jsonl"}, {"text", ".txt"},
+             {"png", ".png"},         {"jpeg", ".jpg"},  {"gif", ".gif"},     {"pdf", ".pdf"},
              {"parquet", ".parquet"}, {"gzip", ".gz"}};
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
         if (!strcmp(t[i].kind, kind))
@@ -503,8 +503,8 @@ static enum err_code stage_one(const struct config *cfg, struct store *store,
     /* Bytes go to a temporary name first: the default name may depend on them. */
     snprintf(tmpname, sizeof(tmpname), ".kiln-staging-%ld", (long)getpid());
     if (src->b64) {
-        rc = input_b64_decode(src->b64, src->b64_len, (size_t)cfg->input_bytes, src->where,
-                              &data, &len, err);
+        rc = input_b64_decode(src->b64, src->b64_len, (size_t)cfg->input_bytes, src->where, &data,
+                              &len, err);
         if (rc)
             goto out;
         rc = stage_open(dir, tmpname, tmppath, sizeof(tmppath), &fd, err);
@@ -547,8 +547,9 @@ static enum err_code stage_one(const struct config *cfg, struct store *store,
         if (rc)
             goto out;
         if ((long long)meta.size > (long long)cfg->input_bytes) {
-            rc = err_set(err, E_TOO_LARGE, "stored file '%s' (%llu bytes) exceeds the input "
-                                           "limit of %ld bytes",
+            rc = err_set(err, E_TOO_LARGE,
+                         "stored file '%s' (%llu bytes) exceeds the input "
+                         "limit of %ld bytes",
                          src->file_id, (unsigned long long)meta.size, cfg->input_bytes);
             goto out;
         }
@@ -614,8 +615,8 @@ static enum err_code src_from_json(json_t *obj, const char *k_url, const char *k
         if (strlen(src->url) != json_string_length(v))
             return err_set(err, E_INVALID, "'%s%s' holds a NUL byte", src->where, k_url);
         if (json_string_length(v) > LIM_URL_LEN)
-            return err_set(err, E_INVALID, "'%s%s' is longer than %d characters", src->where,
-                           k_url, LIM_URL_LEN);
+            return err_set(err, E_INVALID, "'%s%s' is longer than %d characters", src->where, k_url,
+                           LIM_URL_LEN);
         given++;
     }
     if (k_b64 && (v = json_object_get(obj, k_b64)) && !json_is_null(v)) {
@@ -652,8 +653,7 @@ static enum err_code src_from_json(json_t *obj, const char *k_url, const char *k
 }
 
 enum err_code input_stage(const struct config *cfg, struct store *store, json_t *args,
-                          const char *dir, long timeout_ms, struct input_set *set,
-                          struct err *err)
+                          const char *dir, long timeout_ms, struct input_set *set, struct err *err)
 {
     enum err_code rc = E_OK;
     struct input_src srcs[LIM_INPUT_FILES + 1];
@@ -699,8 +699,7 @@ enum err_code input_stage(const struct config *cfg, struct store *store, json_t 
             }
             rc = src_from_json(f, "url", "base64", "fileId", "name", s, err);
             if (rc == E_NOTFOUND)
-                return err_set(err, E_INVALID, "'files[%zu]' needs one of url, base64, fileId",
-                               i);
+                return err_set(err, E_INVALID, "'files[%zu]' needs one of url, base64, fileId", i);
             if (rc)
                 return rc;
             nsrc++;

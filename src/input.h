@@ -53,6 +53,5 @@ const char *input_mime_for_name(const char *name);
  * into dir. deadline_ms bounds fetching. On success *set holds them (free
  * with input_set_release). */
 enum err_code input_stage(const struct config *cfg, struct store *store, json_t *args,
-                          const char *dir, long timeout_ms, struct input_set *set,
-                          struct err *err);
+                          const char *dir, long timeout_ms, struct input_set *set, struct err *err);
 void input_set_release(struct input_set *set);

@@ -51,7 +51,10 @@ static void lz_open(struct lz_lib *l)
     }
 }
 
-#define LZ_SYM(tbl, prefix, f) {prefix #f, (void **)&tbl.f}
+#define LZ_SYM(tbl, prefix, f)                                                                     \
+    {                                                                                              \
+        prefix #f, (void **)&tbl.f                                                                 \
+    }
 
 static const char *const lz_curl_names[] = {"libcurl.so.4", "libcurl-gnutls.so.4", NULL};
 static const struct lz_sym lz_curl_syms[] = {
@@ -72,8 +75,7 @@ static void lz_curl_once(void)
 {
     lz_open(&lz_curl_lib);
     if (!lz_curl_lib.failure[0] && lz_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        snprintf(lz_curl_lib.failure, sizeof(lz_curl_lib.failure),
-                 "libcurl failed to initialise");
+        snprintf(lz_curl_lib.failure, sizeof(lz_curl_lib.failure), "libcurl failed to initialise");
 }
 
 enum err_code lz_curl_load(struct err *err)
@@ -98,9 +100,8 @@ static const struct lz_sym lz_mhd_syms[] = {
     LZ_SYM(lz_mhd, "MHD_", suspend_connection),
     LZ_SYM(lz_mhd, "MHD_", resume_connection),
 };
-static struct lz_lib lz_mhd_lib = {lz_mhd_names, lz_mhd_syms,
-                                   sizeof(lz_mhd_syms) / sizeof(lz_mhd_syms[0]),
-                                   PTHREAD_ONCE_INIT, ""};
+static struct lz_lib lz_mhd_lib = {
+    lz_mhd_names, lz_mhd_syms, sizeof(lz_mhd_syms) / sizeof(lz_mhd_syms[0]), PTHREAD_ONCE_INIT, ""};
 
 static void lz_mhd_once(void)
 {

@@ -17,8 +17,8 @@
 #define OUTPUTS_MAX_DEPTH 16
 
 /* Visitor of regular files: rel path, the open fd, its stat. */
-typedef enum err_code (*outputs_visit_fn)(void *ctx, const char *rel, int fd,
-                                          const struct stat *st, struct err *err);
+typedef enum err_code (*outputs_visit_fn)(void *ctx, const char *rel, int fd, const struct stat *st,
+                                          struct err *err);
 typedef void (*outputs_skip_fn)(void *ctx, const char *rel, const char *reason);
 
 static enum err_code walk(int dfd, const char *prefix, int depth, outputs_visit_fn visit,
@@ -189,8 +189,7 @@ static enum err_code collect_visit(void *vctx, const char *rel, int fd, const st
     }
     json_decref(jname);
     if (c->count >= LIM_ACTION_OUTPUT_FILES)
-        return err_set(err, E_OUTPUT_LIMIT, "more than %d output files",
-                       LIM_ACTION_OUTPUT_FILES);
+        return err_set(err, E_OUTPUT_LIMIT, "more than %d output files", LIM_ACTION_OUTPUT_FILES);
     c->total += (uint64_t)st->st_size;
     if (c->total > c->max_bytes)
         return err_set(err, E_OUTPUT_LIMIT,
@@ -209,10 +208,9 @@ static enum err_code collect_visit(void *vctx, const char *rel, int fd, const st
     return E_OK;
 }
 
-enum err_code outputs_collect(const char *dir, const struct outputs_snap *snap,
-                              struct store *store, enum store_scope scope, const char *session,
-                              uint64_t max_bytes, json_t *files, json_t *skipped,
-                              struct err *err)
+enum err_code outputs_collect(const char *dir, const struct outputs_snap *snap, struct store *store,
+                              enum store_scope scope, const char *session, uint64_t max_bytes,
+                              json_t *files, json_t *skipped, struct err *err)
 {
     struct collect_ctx c = {snap, store, scope, session, max_bytes, 0, 0, files, skipped};
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -38,7 +38,6 @@ void outputs_snap_release(struct outputs_snap *snap);
  * store with the given scope/session; total size must stay within max_bytes
  * (E_OUTPUT_LIMIT). Appends FILE objects to `files`, and {"name","reason"}
  * objects for skipped entries to `skipped`. snap may be NULL. */
-enum err_code outputs_collect(const char *dir, const struct outputs_snap *snap,
-                              struct store *store, enum store_scope scope, const char *session,
-                              uint64_t max_bytes, json_t *files, json_t *skipped,
-                              struct err *err);
+enum err_code outputs_collect(const char *dir, const struct outputs_snap *snap, struct store *store,
+                              enum store_scope scope, const char *session, uint64_t max_bytes,
+                              json_t *files, json_t *skipped, struct err *err);

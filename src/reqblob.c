@@ -14,7 +14,7 @@
 #else
 #define RB_MIN_LEN 4096 /* shorter strings are cheap enough for the parser */
 #endif
-#define RB_MAX 64       /* blobs per request (files[] entries and the single input) */
+#define RB_MAX 64 /* blobs per request (files[] entries and the single input) */
 
 struct rb_set {
     const char *text;

@@ -312,7 +312,6 @@ static void t_analyze_json_source(void)
     json_decref(res);
 }
 
-
 /* Top values (count desc, then first appearance), distinct counts (-0 is 0),
  * a late-demoted column (second pass) and a high-cardinality text column,
  * against counts computed here. */

@@ -36,7 +36,7 @@ static void t_b64_valid(void)
 {
     T_EXPECT(dec("", "", 0));
     T_EXPECT(dec("YQ==", "a", 1));
-    T_EXPECT(dec("YQ", "a", 1));     /* padding optional */
+    T_EXPECT(dec("YQ", "a", 1)); /* padding optional */
     T_EXPECT(dec("YWI=", "ab", 2));
     T_EXPECT(dec("YWI", "ab", 2));
     T_EXPECT(dec("YWJj", "abc", 3));
@@ -196,7 +196,10 @@ static void t_sniff(void)
     T_EXPECT_STR(SNIFF("a,b,c\n1,2,3\n4,5,6\n", NULL), "csv");
     T_EXPECT_STR(SNIFF("a;b;c\n1;2;3\n", NULL), "csv");
     T_EXPECT_STR(SNIFF("a\tb\tc\n1\t2\t3\n", NULL), "tsv");
-    T_EXPECT_STR(SNIFF("\xEF\xBB\xBF" "x,y\n1,2\n", NULL), "csv");
+    T_EXPECT_STR(SNIFF("\xEF\xBB\xBF"
+                       "x,y\n1,2\n",
+                       NULL),
+                 "csv");
     T_EXPECT_STR(SNIFF("just some words\nand more\n", NULL), "text");
     T_EXPECT_STR(SNIFF("just some words\n", "notes.csv"), "csv"); /* name decides text */
     T_EXPECT_STR(SNIFF("[{\"a\":1},{\"a\":2}]", NULL), "json");
@@ -211,7 +214,10 @@ static void t_sniff(void)
     T_EXPECT_STR(SNIFF("PK\x03\x04....stuff", NULL), "zip");
     T_EXPECT_STR(SNIFF("PK\x03\x04....stuff", "book.xlsx"), "xlsx");
     T_EXPECT_STR(SNIFF("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", NULL), "xls");
-    T_EXPECT_STR(SNIFF("\xFF\xFE" "a\0,\0b\0", NULL), "csv");
+    T_EXPECT_STR(SNIFF("\xFF\xFE"
+                       "a\0,\0b\0",
+                       NULL),
+                 "csv");
     T_EXPECT_STR(SNIFF("ab\0cd", NULL), "binary");
     T_EXPECT_STR(SNIFF("", NULL), "text");
 }
