@@ -7,7 +7,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
 export KILN_BIN="$ROOT/$BUILD/kiln"
 export KILN_HELPERS="$ROOT/$BUILD/helpers"
-export KILN_CORPUS="${KILN_CORPUS:-$(cd "$ROOT/../shared/corpus" 2>/dev/null && pwd || echo "$ROOT/../shared/corpus")}"
+KILN_CORPUS=$(sh "$ROOT/mk/corpus_dir.sh")
+export KILN_CORPUS
+[ -f "$KILN_CORPUS/MANIFEST.tsv" ] || echo "warning: no test corpus at '$KILN_CORPUS' (set KILN_CORPUS)" >&2
 PY=/usr/bin/python3
 
 total_p=0 total_f=0 total_s=0 status=0

@@ -5,7 +5,7 @@
 set -u
 secs=$1; shift
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CORPUS=${KILN_CORPUS:-$ROOT/../shared/corpus}
+CORPUS=$(sh "$ROOT/mk/corpus_dir.sh")
 passed=0 failed=0
 for bin in "$@"; do
     name=$(basename "$bin" | sed 's/^fuzz_//')
