@@ -4,21 +4,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
-#include <linux/sched.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "sbx_int.h"
 #include "sbx_rlimit.h"
 
 #include "banned.h"
@@ -28,37 +26,14 @@
 #define SBX_CG_PREFIX "sbx-"     /* a sandbox's cgroup: sbx-<pid>-<n> */
 #define SBX_CG_FILE_MAX 4096     /* small control files read whole */
 #define SBX_CG_EMPTY_WAIT_MS 500 /* a killed cgroup empties within this */
-#define SBX_CG_PROCS_MAX 65536   /* cgroup.procs of kiln's own cgroup, read whole */
 #define SBX_CG_SWEEP_S 60        /* a long-running process sweeps this often */
 
 static struct sbx_cg_state sbx_cg_st;
 static bool sbx_cg_probed;
-static enum sbx_cg_mode sbx_cg_mode = SBX_CG_AUTO; /* as configured */
-static char sbx_cg_path[PATH_MAX];                 /* the path of SBX_CG_PATH mode */
+static enum config_cgroup sbx_cg_mode = CONFIG_CGROUP_AUTO; /* as configured */
+static char sbx_cg_path[CONFIG_PATH_MAX]; /* the path of CONFIG_CGROUP_PATH mode */
 static unsigned long sbx_cg_seq;
-static time_t sbx_cg_swept; /* when this process last swept (monotonic s) */
-
-bool sbx_cg_mode_parse(const char *s, enum sbx_cg_mode *mode, char *path, size_t n)
-{
-    if (!s)
-        return false;
-    if (!strcmp(s, "auto")) {
-        *mode = SBX_CG_AUTO;
-    } else if (!strcmp(s, "off")) {
-        *mode = SBX_CG_OFF;
-    } else if (!strcmp(s, "require")) {
-        *mode = SBX_CG_REQUIRE;
-    } else if (s[0] == '/' && strlen(s) < n && strlen(s) < sizeof(sbx_cg_path)) {
-        *mode = SBX_CG_PATH;
-        snprintf(path, n, "%s", s);
-        return true;
-    } else {
-        return false;
-    }
-    if (n)
-        path[0] = '\0';
-    return true;
-}
+static double sbx_cg_swept_ms; /* when this process last swept (monotonic) */
 
 /* Read a small file at dirfd/name (dirfd AT_FDCWD for a path) into b, NUL
  * terminated. false with errno on failure. */
@@ -212,58 +187,45 @@ static void sbx_cg_enable(const char *dir)
     close(fd);
 }
 
+static double sbx_cg_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Whether cgroup dir dfd holds no process but pid (none at all for 0). */
+static bool sbx_cg_holds_only(int dfd, pid_t pid)
+{
+    char want[32] = "", have[64] = "";
+    if (pid > 0)
+        snprintf(want, sizeof(want), "%ld\n", (long)pid);
+    return sbx_cg_read(dfd, "cgroup.procs", have, sizeof(have)) && !strcmp(have, want);
+}
+
 /* In a non-root cgroup of its own: move kiln into the leaf SBX_CG_LEAF so
  * that its cgroup may hand controllers to the sandboxes. */
 static bool sbx_cg_leave_own(struct sbx_cg_state *st, const char *dir)
 {
-    char *procs = malloc(SBX_CG_PROCS_MAX);
-    if (!procs) {
-        snprintf(st->why, sizeof(st->why), "out of memory");
-        return false;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    bool ok = dfd >= 0 && sbx_cg_read(dfd, "cgroup.procs", procs, SBX_CG_PROCS_MAX);
-    if (!ok) {
-        snprintf(st->why, sizeof(st->why), "cannot read '%s/cgroup.procs': %s", dir,
-                 strerror(errno));
-        goto out;
-    }
-    for (char *p = procs; *p;) {
-        char *end = NULL;
-        long pid = strtol(p, &end, 10);
-        if (end == p)
-            break;
-        if (pid != (long)getpid()) {
-            snprintf(st->why, sizeof(st->why),
-                     "kiln's cgroup '%s' holds other processes (give kiln a cgroup of its own, "
-                     "e.g. systemd Delegate=yes, or set 'cgroup' to a delegated directory)",
-                     dir);
-            ok = false;
-            goto out;
-        }
-        p = end;
-        while (*p == '\n')
-            p++;
-    }
-    if (mkdirat(dfd, SBX_CG_LEAF, 0755) != 0 && errno != EEXIST) {
-        snprintf(st->why, sizeof(st->why), "cgroup '%s' is not delegated to kiln: mkdir: %s", dir,
-                 strerror(errno));
-        ok = false;
-        goto out;
-    }
     char pid[32];
     snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-    char leaf[PATH_MAX];
-    snprintf(leaf, sizeof(leaf), "%s/cgroup.procs", SBX_CG_LEAF);
-    if (!sbx_cg_write(dfd, leaf, pid)) {
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool ok = false;
+    if (dfd < 0 || !sbx_cg_holds_only(dfd, getpid()))
+        snprintf(st->why, sizeof(st->why),
+                 "kiln's cgroup '%s' holds other processes (give kiln a cgroup of its own, "
+                 "e.g. systemd Delegate=yes, or set 'cgroup' to a delegated directory)",
+                 dir);
+    else if (mkdirat(dfd, SBX_CG_LEAF, 0755) != 0 && errno != EEXIST)
+        snprintf(st->why, sizeof(st->why), "cgroup '%s' is not delegated to kiln: mkdir: %s", dir,
+                 strerror(errno));
+    else if (!sbx_cg_write(dfd, SBX_CG_LEAF "/cgroup.procs", pid))
         snprintf(st->why, sizeof(st->why), "cannot move kiln into '%s/%s': %s", dir, SBX_CG_LEAF,
                  strerror(errno));
-        ok = false;
-    }
-out:
+    else
+        ok = true;
     if (dfd >= 0)
         close(dfd);
-    free(procs);
     return ok;
 }
 
@@ -287,13 +249,6 @@ static void sbx_cg_sweep(const char *base)
         (void)unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
     }
     closedir(d);
-}
-
-static time_t sbx_cg_mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
 }
 
 /* Whether dir is the hierarchy's real root (the only cgroup that may hold
@@ -328,12 +283,7 @@ static bool sbx_cg_clone_works(const char *dir, int *e)
         *e = errno;
         return false;
     }
-    struct clone_args a;
-    memset(&a, 0, sizeof(a));
-    a.flags = CLONE_INTO_CGROUP;
-    a.exit_signal = SIGCHLD;
-    a.cgroup = (uint64_t)fd;
-    pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+    pid_t pid = sbx_clone(0, fd);
     *e = errno;
     if (pid == 0)
         _exit(0);
@@ -365,11 +315,11 @@ static void sbx_cg_run_probe(struct sbx_cg_state *st)
 {
     char dir[PATH_MAX], rel[PATH_MAX];
     struct statfs sf;
-    if (st->mode == SBX_CG_OFF) {
+    if (st->mode == CONFIG_CGROUP_OFF) {
         snprintf(st->why, sizeof(st->why), "switched off (config 'cgroup' is \"off\")");
         return;
     }
-    if (st->mode == SBX_CG_PATH) {
+    if (st->mode == CONFIG_CGROUP_PATH) {
         snprintf(st->base, sizeof(st->base), "%s", sbx_cg_path);
         if (statfs(st->base, &sf) != 0 || sf.f_type != CGROUP2_SUPER_MAGIC) {
             snprintf(st->why, sizeof(st->why), "'%s' is not a cgroup v2 directory", st->base);
@@ -411,15 +361,13 @@ static void sbx_cg_run_probe(struct sbx_cg_state *st)
             snprintf(st->base, sizeof(st->base), "%s", dir);
         }
     }
-    if (st->mode == SBX_CG_PATH) {
+    if (st->mode == CONFIG_CGROUP_PATH) {
         /* Controllers go only to a cgroup without processes. */
-        char procs[64] = "";
         int bfd = open(st->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (bfd >= 0) {
-            (void)sbx_cg_read(bfd, "cgroup.procs", procs, sizeof(procs));
+        bool empty = bfd >= 0 && sbx_cg_holds_only(bfd, 0);
+        if (bfd >= 0)
             close(bfd);
-        }
-        if (procs[0]) {
+        if (!empty) {
             snprintf(st->why, sizeof(st->why),
                      "'%s' holds processes (a directory for the sandboxes must hold none)",
                      st->base);
@@ -439,7 +387,6 @@ static void sbx_cg_run_probe(struct sbx_cg_state *st)
                  st->base, strerror(errno));
         return;
     }
-    char ctl[SBX_CG_FILE_MAX] = "";
     bool kill_ok = false;
     int ce = 0;
     int pfd = open(probe, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -447,7 +394,6 @@ static void sbx_cg_run_probe(struct sbx_cg_state *st)
         kill_ok = faccessat(pfd, "cgroup.kill", W_OK, 0) == 0;
         st->memory = faccessat(pfd, "memory.max", W_OK, 0) == 0;
         st->pids = faccessat(pfd, "pids.max", W_OK, 0) == 0;
-        (void)sbx_cg_read(pfd, "cgroup.controllers", ctl, sizeof(ctl));
         close(pfd);
     }
     bool clone_ok = kill_ok && sbx_cg_clone_works(probe, &ce);
@@ -474,12 +420,12 @@ static void sbx_cg_run_probe(struct sbx_cg_state *st)
                  v1 ? "the host binds them to cgroup v1 hierarchies" : "not delegated to kiln");
     }
     sbx_cg_sweep(st->base);
-    sbx_cg_swept = sbx_cg_mono_s();
+    sbx_cg_swept_ms = sbx_cg_now_ms();
 }
 
-void sbx_cg_configure(enum sbx_cg_mode mode, const char *path)
+void sbx_cg_configure(enum config_cgroup mode, const char *path)
 {
-    const char *p = mode == SBX_CG_PATH && path ? path : "";
+    const char *p = mode == CONFIG_CGROUP_PATH && path ? path : "";
     if (mode == sbx_cg_mode && !strcmp(p, sbx_cg_path))
         return;
     sbx_cg_mode = mode;
@@ -488,9 +434,9 @@ void sbx_cg_configure(enum sbx_cg_mode mode, const char *path)
 }
 
 /* E_SANDBOX when the mode requires what the probe did not find. */
-static enum err_code sbx_cg_check(const struct sbx_cg_state *st, struct err *err)
+static enum err_code sbx_cg_need(const struct sbx_cg_state *st, struct err *err)
 {
-    bool need = st->mode == SBX_CG_REQUIRE || st->mode == SBX_CG_PATH;
+    bool need = st->mode == CONFIG_CGROUP_REQUIRE || st->mode == CONFIG_CGROUP_PATH;
     if (need && !(st->usable && st->memory && st->pids))
         return err_set(err, E_SANDBOX, "cgroup v2 limits are required (config 'cgroup') but: %s",
                        st->why);
@@ -508,10 +454,9 @@ const struct sbx_cg_state *sbx_cg_state(void)
     return &sbx_cg_st;
 }
 
-enum err_code sbx_cg_probe(enum sbx_cg_mode mode, const char *path, struct err *err)
+enum err_code sbx_cg_check(struct err *err)
 {
-    sbx_cg_configure(mode, path);
-    return sbx_cg_check(sbx_cg_state(), err);
+    return sbx_cg_need(sbx_cg_state(), err);
 }
 
 enum err_code sbx_cg_make(struct sbx_cg *cg, long memory_bytes, long procs, struct err *err)
@@ -520,14 +465,14 @@ enum err_code sbx_cg_make(struct sbx_cg *cg, long memory_bytes, long procs, stru
     const struct sbx_cg_state *st = sbx_cg_state();
     cg->dirfd = -1;
     cg->path[0] = '\0';
-    if ((rc = sbx_cg_check(st, err)))
+    if ((rc = sbx_cg_need(st, err)))
         return rc;
     if (!st->usable)
         return E_OK;
     /* Those of workers killed meanwhile (a server's cancelled calls). */
-    if (sbx_cg_mono_s() - sbx_cg_swept >= SBX_CG_SWEEP_S) {
+    if (sbx_cg_now_ms() - sbx_cg_swept_ms >= SBX_CG_SWEEP_S * 1000.0) {
         sbx_cg_sweep(st->base);
-        sbx_cg_swept = sbx_cg_mono_s();
+        sbx_cg_swept_ms = sbx_cg_now_ms();
     }
     char path[PATH_MAX];
     for (int tries = 0;; tries++) {
@@ -584,7 +529,7 @@ enum err_code sbx_cg_make(struct sbx_cg *cg, long memory_bytes, long procs, stru
 
 bool sbx_cg_required(void)
 {
-    return sbx_cg_mode == SBX_CG_REQUIRE || sbx_cg_mode == SBX_CG_PATH;
+    return sbx_cg_mode == CONFIG_CGROUP_REQUIRE || sbx_cg_mode == CONFIG_CGROUP_PATH;
 }
 
 void sbx_cg_kill(const struct sbx_cg *cg)
@@ -599,13 +544,6 @@ bool sbx_cg_oom_killed(const struct sbx_cg *cg)
     if (cg->dirfd < 0 || !sbx_cg_read(cg->dirfd, "memory.events", ev, sizeof(ev)))
         return false;
     return sbx_cg_key(ev, "oom_kill") > 0 || sbx_cg_key(ev, "oom_group_kill") > 0;
-}
-
-static double sbx_cg_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 void sbx_cg_remove(struct sbx_cg *cg)

@@ -31,7 +31,7 @@
  * processes, to make the sandboxes in (implies "require").
  *
  * Process-wide state, not thread-safe. Probe in the main process before it
- * forks workers (sbx_cg_probe); children inherit the result.
+ * forks workers (sbx_cg_check); children inherit the result.
  */
 #pragma once
 
@@ -39,18 +39,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "err.h"
-
-enum sbx_cg_mode {
-    SBX_CG_AUTO = 0,
-    SBX_CG_OFF,
-    SBX_CG_REQUIRE,
-    SBX_CG_PATH,
-};
 
 /* What the probe found. */
 struct sbx_cg_state {
-    enum sbx_cg_mode mode;
+    enum config_cgroup mode;
     bool usable;         /* sandboxes get a cgroup of their own */
     bool memory;         /* memory controller enabled for them */
     bool pids;           /* pids controller enabled for them */
@@ -58,19 +52,16 @@ struct sbx_cg_state {
     char why[512];       /* why not usable, or which controller is missing */
 };
 
-/* Parse a mode ("auto", "off", "require" or an absolute path); path gets
- * the path (size n). false on anything else. */
-bool sbx_cg_mode_parse(const char *s, enum sbx_cg_mode *mode, char *path, size_t n);
+/* Set the mode (config 'cgroup'; path for CONFIG_CGROUP_PATH): probed at
+ * the next use, when it changed. */
+void sbx_cg_configure(enum config_cgroup mode, const char *path);
 
-/* Set the mode (probed at the next use, when it changed). */
-void sbx_cg_configure(enum sbx_cg_mode mode, const char *path);
+/* Probe the host now (unless it was, for this mode) and check the mode's
+ * demand: E_SANDBOX when it requires the layer and the host cannot give it
+ * (the message says why); E_OK otherwise, usable or not. */
+enum err_code sbx_cg_check(struct err *err);
 
-/* Set the mode and probe the host (again when the mode or path changed).
- * E_SANDBOX when the mode requires the layer and it cannot be had (the
- * message says why); E_OK otherwise, usable or not. */
-enum err_code sbx_cg_probe(enum sbx_cg_mode mode, const char *path, struct err *err);
-
-/* The probe's result (probing in "auto" mode first if nobody has). */
+/* The probe's result (probing for the configured mode first if needed). */
 const struct sbx_cg_state *sbx_cg_state(void);
 
 /* One sandbox's cgroup; dirfd -1 when it has none. */

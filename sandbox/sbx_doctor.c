@@ -50,7 +50,8 @@ static void sbx_doctor_probe(struct sbx_doctor_layer *l, const struct config *cf
     struct sbx_outcome oc;
     struct err err;
     config_defaults(&cfg);
-    snprintf(cfg.cgroup, sizeof(cfg.cgroup), "%s", cfg_in->cgroup);
+    cfg.cgroup = cfg_in->cgroup;
+    snprintf(cfg.cgroup_path, sizeof(cfg.cgroup_path), "%s", cfg_in->cgroup_path);
     sbx_opts_from_config(&o, &cfg, scratch);
     o.wall_ms = SBX_DOCTOR_WALL_MS;
     o.layers = l->bits;
@@ -126,7 +127,10 @@ json_t *sbx_doctor_json(const struct sbx_doctor_report *r)
     json_object_set_new(o, "seccomp", json_boolean(r->seccomp));
     json_object_set_new(o, "cgroupVersion", json_integer(r->cgroup_version));
     const struct sbx_cg_state *cg = &r->cgroup;
-    static const char *const modes[] = {"auto", "off", "require", "path"};
+    static const char *const modes[] = {[CONFIG_CGROUP_AUTO] = "auto",
+                                        [CONFIG_CGROUP_OFF] = "off",
+                                        [CONFIG_CGROUP_REQUIRE] = "require",
+                                        [CONFIG_CGROUP_PATH] = "path"};
     json_t *cgo = json_pack("{s:s, s:b, s:b, s:b}", "mode", modes[cg->mode], "inUse", cg->usable,
                             "memory", cg->memory, "pids", cg->pids);
     if (cgo && cg->usable)

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/types.h>
 
 enum sbx_step {
     SBX_STEP_NONE = 0,
@@ -57,6 +58,11 @@ struct sbx_status_rec {
     int32_t err;
     int32_t wstatus;
 };
+
+/* fork() into new namespaces (clone flags) at once, and into the cgroup of
+ * cgroup_fd when >= 0 (clone3 CLONE_INTO_CGROUP): the child goes on from
+ * here on a copy of the caller's memory; -1 with errno on failure. */
+pid_t sbx_clone(unsigned long flags, int cgroup_fd);
 
 /* The uid/gid the worker runs as inside its user namespace. */
 #define SBX_INSIDE_ID 1000

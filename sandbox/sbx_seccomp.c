@@ -300,9 +300,9 @@ static int sbx_seccomp_arg_rules(scmp_filter_ctx ctx)
      * whose low 32 bits differ from TIOCSTI in at least one bit. */
     for (int i = 0; i < 32; i++) {
         scmp_datum_t bit = (scmp_datum_t)1 << i;
-        if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                                  SCMP_A1(SCMP_CMP_MASKED_EQ, bit, ~(scmp_datum_t)TIOCSTI & bit))) <
-            0)
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                             SCMP_A1(SCMP_CMP_MASKED_EQ, bit, ~(scmp_datum_t)TIOCSTI & bit));
+        if (r < 0)
             return r;
     }
     return 0;

@@ -127,8 +127,6 @@ static struct sbx_cg sbx_lingering_cg = SBX_CG_NONE; /* its cgroup */
 static uid_t sbx_chown_uid;
 static gid_t sbx_chown_gid;
 
-static void sbx_config_cgroup(const struct config *cfg);
-
 void sbx_opts_from_config(struct sbx_opts *o, const struct config *cfg, const char *scratch)
 {
     memset(o, 0, sizeof(*o));
@@ -141,26 +139,13 @@ void sbx_opts_from_config(struct sbx_opts *o, const struct config *cfg, const ch
     o->result_cap = (size_t)cfg->return_bytes;
     o->layers = SBX_L_ALL;
     o->ro_binds = NULL;
-    sbx_config_cgroup(cfg);
-}
-
-/* The cgroup mode of cfg (checked by config: a bad one means "auto"). */
-static void sbx_config_cgroup(const struct config *cfg)
-{
-    enum sbx_cg_mode mode = SBX_CG_AUTO;
-    char path[PATH_MAX] = "";
-    if (!sbx_cg_mode_parse(cfg->cgroup, &mode, path, sizeof(path)))
-        mode = SBX_CG_AUTO;
-    sbx_cg_configure(mode, path);
+    sbx_cg_configure(cfg->cgroup, cfg->cgroup_path);
 }
 
 enum err_code sbx_host_init(const struct config *cfg, struct err *err)
 {
-    enum sbx_cg_mode mode = SBX_CG_AUTO;
-    char path[PATH_MAX] = "";
-    if (!sbx_cg_mode_parse(cfg->cgroup, &mode, path, sizeof(path)))
-        return err_set(err, E_INVALID, "bad 'cgroup' setting '%s'", cfg->cgroup);
-    return sbx_cg_probe(mode, path, err);
+    sbx_cg_configure(cfg->cgroup, cfg->cgroup_path);
+    return sbx_cg_check(err);
 }
 
 void sbx_outcome_release(struct sbx_outcome *outcome)
@@ -439,7 +424,7 @@ static _Noreturn void sbx_child(const struct sbx_ctx *c, int death_r)
  * address space instead of a chain of them. glibc's fork handlers do not
  * run; the child is single-threaded and re-initialises what it uses
  * (CPython: PyOS_AfterFork_Child). */
-static pid_t sbx_clone(unsigned long flags, int cgroup_fd)
+pid_t sbx_clone(unsigned long flags, int cgroup_fd)
 {
     if (cgroup_fd >= 0) {
         /* Straight into W's cgroup: nothing of W ever runs outside it. */
@@ -755,10 +740,17 @@ static bool sbx_exited(pid_t pid)
     return si.si_pid == pid;
 }
 
-static void sbx_kill_tree(const struct sbx_ctx *c, pid_t pid)
+/* W and its process group. */
+static void sbx_kill_w(pid_t pid)
 {
     kill(pid, SIGKILL);
     kill(-pid, SIGKILL);
+}
+
+/* W, its group, and whatever else is in its cgroup. */
+static void sbx_kill_tree(const struct sbx_ctx *c, pid_t pid)
+{
+    sbx_kill_w(pid);
     sbx_cg_kill(&c->cg);
 }
 
@@ -955,8 +947,7 @@ static enum err_code sbx_watch(struct sbx_ctx *c, pid_t *pid_io, double t0, long
     if (done) {
         /* W and its group only: the cgroup's kill would take whatever else
          * is there too, and the check below must see it. */
-        kill(pid, SIGKILL);
-        kill(-pid, SIGKILL);
+        sbx_kill_w(pid);
         if (sbx_alone_seen(pid)) {
             /* Everything W wrote is in: it may exit (and be reaped) later. */
             sbx_reap_lingering();

@@ -25,21 +25,22 @@ struct cli_verb {
     const char *name;
     cli_verb_fn fn;
     const char *summary;
+    bool forks; /* runs workers: probes the sandbox host before it forks them */
 };
 
 /* Sorted by name. */
 static const struct cli_verb cli_verbs[] = {
     {"analyze", cli_analyze, "statistics and a report of a table file (processFile analyze)"},
-    {"batch", cli_batch, "run many files or a JSON Lines file of requests in parallel"},
+    {"batch", cli_batch, "run many files or a JSON Lines file of requests in parallel", true},
     {"doctor", cli_doctor, "check which sandbox layers work on this host (--json)"},
     {"exec", cli_exec, "run Python code on files in the sandbox (executeCode)"},
     {"files", cli_files, "list, get or remove stored files (files list|get|rm)"},
     {"gc", cli_gc, "remove expired files and leftovers from the store"},
-    {"mcp", cli_mcp, "Model Context Protocol server over stdio (both actions as tools)"},
+    {"mcp", cli_mcp, "Model Context Protocol server over stdio (both actions as tools)", true},
     {"parse-excel", cli_parse_excel, "every sheet of an .xlsx to CSV/JSON files"},
     {"run", cli_run, "run one JSON request (file or '-') and print the JSON response"},
     {"schema", cli_schema, "the tool definitions as JSON Schema (mcp, openai, anthropic)"},
-    {"serve", cli_serve, "HTTP API: actions, file download, health, metrics (API keys)"},
+    {"serve", cli_serve, "HTTP API: actions, file download, health, metrics (API keys)", true},
     {"transform", cli_transform, "select/filter/derive/sort/group steps over a table file"},
 };
 
@@ -203,11 +204,11 @@ int cli_main(int argc, char **argv)
     /* Servers probe the host's sandbox layers (cgroups) once, in the main
      * process, before they fork workers; a required layer that is missing
      * is a configuration error. */
-    bool server = !strcmp(v->name, "serve") || !strcmp(v->name, "mcp") || !strcmp(v->name, "batch");
-    for (int i = 2; server && i < argc; i++)
+    bool probe = v->forks;
+    for (int i = 2; probe && i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-            server = false;
-    if (server && sbx_host_init(&cfg, &err)) {
+            probe = false;
+    if (probe && sbx_host_init(&cfg, &err)) {
         fprintf(stderr, "kiln: configuration error: %s\n", err.msg);
         return CLI_USAGE;
     }

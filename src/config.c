@@ -48,20 +48,29 @@ void config_defaults(struct config *cfg)
     cfg->max_redirects = LIM_REDIRECTS;
     cfg->serve_queue = -1;
     cfg->serve_metrics_public = -1;
-    snprintf(cfg->cgroup, sizeof(cfg->cgroup), "auto");
+    cfg->cgroup = CONFIG_CGROUP_AUTO;
 }
 
 /* "auto", "off", "require" or an absolute path. */
 static enum err_code config_set_cgroup(struct config *cfg, const char *v, const char *src,
                                        struct err *err)
 {
-    bool word = !strcmp(v, "auto") || !strcmp(v, "off") || !strcmp(v, "require");
-    if (!word && (v[0] != '/' || strlen(v) >= sizeof(cfg->cgroup)))
+    static const char *const words[] = {[CONFIG_CGROUP_AUTO] = "auto",
+                                        [CONFIG_CGROUP_OFF] = "off",
+                                        [CONFIG_CGROUP_REQUIRE] = "require"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (!strcmp(v, words[i])) {
+            cfg->cgroup = (enum config_cgroup)i;
+            cfg->cgroup_path[0] = '\0';
+            return E_OK;
+        }
+    if (v[0] != '/' || strlen(v) >= sizeof(cfg->cgroup_path))
         return err_set(err, E_INVALID,
                        "%s: 'cgroup' must be \"auto\", \"off\", \"require\" or the absolute "
                        "path of a delegated cgroup v2 directory",
                        src);
-    snprintf(cfg->cgroup, sizeof(cfg->cgroup), "%s", v);
+    cfg->cgroup = CONFIG_CGROUP_PATH;
+    snprintf(cfg->cgroup_path, sizeof(cfg->cgroup_path), "%s", v);
     return E_OK;
 }
 

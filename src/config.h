@@ -24,6 +24,14 @@ struct config_allow {
 
 #define CONFIG_LISTEN_MAX 128
 
+/* Config 'cgroup': "auto", "off", "require", or a delegated directory. */
+enum config_cgroup {
+    CONFIG_CGROUP_AUTO = 0,
+    CONFIG_CGROUP_OFF,
+    CONFIG_CGROUP_REQUIRE,
+    CONFIG_CGROUP_PATH,
+};
+
 struct config {
     char store_dir[CONFIG_PATH_MAX];   /* root of the TTL store */
     char scratch_dir[CONFIG_PATH_MAX]; /* parent of per-action scratch dirs */
@@ -32,16 +40,15 @@ struct config {
     long ttl_session_s;
     long session_quota_bytes;
     long session_quota_files;
-    long wall_ms;      /* wall time per action */
-    long input_bytes;  /* one input file */
-    long output_bytes; /* all output files of one action */
-    long memory_bytes; /* sandboxed work */
-    long stdio_bytes;  /* captured stdout / stderr each */
-    long return_bytes; /* serialised returnValue */
-    long procs;        /* processes/threads in the sandbox */
-    /* Sandbox cgroups: "auto", "off", "require" or a delegated cgroup v2
-     * directory (see sandbox/sbx_cgroup.h). */
-    char cgroup[CONFIG_PATH_MAX];
+    long wall_ms;                      /* wall time per action */
+    long input_bytes;                  /* one input file */
+    long output_bytes;                 /* all output files of one action */
+    long memory_bytes;                 /* sandboxed work */
+    long stdio_bytes;                  /* captured stdout / stderr each */
+    long return_bytes;                 /* serialised returnValue */
+    long procs;                        /* processes/threads in the sandbox */
+    enum config_cgroup cgroup;         /* sandbox cgroups (sandbox/sbx_cgroup.h) */
+    char cgroup_path[CONFIG_PATH_MAX]; /* the directory of CONFIG_CGROUP_PATH */
     long fetch_connect_ms;
     long fetch_total_ms;
     int max_redirects;

@@ -748,7 +748,7 @@ static void t_sbx_cgroup_required(void)
     struct sbx_outcome oc;
     struct err err;
     config_defaults(&cfg);
-    snprintf(cfg.cgroup, sizeof(cfg.cgroup), "require");
+    cfg.cgroup = CONFIG_CGROUP_REQUIRE;
     sbx_opts_from_config(&o, &cfg, t_tmpdir());
     enum err_code rc = sbx_run(&o, t_fn_echo, NULL, &oc, &err);
     const struct sbx_cg_state *st = sbx_cg_state();
@@ -761,14 +761,15 @@ static void t_sbx_cgroup_required(void)
     if (rc == E_OK)
         sbx_outcome_release(&oc);
     /* A path that is no cgroup v2 directory. */
-    snprintf(cfg.cgroup, sizeof(cfg.cgroup), "%s", t_tmpdir());
+    cfg.cgroup = CONFIG_CGROUP_PATH;
+    snprintf(cfg.cgroup_path, sizeof(cfg.cgroup_path), "%s", t_tmpdir());
     sbx_opts_from_config(&o, &cfg, t_tmpdir());
     rc = sbx_run(&o, t_fn_echo, NULL, &oc, &err);
     T_EXPECT_INT(rc, E_SANDBOX);
     T_EXPECT(strstr(err.msg, "is not a cgroup v2 directory") != NULL);
     if (rc == E_OK)
         sbx_outcome_release(&oc);
-    sbx_cg_configure(SBX_CG_AUTO, NULL);
+    sbx_cg_configure(CONFIG_CGROUP_AUTO, NULL);
 }
 
 /* A killed kiln's sandbox cgroup is removed by the next probe. */
@@ -788,8 +789,8 @@ static void t_sbx_cgroup_sweep(void)
     snprintf(mine, sizeof(mine), "%s/sbx-%d-999999", st->base, (int)getpid());
     T_ASSERT(mkdir(path, 0755) == 0);
     T_ASSERT(mkdir(mine, 0755) == 0);
-    sbx_cg_configure(SBX_CG_OFF, NULL);
-    sbx_cg_configure(SBX_CG_AUTO, NULL);
+    sbx_cg_configure(CONFIG_CGROUP_OFF, NULL);
+    sbx_cg_configure(CONFIG_CGROUP_AUTO, NULL);
     st = sbx_cg_state();
     T_EXPECT(st->usable);
     T_EXPECT(access(path, F_OK) != 0);

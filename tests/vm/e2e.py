@@ -10,12 +10,13 @@ a standby sandbox made before the call, and back-to-back calls), and that no
 sandbox cgroup is left. Prints one "VM PASS name" / "VM FAIL name" a case."""
 import json
 import os
-import select
 import subprocess
 import sys
 import time
 
 KILN = "/work/kiln"
+os.environ["KILN_BIN"] = KILN
+import warm  # noqa: E402  (bench/warm.py, copied beside this file)
 BASE = "/sys/fs/cgroup/kiln"
 TREE = """
 import os
@@ -49,43 +50,19 @@ def exec_cold(**kw):
     return json.loads(p.stdout)
 
 
-class Mcp:
+class Mcp(warm.Mcp):
+    """bench/warm.py's client, with the MCP handshake."""
+
     def __init__(self, **kw):
-        self.p = subprocess.Popen([KILN, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, env=env(**kw))
-        self.buf = b""
-        self.n = 0
+        super().__init__(env(**kw))
         self.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
                                     "clientInfo": {"name": "vm", "version": "1"}})
-        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-
-    def send(self, msg):
-        self.p.stdin.write(json.dumps(msg).encode() + b"\n")
+        self.p.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
         self.p.stdin.flush()
-
-    def request(self, method, params):
-        self.n += 1
-        self.send({"jsonrpc": "2.0", "id": self.n, "method": method, "params": params})
-        end = time.time() + 120
-        while True:
-            while b"\n" not in self.buf:
-                r, _, _ = select.select([self.p.stdout], [], [], max(0.1, end - time.time()))
-                chunk = os.read(self.p.stdout.fileno(), 1 << 20) if r else b""
-                if not chunk:
-                    raise AssertionError("no answer from kiln mcp")
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\n", 1)
-            m = json.loads(line)
-            if m.get("id") == self.n:
-                return m
 
     def run(self, code):
         r = self.request("tools/call", {"name": "executeCode", "arguments": {"code": code}})
         return r["result"]["structuredContent"]
-
-    def close(self):
-        self.p.stdin.close()
-        self.p.wait(30)
 
 
 def code_of(env_):

@@ -57,6 +57,7 @@ cp "$BB" "$R/work/busybox"
 cp "$RUN" "$R/work/run"
 cp "$KILN" "$R/work/kiln"
 cp "$ROOT/tests/vm/e2e.py" "$R/work/e2e.py"
+cp "$ROOT/bench/warm.py" "$R/work/warm.py"
 ${CC:-cc} -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$R/work/vmhelper" "$ROOT/tests/vm/vmhelper.c"
 # virtio and 9p, to mount the host's / read-only: the VM runs on the host's
 # own /usr (libraries, Debian's python3 and pandas) and /etc.
