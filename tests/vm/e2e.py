@@ -61,7 +61,9 @@ class Mcp(warm.Mcp):
         self.p.stdin.flush()
 
     def run(self, code):
-        r = self.request("tools/call", {"name": "executeCode", "arguments": {"code": code}})
+        # The first call waits for the warm-up, slow under emulation.
+        r = self.request("tools/call", {"name": "executeCode", "arguments": {"code": code}},
+                         timeout=600)
         return r["result"]["structuredContent"]
 
 

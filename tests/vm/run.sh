@@ -172,7 +172,7 @@ grep -q 'holds processes' /tmp/d7.txt && grep -q '"all": *{ *"ok": *false' /tmp/
     ok "path with processes refused" || { cat /tmp/d7.txt; bad "path with processes refused"; }
 
 # 8. executeCode end to end, cold and warm (tests/vm/e2e.py), kiln in the root
-/usr/bin/python3 /work/e2e.py
+/usr/bin/python3 /work/e2e.py || bad "e2e.py ended with an error"
 echo "VM END"
 poweroff -f
 EOF
