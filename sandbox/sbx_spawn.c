@@ -195,13 +195,30 @@ static bool sbx_step_nnp(void)
     return prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) == 0;
 }
 
-/* Empty the bounding and ambient sets (needs CAP_SETPCAP, so before setuid). */
+/* True when this process holds no capability (its permitted set is empty):
+ * a user other than root, outside a user namespace of its own. */
+static bool sbx_caps_none(void)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof(data));
+    return syscall(SYS_capget, &hdr, data) == 0 && !data[0].permitted && !data[1].permitted;
+}
+
+/* Empty the bounding and ambient sets (needs CAP_SETPCAP, so before setuid).
+ * A process without any capability cannot change its bounding set, and
+ * needs not: with no_new_privs set first, no exec grants it one (file
+ * capabilities and set-user-ID bits are ignored), so the bounding set can
+ * add nothing. */
 static bool sbx_step_bounding(void)
 {
     for (int cap = 0; cap <= 63; cap++) {
         if (prctl(PR_CAPBSET_DROP, (long)cap, 0L, 0L, 0L) != 0) {
             if (errno == EINVAL)
                 break; /* past the last capability the kernel knows */
+            if (errno == EPERM && prctl(PR_GET_NO_NEW_PRIVS, 0L, 0L, 0L, 0L) == 1 &&
+                sbx_caps_none())
+                break;
             return false;
         }
     }
