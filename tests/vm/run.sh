@@ -17,6 +17,9 @@
 #   - cgroups kiln must leave alone: one nobody delegated, one shared with
 #     another process (where "require" refuses to serve), a given directory
 #     that holds a process;
+#   - kiln as a user other than root in a cgroup delegated to it (owned by
+#     it): doctor with "require", and a process tree over memory.max (which
+#     runs with the cgroup off);
 #   - executeCode end to end (tests/vm/e2e.py): a process tree over the
 #     memory limit ends with MEMORY_LIMIT cold, warm from a standby sandbox
 #     and back to back, and runs with the cgroup off.
@@ -171,7 +174,51 @@ kill $!
 grep -q 'holds processes' /tmp/d7.txt && grep -q '"all": *{ *"ok": *false' /tmp/d7.txt &&
     ok "path with processes refused" || { cat /tmp/d7.txt; bad "path with processes refused"; }
 
-# 8. executeCode end to end, cold and warm (tests/vm/e2e.py), kiln in the root
+# 8. kiln as a user other than root (nobody), alone in a cgroup delegated to
+#    it as systemd delegates to a user's service (the directory, cgroup.procs,
+#    cgroup.threads and cgroup.subtree_control are its own): it moves into
+#    kiln-main, makes the sandbox cgroups beside it, and a process tree over
+#    memory.max ends with MEMORY_LIMIT there
+mkdir $CG/user /tmp/nobody
+chown 65534:65534 /tmp/nobody $CG/user $CG/user/cgroup.procs $CG/user/cgroup.threads \
+    $CG/user/cgroup.subtree_control
+cat >/tmp/tree.py <<'TREE'
+import os
+kids = []
+for i in range(4):
+    pid = os.fork()
+    if pid == 0:
+        b = bytearray(100 << 20)
+        for k in range(0, len(b), 4096):
+            b[k] = 1
+        import time
+        time.sleep(2)
+        os._exit(0)
+    kids.append(pid)
+print("children failed:", sum(1 for p in kids if os.waitpid(p, 0)[1] != 0))
+TREE
+# (a kiln started again finds its old leaf kiln-main: it goes back in there)
+asnobody() {
+    d=$CG/user
+    test -d $d/kiln-main && d=$d/kiln-main
+    sh -c "echo \$\$ >$d/cgroup.procs; HOME=/tmp/nobody TMPDIR=/tmp/nobody \
+        KILN_STORE_DIR=/tmp/nobody/store KILN_MEMORY_BYTES=$((256 << 20)) exec \
+        /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/env $*"
+}
+asnobody KILN_CGROUP=require ./kiln doctor --json >/tmp/d8.txt 2>&1
+full /tmp/d8.txt $CG/user && test -d $CG/user/kiln-main && clean $CG/user &&
+    ok "require, cgroup delegated to a user other than root" ||
+    { cat /tmp/d8.txt; bad "require, cgroup delegated to a user other than root"; }
+asnobody ./kiln exec --json /tmp/tree.py >/tmp/d9.txt 2>&1
+grep -q '"code": *"MEMORY_LIMIT"' /tmp/d9.txt && ! grep -q 'children failed' /tmp/d9.txt &&
+    clean $CG/user &&
+    ok "not root: tree over memory.max is MEMORY_LIMIT" ||
+    { cat /tmp/d9.txt; bad "not root: tree over memory.max is MEMORY_LIMIT"; }
+asnobody KILN_CGROUP=off ./kiln exec --json /tmp/tree.py >/tmp/d10.txt 2>&1
+grep -q 'children failed: 0' /tmp/d10.txt && ok "not root: same tree without the cgroup runs" ||
+    { cat /tmp/d10.txt; bad "not root: same tree without the cgroup runs"; }
+
+# 9. executeCode end to end, cold and warm (tests/vm/e2e.py), kiln in the root
 /usr/bin/python3 /work/e2e.py || bad "e2e.py ended with an error"
 echo "VM END"
 poweroff -f
