@@ -18,22 +18,8 @@ KILN = "/work/kiln"
 os.environ["KILN_BIN"] = KILN
 import warm  # noqa: E402  (bench/warm.py, copied beside this file)
 BASE = "/sys/fs/cgroup/kiln"
-TREE = """
-import os
-kids = []
-for i in range(4):
-    pid = os.fork()
-    if pid == 0:
-        b = bytearray(100 << 20)
-        for k in range(0, len(b), 4096):
-            b[k] = 1
-        import time
-        time.sleep(2)
-        os._exit(0)
-    kids.append(pid)
-bad = sum(1 for p in kids if os.waitpid(p, 0)[1] != 0)
-print("children failed:", bad)
-"""
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "tree.py")) as f:
+    TREE = f.read()  # tests/vm/tree.py, copied beside this file
 
 
 def env(**kw):

@@ -61,6 +61,7 @@ cp "$RUN" "$R/work/run"
 cp "$KILN" "$R/work/kiln"
 cp "$ROOT/tests/vm/e2e.py" "$R/work/e2e.py"
 cp "$ROOT/bench/warm.py" "$R/work/warm.py"
+cp "$ROOT/tests/vm/tree.py" "$R/work/tree.py"
 ${CC:-cc} -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$R/work/vmhelper" "$ROOT/tests/vm/vmhelper.c"
 # virtio and 9p, to mount the host's / read-only: the VM runs on the host's
 # own /usr (libraries, Debian's python3 and pandas) and /etc.
@@ -178,25 +179,10 @@ grep -q 'holds processes' /tmp/d7.txt && grep -q '"all": *{ *"ok": *false' /tmp/
 #    it as systemd delegates to a user's service (the directory, cgroup.procs,
 #    cgroup.threads and cgroup.subtree_control are its own): it moves into
 #    kiln-main, makes the sandbox cgroups beside it, and a process tree over
-#    memory.max ends with MEMORY_LIMIT there
+#    memory.max (tests/vm/tree.py) ends with MEMORY_LIMIT there
 mkdir $CG/user /tmp/nobody
 chown 65534:65534 /tmp/nobody $CG/user $CG/user/cgroup.procs $CG/user/cgroup.threads \
     $CG/user/cgroup.subtree_control
-cat >/tmp/tree.py <<'TREE'
-import os
-kids = []
-for i in range(4):
-    pid = os.fork()
-    if pid == 0:
-        b = bytearray(100 << 20)
-        for k in range(0, len(b), 4096):
-            b[k] = 1
-        import time
-        time.sleep(2)
-        os._exit(0)
-    kids.append(pid)
-print("children failed:", sum(1 for p in kids if os.waitpid(p, 0)[1] != 0))
-TREE
 # (a kiln started again finds its old leaf kiln-main: it goes back in there)
 asnobody() {
     d=$CG/user
@@ -209,12 +195,12 @@ asnobody KILN_CGROUP=require ./kiln doctor --json >/tmp/d8.txt 2>&1
 full /tmp/d8.txt $CG/user && test -d $CG/user/kiln-main && clean $CG/user &&
     ok "require, cgroup delegated to a user other than root" ||
     { cat /tmp/d8.txt; bad "require, cgroup delegated to a user other than root"; }
-asnobody ./kiln exec --json /tmp/tree.py >/tmp/d9.txt 2>&1
+asnobody ./kiln exec --json /work/tree.py >/tmp/d9.txt 2>&1
 grep -q '"code": *"MEMORY_LIMIT"' /tmp/d9.txt && ! grep -q 'children failed' /tmp/d9.txt &&
     clean $CG/user &&
     ok "not root: tree over memory.max is MEMORY_LIMIT" ||
     { cat /tmp/d9.txt; bad "not root: tree over memory.max is MEMORY_LIMIT"; }
-asnobody KILN_CGROUP=off ./kiln exec --json /tmp/tree.py >/tmp/d10.txt 2>&1
+asnobody KILN_CGROUP=off ./kiln exec --json /work/tree.py >/tmp/d10.txt 2>&1
 grep -q 'children failed: 0' /tmp/d10.txt && ok "not root: same tree without the cgroup runs" ||
     { cat /tmp/d10.txt; bad "not root: same tree without the cgroup runs"; }
 
