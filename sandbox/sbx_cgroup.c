@@ -187,13 +187,6 @@ static void sbx_cg_enable(const char *dir)
     close(fd);
 }
 
-static double sbx_cg_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Whether cgroup dir dfd holds no process but pid (none at all for 0). */
 static bool sbx_cg_holds_only(int dfd, pid_t pid)
 {
@@ -325,6 +318,17 @@ static void sbx_cg_run_probe(struct sbx_cg_state *st)
             snprintf(st->why, sizeof(st->why), "'%s' is not a cgroup v2 directory", st->base);
             return;
         }
+        /* Controllers go only to a cgroup without processes. */
+        int bfd = open(st->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        bool empty = bfd >= 0 && sbx_cg_holds_only(bfd, 0);
+        if (bfd >= 0)
+            close(bfd);
+        if (!empty) {
+            snprintf(st->why, sizeof(st->why),
+                     "'%s' holds processes (a directory for the sandboxes must hold none)",
+                     st->base);
+            return;
+        }
     } else {
         if (!sbx_cg_own_dir(st, dir, sizeof(dir), rel, sizeof(rel)))
             return;
@@ -359,19 +363,6 @@ static void sbx_cg_run_probe(struct sbx_cg_state *st)
             if (!sbx_cg_leave_own(st, dir))
                 return;
             snprintf(st->base, sizeof(st->base), "%s", dir);
-        }
-    }
-    if (st->mode == CONFIG_CGROUP_PATH) {
-        /* Controllers go only to a cgroup without processes. */
-        int bfd = open(st->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        bool empty = bfd >= 0 && sbx_cg_holds_only(bfd, 0);
-        if (bfd >= 0)
-            close(bfd);
-        if (!empty) {
-            snprintf(st->why, sizeof(st->why),
-                     "'%s' holds processes (a directory for the sandboxes must hold none)",
-                     st->base);
-            return;
         }
     }
     sbx_cg_enable(st->base);
@@ -420,7 +411,7 @@ static void sbx_cg_run_probe(struct sbx_cg_state *st)
                  v1 ? "the host binds them to cgroup v1 hierarchies" : "not delegated to kiln");
     }
     sbx_cg_sweep(st->base);
-    sbx_cg_swept_ms = sbx_cg_now_ms();
+    sbx_cg_swept_ms = sbx_now_ms();
 }
 
 void sbx_cg_configure(enum config_cgroup mode, const char *path)
@@ -436,8 +427,7 @@ void sbx_cg_configure(enum config_cgroup mode, const char *path)
 /* E_SANDBOX when the mode requires what the probe did not find. */
 static enum err_code sbx_cg_need(const struct sbx_cg_state *st, struct err *err)
 {
-    bool need = st->mode == CONFIG_CGROUP_REQUIRE || st->mode == CONFIG_CGROUP_PATH;
-    if (need && !(st->usable && st->memory && st->pids))
+    if (sbx_cg_required() && !(st->usable && st->memory && st->pids))
         return err_set(err, E_SANDBOX, "cgroup v2 limits are required (config 'cgroup') but: %s",
                        st->why);
     return E_OK;
@@ -470,9 +460,9 @@ enum err_code sbx_cg_make(struct sbx_cg *cg, long memory_bytes, long procs, stru
     if (!st->usable)
         return E_OK;
     /* Those of workers killed meanwhile (a server's cancelled calls). */
-    if (sbx_cg_now_ms() - sbx_cg_swept_ms >= SBX_CG_SWEEP_S * 1000.0) {
+    if (sbx_now_ms() - sbx_cg_swept_ms >= SBX_CG_SWEEP_S * 1000.0) {
         sbx_cg_sweep(st->base);
-        sbx_cg_swept_ms = sbx_cg_now_ms();
+        sbx_cg_swept_ms = sbx_now_ms();
     }
     char path[PATH_MAX];
     for (int tries = 0;; tries++) {
@@ -560,8 +550,8 @@ void sbx_cg_remove(struct sbx_cg *cg)
         if (!killed) {
             sbx_cg_kill(cg);
             killed = true;
-            until = sbx_cg_now_ms() + SBX_CG_EMPTY_WAIT_MS;
-        } else if (sbx_cg_now_ms() > until) {
+            until = sbx_now_ms() + SBX_CG_EMPTY_WAIT_MS;
+        } else if (sbx_now_ms() > until) {
             log_warn("sandbox cgroup '%s' did not empty; left for the next sweep", path);
             break;
         }

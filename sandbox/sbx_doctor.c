@@ -127,12 +127,8 @@ json_t *sbx_doctor_json(const struct sbx_doctor_report *r)
     json_object_set_new(o, "seccomp", json_boolean(r->seccomp));
     json_object_set_new(o, "cgroupVersion", json_integer(r->cgroup_version));
     const struct sbx_cg_state *cg = &r->cgroup;
-    static const char *const modes[] = {[CONFIG_CGROUP_AUTO] = "auto",
-                                        [CONFIG_CGROUP_OFF] = "off",
-                                        [CONFIG_CGROUP_REQUIRE] = "require",
-                                        [CONFIG_CGROUP_PATH] = "path"};
-    json_t *cgo = json_pack("{s:s, s:b, s:b, s:b}", "mode", modes[cg->mode], "inUse", cg->usable,
-                            "memory", cg->memory, "pids", cg->pids);
+    json_t *cgo = json_pack("{s:s, s:b, s:b, s:b}", "mode", config_cgroup_name(cg->mode), "inUse",
+                            cg->usable, "memory", cg->memory, "pids", cg->pids);
     if (cgo && cg->usable)
         json_object_set_new(cgo, "dir", json_string(cg->base));
     if (cgo && cg->why[0])

@@ -64,6 +64,9 @@ struct sbx_status_rec {
  * here on a copy of the caller's memory; -1 with errno on failure. */
 pid_t sbx_clone(unsigned long flags, int cgroup_fd);
 
+/* CLOCK_MONOTONIC in milliseconds. */
+double sbx_now_ms(void);
+
 /* The uid/gid the worker runs as inside its user namespace. */
 #define SBX_INSIDE_ID 1000
 /* Host uid/gid the sandbox maps to when kiln runs as root. */

@@ -459,7 +459,7 @@ pid_t sbx_clone(unsigned long flags, int cgroup_fd)
 
 /* ---- parent side -------------------------------------------------------- */
 
-static double sbx_now_ms(void)
+double sbx_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -51,16 +51,22 @@ void config_defaults(struct config *cfg)
     cfg->cgroup = CONFIG_CGROUP_AUTO;
 }
 
+const char *config_cgroup_name(enum config_cgroup mode)
+{
+    static const char *const names[] = {[CONFIG_CGROUP_AUTO] = "auto",
+                                        [CONFIG_CGROUP_OFF] = "off",
+                                        [CONFIG_CGROUP_REQUIRE] = "require",
+                                        [CONFIG_CGROUP_PATH] = "path"};
+    return names[mode];
+}
+
 /* "auto", "off", "require" or an absolute path. */
 static enum err_code config_set_cgroup(struct config *cfg, const char *v, const char *src,
                                        struct err *err)
 {
-    static const char *const words[] = {[CONFIG_CGROUP_AUTO] = "auto",
-                                        [CONFIG_CGROUP_OFF] = "off",
-                                        [CONFIG_CGROUP_REQUIRE] = "require"};
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (!strcmp(v, words[i])) {
-            cfg->cgroup = (enum config_cgroup)i;
+    for (int m = CONFIG_CGROUP_AUTO; m < CONFIG_CGROUP_PATH; m++)
+        if (!strcmp(v, config_cgroup_name((enum config_cgroup)m))) {
+            cfg->cgroup = (enum config_cgroup)m;
             cfg->cgroup_path[0] = '\0';
             return E_OK;
         }

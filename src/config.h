@@ -66,6 +66,9 @@ struct config {
 
 /* Fill cfg with the built-in defaults (no file, no environment). */
 void config_defaults(struct config *cfg);
+/* The config word of a cgroup mode ("auto", "off", "require"; "path" for a
+ * directory). */
+const char *config_cgroup_name(enum config_cgroup mode);
 /* Defaults, then the config file, then the environment. E_INVALID on a bad
  * file or value (the message names the key and the source). */
 enum err_code config_load(struct config *cfg, struct err *err);

@@ -620,6 +620,22 @@ static int t_fn_cgroup(void *arg, int rfd)
     return 0;
 }
 
+/* Run t_fn_cgroup with layers while a thread watches base; whether one of
+ * this process's sandbox cgroups there was seen holding a process. */
+static bool t_cg_run_watched(const char *base, unsigned layers, struct sbx_outcome *oc, bool *ran)
+{
+    pthread_t th;
+    t_cg_stop = false;
+    t_cg_seen = false;
+    *ran = false;
+    if (pthread_create(&th, NULL, t_cg_watch, (void *)base) != 0)
+        return false;
+    *ran = t_run(layers, NULL, t_fn_cgroup, NULL, oc);
+    t_cg_stop = true;
+    pthread_join(th, NULL);
+    return t_cg_seen;
+}
+
 /* W runs in a cgroup of its own, made for it and gone after. */
 static void t_sbx_cgroup_own(void)
 {
@@ -628,29 +644,19 @@ static void t_sbx_cgroup_own(void)
         t_skip(st->why);
         return;
     }
-    pthread_t th;
-    t_cg_stop = false;
-    t_cg_seen = false;
-    T_ASSERT(pthread_create(&th, NULL, t_cg_watch, (void *)st->base) == 0);
     struct sbx_outcome oc;
-    bool ran = t_run(SBX_L_ALL, NULL, t_fn_cgroup, NULL, &oc);
-    t_cg_stop = true;
-    pthread_join(th, NULL);
+    bool ran = false;
+    bool seen = t_cg_run_watched(st->base, SBX_L_ALL, &oc, &ran);
     T_ASSERT(ran);
-    T_EXPECT(t_cg_seen);
+    T_EXPECT(seen);
     T_EXPECT_STR(oc.result.data ? oc.result.data : "", "root");
     sbx_outcome_release(&oc);
     sbx_reap_lingering();
     T_EXPECT_INT(t_cg_count(st->base, NULL), 0);
     /* The layer off: no cgroup is made. */
-    t_cg_stop = false;
-    t_cg_seen = false;
-    T_ASSERT(pthread_create(&th, NULL, t_cg_watch, (void *)st->base) == 0);
-    ran = t_run(SBX_L_ALL & ~SBX_L_CGROUP, NULL, t_fn_cgroup, NULL, &oc);
-    t_cg_stop = true;
-    pthread_join(th, NULL);
+    seen = t_cg_run_watched(st->base, SBX_L_ALL & ~SBX_L_CGROUP, &oc, &ran);
     T_ASSERT(ran);
-    T_EXPECT(!t_cg_seen);
+    T_EXPECT(!seen);
     sbx_outcome_release(&oc);
 }
 
