@@ -111,6 +111,15 @@ enum err_code sbx_ready_run(long wall_ms, const void *job, size_t len, struct sb
                             struct err *err);
 /* In W, from jfn: the rehearsal is done. */
 void sbx_ready_signal(void);
+/* In W, from fn or jfn, right before the job's own code: signals whose
+ * default action ends a process end W too. As pid 1 of its namespace W is
+ * an init, which the kernel never kills on a signal sent from inside
+ * (alarm(1), abort(), kill(getpid(), SIGTERM), RLIMIT_CPU's SIGXCPU would
+ * otherwise be dropped); a handler reports the signal on the status pipe
+ * and exits, and the caller's outcome says killed by that signal. Only
+ * signals at their default action when called; a process W forks (not
+ * pid 1) dies of them as usual. Nothing when W is not pid 1. */
+void sbx_init_signals(void);
 /* A run whose W said it was done (alone in its namespace, see
  * sbx_spawn.c) returns before W has exited; W is killed and reaped here.
  * Call it before the scratch dir is removed (sbx_run and sbx_ready_prepare

@@ -49,7 +49,11 @@ enum sbx_rec_kind {
     SBX_REC_READY = 2,        /* a ready sandbox's W finished its rehearsal */
     SBX_REC_RUN = 3,          /* setup is over: W calls fn (later failures are not setup's) */
     SBX_REC_DONE = 4,         /* fn returned wstatus; W was alone in its pid namespace */
+    SBX_REC_SIGNAL = 5,       /* W (pid 1) ends on signal wstatus (sbx_init_signals) */
 };
+
+/* W's exit status after an SBX_REC_SIGNAL for signal s (a shell's number). */
+#define SBX_EXIT_SIGNAL(s) (128 + (s))
 
 /* Written whole (smaller than PIPE_BUF, so atomic) to the status pipe. */
 struct sbx_status_rec {

@@ -819,8 +819,33 @@ out:
 }
 
 /* Run the job in this (confined) process and write its result. */
+/* Right before the job's code: a crash or a signal ends the sandbox as it
+ * ends a fresh `python3 -X faulthandler` (sbx_init_signals: W is an init),
+ * with the Python traceback of every thread on stderr for a fatal one
+ * (SIGSEGV, SIGFPE, SIGABRT, SIGBUS, SIGILL: a C extension's crash, a
+ * ctypes mistake, abort()). faulthandler calls the handler it found once
+ * it has written the traceback, so it comes second. */
+static void sbx_py_crash_setup(void)
+{
+    /* Python's signal table first (a cold start has not read it yet): it
+     * says SIG_DFL where kiln's handler goes, and SIGINT gets Python's own
+     * handler (KeyboardInterrupt), as in a fresh interpreter. */
+    PyObject *sg = PyImport_ImportModule("_signal");
+    if (!sg)
+        PyErr_Clear();
+    Py_XDECREF(sg);
+    sbx_init_signals();
+    PyObject *fh = PyImport_ImportModule("faulthandler");
+    PyObject *r = fh ? PyObject_CallMethod(fh, "enable", "ii", STDERR_FILENO, 1) : NULL;
+    if (!r)
+        PyErr_Clear();
+    Py_XDECREF(r);
+    Py_XDECREF(fh);
+}
+
 static int sbx_py_finish(const struct sbx_py_job *job, int result_fd)
 {
+    sbx_py_crash_setup();
     PyObject *res = sbx_py_call(job);
     if (!res) {
         if (PyErr_ExceptionMatches(PyExc_MemoryError)) {

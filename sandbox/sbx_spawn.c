@@ -311,6 +311,66 @@ static bool sbx_step_signals(unsigned layers)
     return true;
 }
 
+/* Whether sig's default action ends a process (terminate or core dump; so
+ * every real-time signal). Stop, continue and ignore are left alone: an
+ * init is not stopped, but a sandbox has no job control to miss. */
+static bool sbx_sig_default_ends(int sig)
+{
+    switch (sig) {
+    case SIGKILL: /* never caught; the kernel's own kills still work */
+    case SIGSTOP:
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU:
+    case SIGCONT:
+    case SIGCHLD:
+    case SIGURG:
+    case SIGWINCH:
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* Handler of sbx_init_signals (async-signal-safe). In W: report the signal
+ * and end, as the signal would end any other process. In a process W
+ * forked (not pid 1, so the kernel's usual rules hold): the default action,
+ * taken once the handler returns (the signal is blocked until then; a
+ * fault's instruction runs again and faults anew). */
+static void sbx_init_sig_handler(int sig)
+{
+    if (getpid() != 1) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    /* Raw system calls: a sanitizer's wrappers of write and _exit look for
+     * the thread's stack in /proc, which the sandbox has not, and abort. */
+    struct sbx_status_rec r = {SBX_REC_SIGNAL, 0, 0, sig};
+    if (sbx_status_fd >= 0 && syscall(SYS_write, sbx_status_fd, &r, sizeof(r)) < 0) {
+        /* the caller reports an exit status instead */
+    }
+    syscall(SYS_exit_group, SBX_EXIT_SIGNAL(sig));
+}
+
+void sbx_init_signals(void)
+{
+    if (getpid() != 1)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = sbx_init_sig_handler;
+    sa.sa_flags = SA_ONSTACK;
+    sigfillset(&sa.sa_mask); /* the handler is not interrupted by another */
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction old;
+        if (!sbx_sig_default_ends(sig) || sigaction(sig, NULL, &old) != 0 ||
+            old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO))
+            continue;
+        sigaction(sig, &sa, NULL);
+    }
+}
+
 /* W's thread count (from its own /proc), or -1. */
 static int sbx_threads(void)
 {
@@ -664,9 +724,9 @@ static bool sbx_drain(struct sbx_stream *s, char *chunk)
 }
 
 /* Status records: the first setup failure; the start and end of fn. Once
- * fn runs, the job's code could write to the pipe too: only a DONE is taken
- * then, and anything else ends the reading (a flood must not keep the
- * caller busy). */
+ * fn runs, the job's code could write to the pipe too: only a DONE or a
+ * SIGNAL is taken then (what the code could fake is its own fate), and
+ * anything else ends the reading (a flood must not keep the caller busy). */
 struct sbx_status_acc {
     unsigned char raw[sizeof(struct sbx_status_rec)];
     size_t have;
@@ -675,6 +735,7 @@ struct sbx_status_acc {
     bool started; /* RUN (or READY, for a ready sandbox) seen */
     bool done;
     int done_status;
+    int signal; /* W said it ends on this signal (SBX_REC_SIGNAL), else 0 */
 };
 
 /* Take one record; false: stop reading the pipe. */
@@ -688,6 +749,11 @@ static bool sbx_status_take(struct sbx_status_acc *a, const struct sbx_status_re
             a->started = true;
         }
         return true;
+    }
+    if (r->kind == SBX_REC_SIGNAL && !a->failed && !a->done && r->wstatus > 0 &&
+        r->wstatus < NSIG) {
+        a->signal = r->wstatus;
+        return false; /* W exits now */
     }
     if (r->kind != SBX_REC_DONE || a->failed || a->done)
         return false;
@@ -860,6 +926,13 @@ static enum err_code sbx_launch(struct sbx_ctx *c, pid_t *pid_out, struct err *e
     return E_OK;
 }
 
+/* CPU seconds of a reaped process (user and system). */
+static double sbx_cpu_s(const struct rusage *ru)
+{
+    return (double)ru->ru_utime.tv_sec + (double)ru->ru_stime.tv_sec +
+           (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e6;
+}
+
 /*
  * Collect W's output until it and its pipes are done or the wall clock
  * (wall_ms from t0) runs out; reap it; fill the outcome. *pid is -1 after.
@@ -1004,9 +1077,17 @@ static enum err_code sbx_watch(struct sbx_ctx *c, pid_t *pid_io, double t0, long
         outcome->term_signal = SIGKILL;
     } else if (WIFSIGNALED(ws)) {
         outcome->term_signal = WTERMSIG(ws);
+    } else if (acc.signal && WIFEXITED(ws) && WEXITSTATUS(ws) == SBX_EXIT_SIGNAL(acc.signal)) {
+        outcome->term_signal = acc.signal; /* sbx_init_signals: as if killed */
     } else if (WIFEXITED(ws)) {
         outcome->exit_status = WEXITSTATUS(ws);
     }
+    /* RLIMIT_CPU's hard limit kills with SIGKILL a second after its
+     * SIGXCPU (the code caught or ignored that): not the memory limit. Past
+     * the soft limit, since the time reaped lags the kernel's own count. */
+    if (!outcome->timed_out && outcome->term_signal == SIGKILL && (c->layers & SBX_L_RLIMITS) &&
+        sbx_cpu_s(&ru) >= (double)sbx_rlimit_cpu_s(wall_ms))
+        outcome->term_signal = SIGXCPU;
     /* The cgroup's OOM killer acted (the whole tree was killed). */
     if (!outcome->timed_out && sbx_cg_oom_killed(&c->cg))
         outcome->mem_limit = true;

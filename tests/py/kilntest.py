@@ -140,6 +140,44 @@ def proc_tree(pid):
     return out
 
 
+# Code that a signal ends in a fresh python3: (name, code, fatal). The
+# sandboxed process is pid 1 of its namespace, which the kernel never kills
+# on a signal sent from inside; kiln must end and report it the same way.
+# `fatal`: faulthandler prints the Python traceback on stderr.
+SIGNAL_CASES = [
+    ("abort", "import os\nprint('before', flush=True)\nos.abort()\nprint('after')\n", True),
+    ("segfault", "import ctypes\nprint('before', flush=True)\nctypes.string_at(8, 16)\n"
+     "print('after')\n", True),
+    ("SIGTERM to itself", "import os, signal, time\nprint('before', flush=True)\n"
+     "os.kill(os.getpid(), signal.SIGTERM)\ntime.sleep(3)\nprint('after')\n", False),
+    ("alarm", "import signal, time\nprint('before', flush=True)\nsignal.alarm(1)\n"
+     "time.sleep(4)\nprint('after')\n", False),
+    ("SIGUSR1 from a thread", "import os, signal, threading, time\nprint('before', flush=True)\n"
+     "threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGUSR1)).start()\n"
+     "time.sleep(3)\nprint('after')\n", False),
+    ("real-time signal", "import signal\nprint('before', flush=True)\n"
+     "signal.raise_signal(signal.SIGRTMIN + 3)\nprint('after')\n", False),
+]
+
+
+def signal_oracle(code):
+    """The signal that ends code in a fresh /usr/bin/python3 (-I)."""
+    r = subprocess.run(["/usr/bin/python3", "-I", "-c", code], capture_output=True, timeout=30)
+    assert r.returncode < 0 and r.stdout == b"before\n", (code, r)
+    return -r.returncode
+
+
+def check_signal_case(name, code, fatal, err):
+    """Assert kiln's error for a SIGNAL_CASES entry matches the oracle."""
+    sig = signal_oracle(code)
+    assert err["code"] == "CODE_ERROR", (name, err)
+    assert f"killed by signal {sig} (" in err["message"], (name, sig, err)
+    assert err["stdout"] == "before\n", (name, err)
+    if fatal:
+        assert "Fatal Python error" in err["stderr"] and '"<code>", line 3' in err["stderr"], \
+            (name, err["stderr"])
+
+
 def b64(data):
     if isinstance(data, str):
         data = data.encode()

@@ -254,6 +254,38 @@ def test_crash_is_not_a_memory_limit(env):
     assert rc == 1 and out["error"]["code"] == "MEMORY_LIMIT", out
 
 
+def test_signals_end_the_code_as_in_python(env):
+    """A signal whose default action ends a process ends the code as it
+    ends a fresh python3 (the oracle): abort(), a segfault, SIGTERM sent to
+    itself, alarm(), a signal from a thread, a real-time signal; reported as
+    CODE_ERROR with that signal's number, what was printed before, and for a
+    fatal one the Python traceback (faulthandler). A forked child keeps the
+    usual semantics (multiprocessing's terminate())."""
+    for name, code, fatal in kilntest.SIGNAL_CASES:
+        out, rc, _ = ex(env, code)
+        assert rc == 1 and out["ok"] is False, (name, out)
+        kilntest.check_signal_case(name, code, fatal, out["error"])
+    out = ok(env, "import multiprocessing as mp, time\n"
+                  "q = mp.Process(target=time.sleep, args=(30,))\n"
+                  "q.start(); q.terminate(); q.join(); print(q.exitcode)\n")
+    assert out["result"]["stdout"] == "-15\n", out["result"]
+
+
+def test_cpu_limit_is_a_timeout(env):
+    """Threads that use up the CPU time limit (RLIMIT_CPU, from the wall
+    limit) before the wall clock runs out: TIMEOUT, not MEMORY_LIMIT, also
+    when the code ignores the SIGXCPU that comes first (the kernel then
+    kills it a second later)."""
+    burn = ("import hashlib, threading\ndata = b'x' * (32 << 20)\n"
+            "def burn():\n    while True:\n        hashlib.sha256(data).digest()\n"
+            "for _ in range(2):\n    threading.Thread(target=burn, daemon=True).start()\n"
+            "print('started', flush=True)\nthreading.Event().wait()\n")
+    for pre in ("", "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\n"):
+        out, rc, _ = ex(env, pre + burn, timeoutMs=4000)
+        assert rc == 1 and out["error"]["code"] == "TIMEOUT", out
+        assert out["error"]["stdout"] == "started\n", out["error"]
+
+
 def test_memory_limit(env):
     if sanitized():
         return "skip"  # no RLIMIT_AS under ASan

@@ -625,8 +625,11 @@ def test_signals_and_cpu_limit_as_cold(env):
     cold = got[(False, 0)]
     assert cold["table"][str(int(signal.SIGINT))] == "default_int_handler", cold
     assert cold["table"][str(int(signal.SIGHUP))] == str(int(signal.SIG_DFL)), cold
+    # SIGHUP, SIGUSR2, SIGTERM: kiln's handler, which ends the process as
+    # their default action would (the sandbox is an init: SIGNAL_CASES);
+    # Python's table says SIG_DFL, as in a fresh interpreter
     want = {signal.SIGINT: "cgt", signal.SIGPIPE: "ign", signal.SIGXFSZ: "ign",
-            signal.SIGHUP: "dfl", signal.SIGUSR2: "dfl", signal.SIGTERM: "dfl"}
+            signal.SIGHUP: "cgt", signal.SIGUSR2: "cgt", signal.SIGTERM: "cgt"}
     assert cold["kernel"] == {str(int(n)): v for n, v in want.items()}, cold["kernel"]
     # RLIMIT_CPU: the whole seconds of the time left, plus one (the time
     # left may cross a second's boundary while the call starts)
@@ -636,6 +639,23 @@ def test_signals_and_cpu_limit_as_cold(env):
         assert top - 2 <= soft <= top - 1 and hard == soft + 1, f"{k}: RLIMIT_CPU {soft}/{hard}"
     for k, v in got.items():
         assert v == got[(False, k[1])], f"{k}: {v} != cold {got[(False, k[1])]}"
+
+
+def test_signals_end_the_code_warm(env):
+    """kilntest.SIGNAL_CASES through a warm server, in its standby (a
+    ready sandbox, rehearsed before the call) and in a sandbox made for a
+    call that came right after another: each ends as in a fresh python3."""
+    m = Mcp(env, warm=True)
+    m.init()
+    for name, code, fatal in kilntest.SIGNAL_CASES:
+        for standby in (True, False):
+            if standby:
+                wait_spares(m)
+            r = m.request("tools/call", {"name": "executeCode", "arguments": {"code": code}})
+            e = r["result"]["structuredContent"]
+            assert e["ok"] is False, (name, e)
+            kilntest.check_signal_case(name, code, fatal, e["error"])
+    assert m.close() == 0
 
 
 if __name__ == "__main__":

@@ -1342,6 +1342,43 @@ static void t_sbx_status_flood(void)
     sbx_outcome_release(&oc);
 }
 
+/* SIGTERM sent to itself, with or without sbx_init_signals (arg non-NULL:
+ * with), then "survived". */
+static int t_fn_self_term(void *arg, int rfd)
+{
+    if (arg)
+        sbx_init_signals();
+    raise(SIGTERM);
+    t_put(rfd, getpid() == 1 ? "survived as init" : "survived");
+    return 0;
+}
+
+/* W is pid 1 of its namespace: a signal it sends itself is dropped (the
+ * kernel's rule for an init), unless sbx_init_signals ran: then it ends W,
+ * and the outcome says killed by it. Without the pid namespace W is an
+ * ordinary process that the signal kills anyway. */
+static void t_sbx_init_signals(void)
+{
+    struct sbx_outcome oc;
+    int on = 1;
+    if (!t_run(SBX_L_ALL, NULL, t_fn_self_term, NULL, &oc))
+        return;
+    T_EXPECT_STR(oc.result.data ? oc.result.data : "", "survived as init");
+    T_EXPECT_INT(oc.term_signal, 0);
+    sbx_outcome_release(&oc);
+    sbx_reap_lingering();
+    if (!t_run(SBX_L_ALL, NULL, t_fn_self_term, &on, &oc))
+        return;
+    T_EXPECT_STR(oc.result.data ? oc.result.data : "", "");
+    T_EXPECT_INT(oc.term_signal, SIGTERM);
+    T_EXPECT_INT(oc.exit_status, 0);
+    sbx_outcome_release(&oc);
+    if (!t_run(SBX_L_ALL & ~SBX_L_PIDNS, NULL, t_fn_self_term, &on, &oc))
+        return;
+    T_EXPECT_INT(oc.term_signal, SIGTERM);
+    sbx_outcome_release(&oc);
+}
+
 static const struct t_case cases[] = {
     {"echo", t_sbx_echo, true, 20},
     {"done_when_alone", t_sbx_done_when_alone, true, 20},
@@ -1361,6 +1398,7 @@ static const struct t_case cases[] = {
     {"kill_host_pid", t_sbx_kill_host_pid, true, 20},
     {"fork_bomb", t_sbx_fork_bomb, true, 30},
     {"timeout_kills", t_sbx_timeout_kills, true, 20},
+    {"init_signals", t_sbx_init_signals, true, 20},
     {"daemon_killed", t_sbx_daemon_killed, true, 20},
     {"memory_limit", t_sbx_memory_limit, true, 20},
     {"cgroup_own", t_sbx_cgroup_own, true, 20},
