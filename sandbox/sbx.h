@@ -111,7 +111,7 @@ enum err_code sbx_ready_run(long wall_ms, const void *job, size_t len, struct sb
                             struct err *err);
 /* In W, from jfn: the rehearsal is done. */
 void sbx_ready_signal(void);
-/* In W, from fn or jfn, right before the job's own code: signals whose
+/* In W, from fn or jfn, before the job's own code: signals whose
  * default action ends a process end W too. As pid 1 of its namespace W is
  * an init, which the kernel never kills on a signal sent from inside
  * (alarm(1), abort(), kill(getpid(), SIGTERM), RLIMIT_CPU's SIGXCPU would

@@ -613,7 +613,7 @@ static const char sbx_py_warm_src[] =
     "          'matplotlib.font_manager', 'io', 'json', 'types', 'linecache', 'builtins',\n"
     "          'ast', 'inspect', 'traceback', 'importlib.util', 'warnings', 'math',\n"
     "          'datetime', 'decimal', 'enum', 'uuid', 'pathlib', 'dataclasses',\n"
-    "          'collections.abc', 'encodings.idna'):\n"
+    "          'collections.abc', 'encodings.idna', 'faulthandler', '_signal'):\n"
     "    try:\n"
     "        __import__(m)\n"
     "    except Exception:\n"
@@ -819,7 +819,9 @@ out:
 }
 
 /* Run the job in this (confined) process and write its result. */
-/* Right before the job's code: a crash or a signal ends the sandbox as it
+/* Before the job's code (a ready sandbox: before its rehearsal, off the
+ * path of the call), once Python's signal table is the sandbox's: a crash
+ * or a signal ends the sandbox as it
  * ends a fresh `python3 -X faulthandler` (sbx_init_signals: W is an init),
  * with the Python traceback of every thread on stderr for a fatal one
  * (SIGSEGV, SIGFPE, SIGABRT, SIGBUS, SIGILL: a C extension's crash, a
@@ -845,7 +847,6 @@ static void sbx_py_crash_setup(void)
 
 static int sbx_py_finish(const struct sbx_py_job *job, int result_fd)
 {
-    sbx_py_crash_setup();
     PyObject *res = sbx_py_call(job);
     if (!res) {
         if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
@@ -965,6 +966,7 @@ int sbx_py_child(void *arg, int result_fd)
             return SBX_PY_EXIT_INIT;
         }
     }
+    sbx_py_crash_setup();
     return sbx_py_finish(job, result_fd);
 }
 
@@ -1059,6 +1061,7 @@ int sbx_py_ready_child(int job_fd, int result_fd)
         sbx_py_write_error(result_fd, "SANDBOX_ERROR", SBX_PY_ENV_FAILED);
         return SBX_PY_EXIT_INIT;
     }
+    sbx_py_crash_setup(); /* before the job comes: milliseconds off its path */
     /* A rehearsal while no job waits: the runner's first call writes to
      * (and so copies) the inherited pages it touches; the job then finds
      * them private already. Its own state is reset by the real call. The
