@@ -339,6 +339,60 @@ static const char *const sbx_py_runner[] = {
     "                pass\n",
     "\n",
     "\n",
+    "def _kiln_dumps(obj):\n",
+    "    # JSON text a strict reader takes: a lone surrogate (a file name that\n",
+    "    # os.listdir() decoded with surrogateescape, '\\ud800') is written as\n",
+    "    # the text \\udXXX, as print() writes it to stdout.\n",
+    "    import json\n",
+    "    text = json.dumps(obj, ensure_ascii=True, allow_nan=False, separators=(',', ':'))\n",
+    "    if '\\\\ud' not in text:\n",
+    "        return text\n",
+    "    import re\n",
+    "\n",
+    "    def fix(m):\n",
+    "        return m.group(0) if m.group(1) or m.group(2) else '\\\\' + m.group(0)\n",
+    "    pair = r'\\\\ud[89ab][0-9a-f]{2}\\\\ud[c-f][0-9a-f]{2}'\n",
+    "    return re.sub(r'(\\\\\\\\)|(' + pair + r')|\\\\ud[89a-f][0-9a-f]{2}', fix, text)\n",
+    "\n",
+    "\n",
+    "def _kiln_at_exit():\n",
+    "    # What a fresh interpreter does once its script has ended: wait for\n",
+    "    # the threads that are not daemons, run the atexit handlers, flush.\n",
+    "    t = sys.modules.get('threading')\n",
+    "    if t is not None:\n",
+    "        try:\n",
+    "            t._shutdown()\n",
+    "        except BaseException:\n",
+    "            pass\n",
+    "    try:\n",
+    "        import atexit\n",
+    "        atexit._run_exitfuncs()\n",
+    "    except BaseException:\n",
+    "        pass\n",
+    "    _kiln_flush()\n",
+    "\n",
+    "\n",
+    "def _kiln_forget_host():\n",
+    "    # A warm child: what modules cached from the server's host when the\n",
+    "    # warm parent used them is worked out again in the sandbox, as a\n",
+    "    # fresh interpreter there would (TMPDIR, the host name, the\n",
+    "    # matplotlib dirs the warm-up pointed at a directory since removed).\n",
+    "    t = sys.modules.get('tempfile')\n",
+    "    if t is not None:\n",
+    "        t.tempdir = None\n",
+    "    p = sys.modules.get('platform')\n",
+    "    if p is not None and hasattr(p, '_uname_cache'):\n",
+    "        p._uname_cache = None\n",
+    "    mpl = sys.modules.get('matplotlib')\n",
+    "    for name in ('get_configdir', 'get_cachedir'):\n",
+    "        f = getattr(mpl, name, None)\n",
+    "        cells = zip(getattr(getattr(f, '__code__', None), 'co_freevars', ()),\n",
+    "                    getattr(f, '__closure__', None) or ())\n",
+    "        for var, cell in cells:\n",
+    "            if var == 'called':\n",
+    "                cell.cell_contents = False\n",
+    "\n",
+    "\n",
     "def _kiln_exec(code, inputs_json, packages_json, return_cap, tb_cap, maxd, call_entry):\n",
     "    # json (it imports re) only when needed: a cold start of plain code\n",
     "    # pays milliseconds for it.\n",
@@ -348,7 +402,7 @@ static const char *const sbx_py_runner[] = {
     "\n",
     "    def fail(err):\n",
     "        import json\n",
-    "        return json.dumps({'status': 'error', 'entryPoint': entry, 'error': err})\n",
+    "        return _kiln_dumps({'status': 'error', 'entryPoint': entry, 'error': err})\n",
     "\n",
     "    sys.dont_write_bytecode = True\n",
     "    sys.argv = ['<code>']\n",
@@ -420,9 +474,7 @@ static const char *const sbx_py_runner[] = {
     "        if rv is None:\n",
     "            enc = 'null'\n",
     "        else:\n",
-    "            import json\n",
-    "            enc = json.dumps(_kiln_plain(rv, 0, maxd), ensure_ascii=True, allow_nan=False,\n",
-    "                             separators=(',', ':'))\n",
+    "            enc = _kiln_dumps(_kiln_plain(rv, 0, maxd))\n",
     "    except _KilnNotJSON as e:\n",
     "        return fail({'code': 'CODE_ERROR', 'type': 'TypeError',\n",
     "                     'message': 'returnValue is not JSON-serialisable: %s' % (e,)})\n",
@@ -792,14 +844,12 @@ out:
 static PyObject *sbx_py_call(const struct sbx_py_job *job)
 {
     PyObject *fn = NULL, *args = NULL, *res = NULL;
-    if (sbx_py_main_fn) {
-        fn = sbx_py_main_fn;
-        Py_INCREF(fn);
-    } else {
-        fn = sbx_py_load_runner();
-        if (!fn)
-            goto out;
-    }
+    if (!sbx_py_main_fn) /* a cold start: kept, sbx_py_runner_call uses it too */
+        sbx_py_main_fn = sbx_py_load_runner();
+    if (!sbx_py_main_fn)
+        goto out;
+    fn = sbx_py_main_fn;
+    Py_INCREF(fn);
     args = Py_BuildValue("(s#ssllii)", job->code, (Py_ssize_t)job->code_len,
                          job->inputs_json ? job->inputs_json : "{}",
                          job->packages_json ? job->packages_json : "[]", job->return_cap,
@@ -848,6 +898,8 @@ static void sbx_py_crash_setup(void)
 static int sbx_py_finish(const struct sbx_py_job *job, int result_fd)
 {
     PyObject *res = sbx_py_call(job);
+    if (res) /* the code's threads and atexit handlers, before its result */
+        sbx_py_runner_call("_kiln_at_exit");
     if (!res) {
         if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
             PyErr_Clear();
@@ -912,6 +964,7 @@ static void sbx_py_signals(void)
     if (!sbx_py_main_fn)
         sbx_py_main_fn = sbx_py_load_runner(); /* then sbx_py_call uses it too */
     sbx_py_runner_call("_kiln_signals");
+    sbx_py_runner_call("_kiln_forget_host");
 }
 
 /* In a child of the warm parent: CPython's own after-fork work (its locks,

@@ -342,7 +342,7 @@ static int batch_load_done(struct batch *b, const char *path, bool *ends_nl)
                    : cli_usage_error("batch", "cannot read '%s': %s", path, strerror(errno));
     while ((len = getline(&line, &cap, f)) > 0) {
         *ends_nl = line[len - 1] == '\n';
-        json_t *o = json_loadb(line, (size_t)len, 0, NULL);
+        json_t *o = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, NULL);
         const char *kinds = "id";
         const char *fields[] = {"input", "id"};
         for (int k = 0; k < 2; k++) {

@@ -371,7 +371,8 @@ json_t *srv_child_envelope(struct srv_child *c, bool timed_out, bool *ok, bool *
     *ok = false;
     *crashed = false;
     if (!timed_out && !c->overflow && c->out.len > 0) {
-        json_t *env = json_loadb(c->out.data, c->out.len, 0, NULL);
+        /* NUL: a string the code printed or returned may hold one */
+        json_t *env = json_loadb(c->out.data, c->out.len, JSON_ALLOW_NUL, NULL);
         if (json_is_object(env)) {
             *ok = json_is_true(json_object_get(env, "ok"));
             return env;

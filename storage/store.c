@@ -366,6 +366,12 @@ static json_t *store_meta_disk_json(const struct store_meta *m)
                           "name", m->name, "size", (json_int_t)m->size, "mime", m->mime, "sha256",
                           m->sha256, "scope", store_scope_name(m->scope), "created",
                           (json_int_t)m->created, "expires", (json_int_t)m->expires);
+    /* Orders entries stored within one second (a session's versions of a
+     * file written by calls made back to back). */
+    if (o && json_object_set_new(o, "createdNs", json_integer((json_int_t)m->created_ns))) {
+        json_decref(o);
+        return NULL;
+    }
     if (o && m->session[0] && json_object_set_new(o, "session", json_string(m->session))) {
         json_decref(o);
         return NULL;
@@ -444,6 +450,11 @@ enum err_code store_meta_load(struct store *s, const char *id, struct store_meta
         !store_json_str(j, "session", m.session, sizeof(m.session), false) ||
         !store_json_int(j, "size", &size) || size < 0 ||
         !store_json_int(j, "created", &m.created) || !store_json_int(j, "expires", &m.expires)) {
+        rc = err_set(err, E_PARSE, "metadata of '%s' is unreadable", id);
+        goto out;
+    }
+    if (json_object_get(j, "createdNs") && (!store_json_int(j, "createdNs", &m.created_ns) ||
+                                            m.created_ns < 0 || m.created_ns > 999999999)) {
         rc = err_set(err, E_PARSE, "metadata of '%s' is unreadable", id);
         goto out;
     }
@@ -721,6 +732,7 @@ enum err_code store_put_file(struct store *s, const char *src_path, const char *
     m.size = size;
     clock_gettime(CLOCK_REALTIME, &ts);
     m.created = (int64_t)ts.tv_sec + s->skew_s;
+    m.created_ns = (int64_t)ts.tv_nsec;
     /* Round up so an entry lives at least its whole TTL. */
     m.expires = m.created + (ts.tv_nsec > 0 ? 1 : 0) +
                 (scope == STORE_SESSION ? s->cfg.ttl_session_s : s->cfg.ttl_temporary_s);
@@ -805,6 +817,8 @@ static int store_cmp_newest(const void *a, const void *b)
     const struct store_meta *x = a, *y = b;
     if (x->created != y->created)
         return x->created > y->created ? -1 : 1;
+    if (x->created_ns != y->created_ns)
+        return x->created_ns > y->created_ns ? -1 : 1;
     return strcmp(x->id, y->id);
 }
 

@@ -36,6 +36,7 @@ struct store_meta {
     enum store_scope scope;
     char session[LIM_SESSION_ID_LEN + 1]; /* "" when none */
     int64_t created;                      /* unix seconds */
+    int64_t created_ns;                   /* and nanoseconds (0 in older entries) */
     int64_t expires;                      /* unix seconds */
 };
 

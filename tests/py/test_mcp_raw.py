@@ -5,6 +5,7 @@ import os
 import select
 import signal
 import subprocess
+import tempfile
 import time
 
 import kilntest
@@ -656,6 +657,69 @@ def test_signals_end_the_code_warm(env):
             assert e["ok"] is False, (name, e)
             kilntest.check_signal_case(name, code, fatal, e["error"])
     assert m.close() == 0
+
+
+def call_env(m, args):
+    r = m.request("tools/call", {"name": "executeCode", "arguments": args})
+    return r["result"]["structuredContent"]
+
+
+def py3_stdout(code):
+    """What a fresh /usr/bin/python3 prints for code (the oracle)."""
+    return subprocess.run(["/usr/bin/python3", "-I", "-c", code], capture_output=True,
+                          timeout=30, cwd=tempfile.gettempdir()).stdout.decode()
+
+
+def test_end_of_script_and_odd_text_as_python3(env):
+    """Cold and warm (standby and back to back) alike, and as python3: a
+    script's non-daemon threads are waited for and its atexit handlers run
+    (their output and files kept); NUL characters in stdout, stderr, the
+    returnValue and an exception's message travel (a warm worker's answer
+    was lost to them); a lone surrogate (a non-UTF-8 file name from
+    os.listdir) is written as the text \\udXXX, as print writes it; a warm
+    sandbox's tempfile uses the sandbox's own temp dir, not the one the
+    server had (TMPDIR set for the server); back-to-back calls of a session
+    each see the previous call's version of a file."""
+    tmp = os.path.join(env.dir, "server-tmp")
+    os.mkdir(tmp)
+    env.env["TMPDIR"] = tmp
+    late = ("import threading, time, atexit\natexit.register(print, 'bye')\n"
+            "def late():\n    time.sleep(0.3)\n    print('late')\n"
+            "    open('late.txt', 'w').write('x')\n"
+            "threading.Thread(target=late).start()\nprint('hi')\n")
+    nul = "import sys\nprint('a\\x00c')\nsys.stderr.write('x\\x00y')\ndef main():\n    return 'a\\x00b'\n"
+    for warm in (False, True):
+        m = Mcp(env, warm=warm)
+        m.init()
+        for standby in ((True, False) if warm else (False,)):
+            if standby:
+                wait_spares(m)
+            e = call_env(m, {"code": late})
+            assert e["ok"] and e["result"]["stdout"] == py3_stdout(late.replace(
+                "open('late.txt', 'w').write('x')", "pass")), (warm, e)
+            assert [f["name"] for f in e["files"]] == ["late.txt"], (warm, e)
+            e = call_env(m, {"code": nul})
+            assert e["ok"], (warm, e)
+            r = e["result"]
+            assert (r["stdout"], r["stderr"], r["returnValue"]) == ("a\0c\n", "x\0y", "a\0b"), r
+            e = call_env(m, {"code": "raise ValueError('a\\x00b')"})
+            assert e["error"]["code"] == "CODE_ERROR", e
+            assert e["error"]["message"].startswith("ValueError: a\\x00b"), e["error"]
+            assert e["error"]["traceback"].endswith("ValueError: a\0b\n"), e["error"]
+            e = call_env(m, {"code": "import os\nopen(b'\\xff.txt', 'wb').close()\n"
+                                     "def main():\n    return [os.listdir(), '\\U0001F600']\n"})
+            assert e["ok"] and e["result"]["returnValue"] == [["\\udcff.txt"], "\U0001F600"], e
+            e = call_env(m, {"code": "raise ValueError('\\ud800')"})
+            assert e["error"]["message"].startswith("ValueError: \\ud800"), e
+            e = call_env(m, {"code": "import tempfile\nwith tempfile.NamedTemporaryFile() as f:\n"
+                                     "    print(f.name.startswith('/tmp/'))\n"})
+            assert e["ok"] and e["result"]["stdout"] == "True\n", (warm, e)
+            sess = {"session": f"s-{warm}-{standby}"}
+            call_env(m, dict(sess, code="open('n.txt', 'w').write('0')"))
+            bump = "v = int(open('n.txt').read())\nprint(v)\nopen('n.txt', 'w').write(str(v + 1))\n"
+            seen = [call_env(m, dict(sess, code=bump))["result"]["stdout"] for _ in range(5)]
+            assert seen == ["0\n", "1\n", "2\n", "3\n", "4\n"], (warm, seen)
+        assert m.close() == 0
 
 
 if __name__ == "__main__":
