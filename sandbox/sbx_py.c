@@ -401,7 +401,10 @@ static const char *const sbx_py_runner[] = {
     "    entry = 'script'\n",
     "\n",
     "    def fail(err):\n",
-    "        import json\n",
+    "        # the message is plain text where kiln shows it: a NUL as \\x00\n",
+    "        # (the traceback keeps the exception's own text)\n",
+    "        if '\\0' in err.get('message', ''):\n",
+    "            err['message'] = err['message'].replace('\\0', '\\\\x00')\n",
     "        return _kiln_dumps({'status': 'error', 'entryPoint': entry, 'error': err})\n",
     "\n",
     "    sys.dont_write_bytecode = True\n",
@@ -687,12 +690,23 @@ static const char sbx_py_warm_src[] =
 
 static PyObject *sbx_py_load_runner(void);
 
-/* Call the loaded runner's function name (no arguments); best effort: a
- * runner not loaded or an error does nothing (the error is cleared). */
+/* The runner's _kiln_main (borrowed), loaded on first use and kept for the
+ * process's life (a warm parent's children inherit it); NULL with a Python
+ * error when it cannot load. */
+static PyObject *sbx_py_runner_fn(void)
+{
+    if (!sbx_py_main_fn)
+        sbx_py_main_fn = sbx_py_load_runner();
+    return sbx_py_main_fn;
+}
+
+/* Call the runner's function name (no arguments); best effort: a runner
+ * that cannot load or an error does nothing (the error is cleared). */
 static void sbx_py_runner_call(const char *name)
 {
-    PyObject *g = sbx_py_main_fn ? PyFunction_GetGlobals(sbx_py_main_fn) : NULL; /* borrowed */
-    PyObject *f = g ? PyDict_GetItemString(g, name) : NULL;                      /* borrowed */
+    PyObject *fn = sbx_py_runner_fn();
+    PyObject *g = fn ? PyFunction_GetGlobals(fn) : NULL;    /* borrowed */
+    PyObject *f = g ? PyDict_GetItemString(g, name) : NULL; /* borrowed */
     PyObject *r = f ? PyObject_CallNoArgs(f) : NULL;
     if (!r)
         PyErr_Clear();
@@ -743,8 +757,7 @@ enum err_code sbx_py_init(bool warm, struct err *err)
         return E_OK;
     if (!sbx_py_run_src(sbx_py_warm_src))
         return err_set(err, E_INTERNAL, "cannot pre-import the data packages");
-    sbx_py_main_fn = sbx_py_load_runner();
-    if (!sbx_py_main_fn)
+    if (!sbx_py_runner_fn())
         PyErr_Clear(); /* each child compiles it then */
     sbx_py_runner_call("_kiln_quiet_mpl");
     sbx_py_gc_freeze();
@@ -843,12 +856,9 @@ out:
 /* Run the job; the result text (new reference) or NULL with a Python error. */
 static PyObject *sbx_py_call(const struct sbx_py_job *job)
 {
-    PyObject *fn = NULL, *args = NULL, *res = NULL;
-    if (!sbx_py_main_fn) /* a cold start: kept, sbx_py_runner_call uses it too */
-        sbx_py_main_fn = sbx_py_load_runner();
-    if (!sbx_py_main_fn)
+    PyObject *fn = sbx_py_runner_fn(), *args = NULL, *res = NULL;
+    if (!fn)
         goto out;
-    fn = sbx_py_main_fn;
     Py_INCREF(fn);
     args = Py_BuildValue("(s#ssllii)", job->code, (Py_ssize_t)job->code_len,
                          job->inputs_json ? job->inputs_json : "{}",
@@ -868,11 +878,10 @@ out:
     return res;
 }
 
-/* Run the job in this (confined) process and write its result. */
 /* Before the job's code (a ready sandbox: before its rehearsal, off the
  * path of the call), once Python's signal table is the sandbox's: a crash
- * or a signal ends the sandbox as it
- * ends a fresh `python3 -X faulthandler` (sbx_init_signals: W is an init),
+ * or a signal ends the sandbox as it ends a fresh
+ * `python3 -X faulthandler` (sbx_init_signals: W is an init),
  * with the Python traceback of every thread on stderr for a fatal one
  * (SIGSEGV, SIGFPE, SIGABRT, SIGBUS, SIGILL: a C extension's crash, a
  * ctypes mistake, abort()). faulthandler calls the handler it found once
@@ -895,6 +904,7 @@ static void sbx_py_crash_setup(void)
     Py_XDECREF(fh);
 }
 
+/* Run the job in this (confined) process and write its result. */
 static int sbx_py_finish(const struct sbx_py_job *job, int result_fd)
 {
     PyObject *res = sbx_py_call(job);
@@ -956,30 +966,23 @@ static bool sbx_py_env_reload(void)
     return ok;
 }
 
-/* Python's signal table as a fresh interpreter in the sandbox has it (the
- * runner's _kiln_signals). Best effort: only what the code reads back of
- * it would differ. */
-static void sbx_py_signals(void)
-{
-    if (!sbx_py_main_fn)
-        sbx_py_main_fn = sbx_py_load_runner(); /* then sbx_py_call uses it too */
-    sbx_py_runner_call("_kiln_signals");
-    sbx_py_runner_call("_kiln_forget_host");
-}
-
 /* In a child of the warm parent: CPython's own after-fork work (its locks,
  * threads, the at-fork hooks: `random` reseeds there), then what no hook
  * does: os.environ (sbx_py_env_reload), and numpy's global RandomState,
  * seeded once at import in the parent: without a new seed every sandbox
  * would draw the same "random" numbers (np.random.rand() equal in every
- * call); and Python's signal table (sbx_py_signals). False when the code
- * must not run (the host's environment could not be dropped). */
+ * call); Python's signal table as a fresh interpreter in the sandbox has it
+ * (the runner's _kiln_signals), and what modules cached from the host
+ * (_kiln_forget_host); those two best effort: only what the code reads
+ * back would differ. False when the code must not run (the host's
+ * environment could not be dropped). */
 static bool sbx_py_after_fork(void)
 {
     PyOS_AfterFork_Child();
     if (!sbx_py_env_reload())
         return false;
-    sbx_py_signals();
+    sbx_py_runner_call("_kiln_signals");
+    sbx_py_runner_call("_kiln_forget_host");
     PyObject *nr = PyDict_GetItemString(PyImport_GetModuleDict(), "numpy.random"); /* borrowed */
     if (!nr)
         return true;

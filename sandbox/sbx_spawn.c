@@ -159,12 +159,14 @@ void sbx_outcome_release(struct sbx_outcome *outcome)
 
 /* ---- child side (no heap, async-signal-safe) ---------------------------- */
 
+/* The raw system call: also from a signal handler (sbx_init_signals), where
+ * a sanitizer's wrapper of write looks for the thread's stack in /proc,
+ * which the sandbox has not, and aborts. */
 static void sbx_status_put(int32_t kind, int32_t step, int32_t e, int32_t wstatus)
 {
     struct sbx_status_rec r = {kind, step, e, wstatus};
-    if (sbx_status_fd >= 0) {
-        ssize_t n = write(sbx_status_fd, &r, sizeof(r));
-        (void)n;
+    if (sbx_status_fd >= 0 && syscall(SYS_write, sbx_status_fd, &r, sizeof(r)) < 0) {
+        /* nothing to tell: the caller goes by the exit status */
     }
 }
 
@@ -344,13 +346,8 @@ static void sbx_init_sig_handler(int sig)
         raise(sig);
         return;
     }
-    /* Raw system calls: a sanitizer's wrappers of write and _exit look for
-     * the thread's stack in /proc, which the sandbox has not, and abort. */
-    struct sbx_status_rec r = {SBX_REC_SIGNAL, 0, 0, sig};
-    if (sbx_status_fd >= 0 && syscall(SYS_write, sbx_status_fd, &r, sizeof(r)) < 0) {
-        /* the caller reports an exit status instead */
-    }
-    syscall(SYS_exit_group, SBX_EXIT_SIGNAL(sig));
+    sbx_status_put(SBX_REC_SIGNAL, 0, 0, sig);
+    syscall(SYS_exit_group, SBX_EXIT_SIGNAL(sig)); /* not _exit: see sbx_status_put */
 }
 
 void sbx_init_signals(void)

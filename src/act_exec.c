@@ -377,30 +377,13 @@ static enum err_code exec_child_error(struct action *a, json_t *e, struct err *e
 {
     static const char *const keys[] = {"traceback", "type", "line", "missing", "exitStatus"};
     const char *code = json_string_value(json_object_get(e, "code"));
-    json_t *jmsg = json_object_get(e, "message");
-    const char *msg = json_string_value(jmsg);
+    const char *msg = json_string_value(json_object_get(e, "message"));
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         json_t *v = json_object_get(e, keys[i]);
         if (v)
             json_object_set(a->error_extra, keys[i], v);
     }
-    if (!msg)
-        return err_set(err, exec_code_of(code), "the code failed");
-    /* A NUL in the message (raise ValueError('a\x00b')) is written \x00
-     * (the message is text; `traceback` keeps the exception's own). */
-    size_t n = json_string_length(jmsg);
-    char text[sizeof(err->msg)];
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 5 < sizeof(text); i++) {
-        if (msg[i]) {
-            text[o++] = msg[i];
-        } else {
-            memcpy(text + o, "\\x00", 4);
-            o += 4;
-        }
-    }
-    text[o] = '\0';
-    return err_set(err, exec_code_of(code), "%s", text);
+    return err_set(err, exec_code_of(code), "%s", msg ? msg : "the code failed");
 }
 
 /* Interpret the outcome: the result object (new reference) on success. */
