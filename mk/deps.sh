@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libcurl4-openssl-dev libjansson-dev libseccomp-dev libxlsxwriter-dev libcsv-dev
 libminizip-dev zlib1g-dev libexpat1-dev libmicrohttpd-dev libssl-dev
-libpython3.11-dev python3 python3-pandas python3-numpy python3-matplotlib python3-openpyxl
+libpython3.11-dev python3 python3-pandas python3-numpy python3-matplotlib python3-openpyxl python3-packaging
 ca-certificates procps"
 # The MCP client tests (tests/mcp) run on Node.js with npm; Debian's are added
 # only when none is on PATH (one may be installed outside Debian's packages).

@@ -363,6 +363,7 @@ static enum err_code exec_code_of(const char *s)
     } t[] = {{"CODE_ERROR", E_CODE},
              {"MEMORY_LIMIT", E_MEMORY},
              {"OUTPUT_TOO_LARGE", E_OUTPUT_LIMIT},
+             {"INVALID_REQUEST", E_INVALID},
              {"PACKAGE_MISSING", E_PACKAGE},
              {"SANDBOX_ERROR", E_SANDBOX},
              {"TIMEOUT", E_TIMEOUT}};
@@ -375,7 +376,8 @@ static enum err_code exec_code_of(const char *s)
 /* Copy the details the child reported about a failure into error_extra. */
 static enum err_code exec_child_error(struct action *a, json_t *e, struct err *err)
 {
-    static const char *const keys[] = {"traceback", "type", "line", "missing", "exitStatus"};
+    static const char *const keys[] = {"traceback", "type",      "line",
+                                       "missing",   "installed", "exitStatus"};
     const char *code = json_string_value(json_object_get(e, "code"));
     const char *msg = json_string_value(json_object_get(e, "message"));
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {

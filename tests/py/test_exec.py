@@ -116,6 +116,27 @@ def test_packages(env):
         "code": "print(1)", "packages": ["../etc"]}}, "INVALID_REQUEST")
 
 
+def test_package_versions(env):
+    # Version specifiers and environment markers are read as pip reads
+    # them, against the installed version python3 itself reports.
+    v = subprocess.run(["/usr/bin/python3", "-c",
+                        "from importlib.metadata import version; print(version('pandas'))"],
+                       check=True, capture_output=True, text=True).stdout.strip()
+    ok(env, "print(1)", packages=[f"pandas=={v}", "Pandas", f"pandas>={v},<99",
+                                  "numpy<1; python_version < '3'"])
+    out = expect_error(env, {"action": "executeCode", "arguments": {
+        "code": "print(1)", "packages": ["numpy", f"pandas>{v}"]}},
+        "PACKAGE_MISSING", contains=f"pandas>{v} (version {v} is installed)")
+    assert out["error"]["missing"] == [f"pandas>{v}"], out["error"]
+    assert out["error"]["installed"] == {"pandas": v}, out["error"]
+    expect_error(env, {"action": "executeCode", "arguments": {
+        "code": "print(1)", "packages": ["numpy", "pandas>=abc"]}},
+        "INVALID_REQUEST", contains="'packages[1]': 'pandas>=abc' is not a valid requirement")
+    expect_error(env, {"action": "executeCode", "arguments": {
+        "code": "print(1)", "packages": ["os>=1"]}},
+        "PACKAGE_MISSING", contains="os>=1 (its installed version is unknown)")
+
+
 def test_timeout(env):
     t0 = time.monotonic()
     expect_error(env, {"action": "executeCode", "arguments": {
