@@ -104,6 +104,18 @@ def test_not_serialisable(env):
     expect_error(env, {"action": "executeCode",
                        "arguments": {"code": "def main():\n    return open\n"}},
                  "CODE_ERROR", contains="returnValue is not JSON-serialisable")
+    # Integers beyond 64 bits: exact as a double or refused, never rounded
+    # (python3's own float() is the oracle).
+    out = ok(env, "import numpy as np\ndef main():\n"
+                  "    return [2**70, -2**63, 2**63 - 1, int(np.uint64(2**63))]\n")
+    assert out["result"]["returnValue"] == [float(2**70), -2**63, 2**63 - 1, float(2**63)], out
+    for expr, shown in (("2**70 + 1", str(2**70 + 1)), ("np.uint64(2**64 - 1)", str(2**64 - 1)),
+                        ("{'a': [-(2**64 + 1)]}", str(-(2**64 + 1))),
+                        ("3**200", "(96 digits)"), ("10**5000", "an integer of 16610 bits")):
+        expect_error(env, {"action": "executeCode",
+                           "arguments": {"code": f"import numpy as np\ndef main():\n"
+                                                 f"    return {expr}\n"}},
+                     "CODE_ERROR", contains=shown)
 
 
 def test_packages(env):
