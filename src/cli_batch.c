@@ -32,6 +32,7 @@
 #include "buf.h"
 #include "klimits.h"
 #include "log.h"
+#include "reqblob.h"
 #include "router.h"
 #include "sbx_py.h"
 #include "srv_child.h"
@@ -476,8 +477,7 @@ static json_t *batch_line_request(const struct batch *b, const struct batch_inpu
     if (got != x->len)
         err_sys(err, E_IO, "cannot read line %ld", x->line);
     else if (!(req = json_loadb(text, x->len, JSON_REJECT_DUPLICATES, &jerr)))
-        err_set(err, E_INVALID, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
-                jerr.text);
+        reqblob_json_error(err, &jerr);
     free(text);
     return req;
 }

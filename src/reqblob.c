@@ -170,3 +170,43 @@ void reqblob_clear(void)
 {
     memset(&rb_cur, 0, sizeof(rb_cur));
 }
+
+json_t *reqblob_parse(const char *text, size_t len, struct err *err)
+{
+    json_error_t jerr;
+    size_t sk_len = 0;
+    char *sk = reqblob_skeleton(text, len, &sk_len);
+    json_t *req = json_loadb(sk ? sk : text, sk ? sk_len : len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!req && sk) /* the text as sent: its own error message (or, should the
+                       skeleton be wrong, its own parse) */
+        req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(sk);
+    if (!req)
+        reqblob_json_error(err, &jerr);
+    return req;
+}
+
+const char *reqblob_json_why(const json_error_t *je)
+{
+    switch (json_error_code(je)) {
+    case json_error_null_character:
+        return "a string holds \\u0000 (a NUL character), which a request cannot carry; "
+               "send such data base64-encoded";
+    case json_error_numeric_overflow:
+        if (!strstr(je->text, "integer"))
+            return "a number beyond the range of a double; send it as a string";
+        return "an integer beyond 64 bits (from -9223372036854775808 to 9223372036854775807); "
+               "send a larger one as a string";
+    default:
+        return je->text;
+    }
+}
+
+enum err_code reqblob_json_error(struct err *err, const json_error_t *je)
+{
+    const char *why = reqblob_json_why(je);
+    /* valid JSON that kiln's numbers and strings cannot hold, or no JSON */
+    return err_set(err, E_INVALID, "%s at line %d column %d: %s",
+                   why == je->text ? "malformed JSON" : "JSON kiln cannot take", je->line,
+                   je->column, why);
+}

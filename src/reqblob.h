@@ -13,8 +13,11 @@
  */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "err.h"
 
 /* A malloc'd skeleton of text (and its length), or NULL when nothing was
  * replaced (parse the text itself) or on allocation failure. */
@@ -23,3 +26,12 @@ char *reqblob_skeleton(const char *text, size_t len, size_t *out_len);
 bool reqblob_get(const char *s, size_t n, const char **p, size_t *plen);
 /* Forget the current set. */
 void reqblob_clear(void);
+/* The request text parsed as JSON through a skeleton (the set stays until
+ * reqblob_clear()); NULL with err set (E_INVALID: where, and what) when the
+ * text is not JSON. */
+json_t *reqblob_parse(const char *text, size_t len, struct err *err);
+/* What is wrong, as the message of a request that is not JSON. */
+const char *reqblob_json_why(const json_error_t *je);
+/* err set to E_INVALID "malformed JSON at line L column C: why" (or "JSON
+ * kiln cannot take ...": a NUL in a string, a number out of range). */
+enum err_code reqblob_json_error(struct err *err, const json_error_t *je);

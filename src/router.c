@@ -356,7 +356,6 @@ out:
 json_t *route_text(const struct config *cfg, struct store *store, const char *text, size_t len,
                    bool *ok)
 {
-    json_error_t jerr;
     *ok = false;
     if (len > (size_t)LIM_REQUEST_BYTES) {
         struct err err;
@@ -364,18 +363,10 @@ json_t *route_text(const struct config *cfg, struct store *store, const char *te
         return route_error_envelope(NULL, &err, NULL);
     }
     /* Large fileBase64 values stay in text; the parser reads a skeleton. */
-    size_t sk_len = 0;
-    char *sk = reqblob_skeleton(text, len, &sk_len);
-    json_t *req = json_loadb(sk ? sk : text, sk ? sk_len : len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!req && sk) /* the text as sent: its own error message (or, should the
-                       skeleton be wrong, its own parse) */
-        req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(sk);
+    struct err err;
+    json_t *req = reqblob_parse(text, len, &err);
     if (!req) {
-        struct err err;
         reqblob_clear();
-        err_set(&err, E_INVALID, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
-                jerr.text);
         return route_error_envelope(NULL, &err, NULL);
     }
     json_t *env = route_request(cfg, store, req, ok);

@@ -628,24 +628,15 @@ static void srv_wake(struct srv *s)
 /* The body is complete: parse, then queue the action or answer at once. */
 static enum MHD_Result srv_action_submit(struct srv *s, struct MHD_Connection *c, struct srv_req *r)
 {
-    json_error_t jerr;
     char retry[16];
     /* Parsed here only to answer malformed JSON with 400; the worker parses
      * the text again (route_text). */
     const char *body = r->body.data ? r->body.data : "";
-    size_t sk_len = 0;
-    char *sk = reqblob_skeleton(body, r->body.len, &sk_len); /* big fileBase64 values skipped */
+    struct err err;
+    json_t *req = reqblob_parse(body, r->body.len, &err); /* big fileBase64 values skipped */
     reqblob_clear();
-    json_t *req =
-        json_loadb(sk ? sk : body, sk ? sk_len : r->body.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!req && sk)
-        req = json_loadb(body, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
-    free(sk);
     if (!req) {
-        struct err err;
         buf_release(&r->body);
-        err_set(&err, E_INVALID, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
-                jerr.text);
         return srv_send_json(c, r, MHD_HTTP_BAD_REQUEST, route_error_envelope(NULL, &err, NULL),
                              NULL, NULL);
     }

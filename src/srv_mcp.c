@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "klimits.h"
 #include "log.h"
+#include "reqblob.h"
 #include "router.h"
 #include "sbx_py.h"
 #include "schema.h"
@@ -951,7 +952,8 @@ static void mcp_message(struct mcp_srv *s, const char *line, size_t len)
     json_t *m = json_loadb(line, len, JSON_DECODE_ANY, &jerr);
     if (!m) {
         char msg[300];
-        snprintf(msg, sizeof(msg), "parse error at column %d: %s", jerr.column, jerr.text);
+        snprintf(msg, sizeof(msg), "parse error at column %d: %s", jerr.column,
+                 reqblob_json_why(&jerr));
         mcp_error(s, NULL, MCP_PARSE_ERROR, msg, NULL);
         return;
     }

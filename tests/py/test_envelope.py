@@ -24,6 +24,23 @@ def test_malformed_json(env):
     assert out["action"] is None
 
 
+def test_json_kiln_cannot_take(env):
+    # Valid JSON beyond what a request can carry: said in kiln's words,
+    # with where (python3's json reads each of these texts).
+    cases = ((b'"a\\u0000b"', "a string holds \\u0000 (a NUL character)"),
+             (b"123456789012345678901234567890", "an integer beyond 64 bits"),
+             (b"1e400", "a number beyond the range of a double"))
+    for value, why in cases:
+        text = b'{"action": "executeCode", "arguments": {"code": "print(1)", "inputs": {"x": ' + \
+            value + b'}}}'
+        json.loads(text)
+        out, rc, _ = env.run(text)
+        assert rc == 1 and out["error"]["code"] == "INVALID_REQUEST", out
+        msg = out["error"]["message"]
+        assert msg.startswith("JSON kiln cannot take at line 1 column ") and why in msg, msg
+        assert "JSON_ALLOW_NUL" not in msg, msg
+
+
 def test_not_an_object(env):
     expect_error(env, b"[1,2]", "INVALID_REQUEST", "must be a JSON object")
     expect_error(env, b'"x"', "INVALID_REQUEST")
