@@ -205,8 +205,10 @@ static bool exec_mkparents(const char *dir, const char *rel)
 
 /* Stage the session's stored files into dir (after the user's inputs, which
  * win over session files of the same name; of several session files with
- * one name the newest wins). */
+ * one name the newest wins). *staged (malloc'd, *n_staged) gets the
+ * entries staged, for exec_forget_removed. */
 static enum err_code exec_stage_session(struct store *store, const char *session, const char *dir,
+                                        struct store_meta **staged, size_t *n_staged,
                                         struct err *err)
 {
     enum err_code rc = E_OK;
@@ -215,6 +217,8 @@ static enum err_code exec_stage_session(struct store *store, const char *session
     rc = store_list(store, session, &v, &n, err);
     if (rc)
         return rc;
+    *staged = v; /* the staged entries are moved to the front of v */
+    *n_staged = 0;
     for (size_t i = 0; i < n; i++) { /* newest first */
         char path[PATH_MAX];
         struct stat st;
@@ -232,9 +236,27 @@ static enum err_code exec_stage_session(struct store *store, const char *session
         }
         if (rc)
             break;
+        v[(*n_staged)++] = v[i];
     }
-    free(v);
     return rc;
+}
+
+/* A session file the code removed (or replaced by what is no regular
+ * file) is gone from the session too, as from a working directory: later
+ * calls do not see it again. */
+static void exec_forget_removed(struct store *store, const char *dir, const struct store_meta *v,
+                                size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        struct stat st;
+        struct err err;
+        int k = snprintf(path, sizeof(path), "%s/%s", dir, v[i].name);
+        if (k < 0 || (size_t)k >= sizeof(path) || (lstat(path, &st) == 0 && S_ISREG(st.st_mode)))
+            continue;
+        if (store_session_forget(store, &v[i], &err))
+            log_warn("executeCode: cannot remove '%s' from its session: %s", v[i].name, err.msg);
+    }
 }
 
 /* A JSON string from captured bytes: invalid UTF-8 becomes U+FFFD. */
@@ -545,6 +567,8 @@ enum err_code act_execute_code(struct action *a, json_t **result, struct err *er
     enum err_code rc = E_OK;
     struct input_set inputs = {NULL, 0};
     struct outputs_snap snap = {NULL, 0};
+    struct store_meta *staged = NULL; /* the session files staged */
+    size_t n_staged = 0;
     struct sbx_outcome oc;
     bool oc_init = false;
     char *inputs_json = NULL;
@@ -585,7 +609,7 @@ enum err_code act_execute_code(struct action *a, json_t **result, struct err *er
     if (rc)
         goto out;
     if (session) {
-        rc = exec_stage_session(store, session, scratch, err);
+        rc = exec_stage_session(store, session, scratch, &staged, &n_staged, err);
         if (rc)
             goto out;
     }
@@ -625,6 +649,7 @@ enum err_code act_execute_code(struct action *a, json_t **result, struct err *er
                          (uint64_t)a->cfg->output_bytes, a->files, skipped, err);
     if (rc)
         goto out;
+    exec_forget_removed(store, scratch, staged, n_staged);
     if (json_array_size(skipped))
         json_object_set(res, "skippedOutputs", skipped);
     *result = res;
@@ -637,6 +662,7 @@ out:
     free(inputs_json);
     free(packages_json);
     outputs_snap_release(&snap);
+    free(staged);
     input_set_release(&inputs);
     return rc;
 }

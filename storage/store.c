@@ -611,7 +611,76 @@ static enum err_code store_each_live(struct store *s, const char *session, store
     return rc;
 }
 
+static int store_cmp_newest(const void *a, const void *b)
+{
+    const struct store_meta *x = a, *y = b;
+    if (x->created != y->created)
+        return x->created > y->created ? -1 : 1;
+    if (x->created_ns != y->created_ns)
+        return x->created_ns > y->created_ns ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* Session writers take turns (quota check and commit are one step): the
+ * store's session lock, held until *fd is closed. */
+static enum err_code store_session_lock(struct store *s, const char *session, int *fd,
+                                        struct err *err)
+{
+    *fd = openat(s->root_fd, STORE_FILE_SESSION_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                 0600);
+    if (*fd < 0 || flock(*fd, LOCK_EX) != 0)
+        return err_sys(err, E_IO, "cannot lock the store for session '%s'", session);
+    return E_OK;
+}
+
+struct store_drop {
+    const struct store_meta *upto;
+    bool inclusive;
+    struct buf ids; /* of char[STORE_ID_LEN + 1] */
+};
+
+static enum err_code store_drop_add(void *ctx, const struct store_meta *m, struct err *err)
+{
+    struct store_drop *d = ctx;
+    int c = store_cmp_newest(m, d->upto); /* > 0: m is older */
+    if (m->scope != STORE_SESSION || strcmp(m->name, d->upto->name) || c < 0 ||
+        (c == 0 && !d->inclusive))
+        return E_OK;
+    return buf_append(&d->ids, m->id, STORE_ID_LEN + 1, err);
+}
+
+/* Remove upto's session's files of upto's name that are older than upto
+ * (and upto itself when inclusive); a newer one, stored meanwhile by
+ * another call, stays. Best effort: a failure is logged. */
+static void store_drop_older(struct store *s, const struct store_meta *upto, bool inclusive)
+{
+    struct store_drop d = {upto, inclusive, {0}};
+    struct err err;
+    buf_init(&d.ids, (size_t)LIM_STORE_LIST_ENTRIES * (STORE_ID_LEN + 1));
+    if (store_each_live(s, upto->session, store_drop_add, &d, &err))
+        log_warn("store: cannot list session '%s': %s", upto->session, err.msg);
+    for (size_t off = 0; off + STORE_ID_LEN + 1 <= d.ids.len; off += STORE_ID_LEN + 1) {
+        enum err_code rc = store_rm(s, d.ids.data + off, &err);
+        if (rc && rc != E_NOTFOUND)
+            log_warn("store: cannot remove '%s': %s", d.ids.data + off, err.msg);
+    }
+    buf_release(&d.ids);
+}
+
+enum err_code store_session_forget(struct store *s, const struct store_meta *m, struct err *err)
+{
+    int fd = -1;
+    if (m->scope != STORE_SESSION || !*m->session)
+        return err_set(err, E_INVALID, "'%s' is not a session file", m->id);
+    enum err_code rc = store_session_lock(s, m->session, &fd, err);
+    if (!rc)
+        store_drop_older(s, m, true);
+    store_close(fd);
+    return rc;
+}
+
 struct store_usage {
+    const char *name; /* not counted: the version a new one replaces */
     uint64_t bytes;
     size_t files;
 };
@@ -620,22 +689,23 @@ static enum err_code store_usage_add(void *ctx, const struct store_meta *m, stru
 {
     struct store_usage *u = ctx;
     (void)err;
-    if (m->scope == STORE_SESSION) {
+    if (m->scope == STORE_SESSION && strcmp(m->name, u->name)) {
         u->bytes += m->size;
         u->files++;
     }
     return E_OK;
 }
 
-/* E_OUTPUT_LIMIT when adding size bytes would take session over its quota
- * (a quota of 0 means none). */
-static enum err_code store_check_quota(struct store *s, const char *session, uint64_t size,
-                                       struct err *err)
+/* E_OUTPUT_LIMIT when adding size bytes as name would take session over
+ * its quota (a quota of 0 means none); the session's files of that name do
+ * not count: the new one replaces them. */
+static enum err_code store_check_quota(struct store *s, const char *session, const char *name,
+                                       uint64_t size, struct err *err)
 {
     long qb = s->cfg.session_quota_bytes, qf = s->cfg.session_quota_files;
     if (qb <= 0 && qf <= 0)
         return E_OK;
-    struct store_usage u = {0, 0};
+    struct store_usage u = {name, 0, 0};
     enum err_code rc = store_each_live(s, session, store_usage_add, &u, err);
     if (rc)
         return rc;
@@ -701,7 +771,8 @@ enum err_code store_put_file(struct store *s, const char *src_path, const char *
         goto out;
     }
     /* Fail early, before copying, when the quota is already exhausted. */
-    if (scope == STORE_SESSION && (rc = store_check_quota(s, session, (uint64_t)st.st_size, err)))
+    if (scope == STORE_SESSION &&
+        (rc = store_check_quota(s, session, name, (uint64_t)st.st_size, err)))
         goto out;
 
     if ((rc = store_new_id(m.id, err)))
@@ -752,14 +823,8 @@ enum err_code store_put_file(struct store *s, const char *src_path, const char *
     }
 
     if (scope == STORE_SESSION) {
-        /* Quota check and commit are one step among session writers. */
-        lock_fd = openat(s->root_fd, STORE_FILE_SESSION_LOCK,
-                         O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (lock_fd < 0 || flock(lock_fd, LOCK_EX) != 0) {
-            rc = err_sys(err, E_IO, "cannot lock the store for session '%s'", session);
-            goto out;
-        }
-        if ((rc = store_check_quota(s, session, size, err)))
+        if ((rc = store_session_lock(s, session, &lock_fd, err)) ||
+            (rc = store_check_quota(s, session, name, size, err)))
             goto out;
     }
 
@@ -785,6 +850,9 @@ enum err_code store_put_file(struct store *s, const char *src_path, const char *
                  strerror(errno));
     if (meta)
         *meta = m;
+    /* A session holds one file per name: the earlier ones are replaced. */
+    if (scope == STORE_SESSION)
+        store_drop_older(s, &m, false);
 out:
     if (meta_tmp)
         unlinkat(s->tmp_fd, mname, 0);
@@ -810,16 +878,6 @@ static enum err_code store_list_add(void *ctx, const struct store_meta *m, struc
         return err_set(err, E_LIMIT, "the store holds more than %ld files; run 'kiln gc'",
                        (long)LIM_STORE_LIST_ENTRIES);
     return rc;
-}
-
-static int store_cmp_newest(const void *a, const void *b)
-{
-    const struct store_meta *x = a, *y = b;
-    if (x->created != y->created)
-        return x->created > y->created ? -1 : 1;
-    if (x->created_ns != y->created_ns)
-        return x->created_ns > y->created_ns ? -1 : 1;
-    return strcmp(x->id, y->id);
 }
 
 enum err_code store_list(struct store *s, const char *session, struct store_meta **v, size_t *n,

@@ -61,7 +61,9 @@ void store_free(struct store *s);
  * NULL (required for STORE_SESSION; recorded for either scope). mime may be
  * NULL (guessed from the name's extension). For STORE_SESSION, enforces the
  * session quota (config session_quota_bytes / session_quota_files over the
- * session's live session-scope entries; 0 = no limit) with E_OUTPUT_LIMIT.
+ * session's live session-scope entries but those of this name; 0 = no
+ * limit) with E_OUTPUT_LIMIT, and then removes the session's older files of
+ * this name (a session holds one file per name).
  * The entry lives at least its scope's TTL. On success fills *meta.
  * E_INVALID (bad name, session, mime or source), E_IO, E_NOMEM. */
 enum err_code store_put_file(struct store *s, const char *src_path, const char *name,
@@ -79,6 +81,10 @@ enum err_code store_copy_out(struct store *s, const char *id, const char *dst_pa
  * first. *v is malloc'd (free()); *n its count. */
 enum err_code store_list(struct store *s, const char *session, struct store_meta **v, size_t *n,
                          struct err *err);
+/* A session file the session no longer has (its code removed it): remove
+ * m and the session's older files of m's name (a newer one stays). Storing
+ * a session file also replaces the session's older files of its name. */
+enum err_code store_session_forget(struct store *s, const struct store_meta *m, struct err *err);
 /* Remove an entry: E_NOTFOUND if absent or expired (an expired entry's
  * bytes are removed all the same). */
 enum err_code store_rm(struct store *s, const char *id, struct err *err);

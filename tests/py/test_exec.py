@@ -236,6 +236,38 @@ def test_session(env):
     assert out["result"]["returnValue"] is False
 
 
+def test_session_is_a_working_directory(env):
+    # A session holds one file per name (its newest) and forgets a file its
+    # code removed, as a directory would; the quota counts what it holds.
+    q = {"KILN_SESSION_QUOTA_BYTES": "2500"}
+
+    def call(code):
+        out, rc, err = env.run({"action": "executeCode",
+                                "arguments": {"code": code, "session": "wd"}}, env=q)
+        assert out["ok"] and rc == 0, (out, err)
+        return out
+    out = call("import os\nopen('a.txt', 'w').write('1' * 1000)\n"
+               "open('b.txt', 'w').write('b')\nos.makedirs('d')\n"
+               "open('d/c.txt', 'w').write('c')\n")
+    first = {f["name"]: f["id"] for f in out["files"]}
+    out = call("import os\nopen('a.txt', 'w').write('2' * 1000)\nos.remove('b.txt')\n")
+    assert [f["name"] for f in out["files"]] == ["a.txt"], out
+    for n in (3, 4):  # four versions in all: twice the quota's worth
+        out = call(f"open('a.txt', 'w').write('{n}' * 1000)\n")
+        assert [f["name"] for f in out["files"]] == ["a.txt"], out
+    out = call("import os\nprint(sorted(os.listdir()), open('a.txt').read()[:3])\n"
+               "os.rename('d/c.txt', 'd/e.txt')\n")
+    assert out["result"]["stdout"] == "['a.txt', 'd'] 444\n", out
+    p = env.kiln("files", "list", "--session", "wd", "--json")
+    held = sorted(f["name"] for f in json.loads(p.stdout))
+    assert held == ["a.txt", "d/e.txt"], held
+    # The replaced version's id is gone; another session is not touched.
+    assert env.kiln("files", "stat", first["a.txt"]).returncode != 0
+    ok(env, "open('a.txt', 'w').write('x')\n", session="other")
+    out = ok(env, "def main():\n    return open('a.txt').read()[:3]\n", session="wd")
+    assert out["result"]["returnValue"] == "444", out
+
+
 def test_cold_start_timing(env):
     t0 = time.monotonic()
     ok(env, "print(1)")

@@ -309,12 +309,35 @@ static void t_store_session_quota(void)
     cfg.session_quota_bytes = 100;
     T_ASSERT(store_open(&cfg, &s, &e) == E_OK);
     const char *ten = t_src("ten", "0123456789", 10);
+    static const char *const names[] = {"f0.txt", "f1.txt", "f2.txt"};
     for (int i = 0; i < 3; i++)
-        T_EXPECT_INT(store_put_file(s, ten, "f.txt", NULL, STORE_SESSION, "s1", &m, &e), E_OK);
+        T_EXPECT_INT(store_put_file(s, ten, names[i], NULL, STORE_SESSION, "s1", &m, &e), E_OK);
     T_EXPECT_INT(store_put_file(s, ten, "f.txt", NULL, STORE_SESSION, "s1", &m, &e),
                  E_OUTPUT_LIMIT);
     T_EXPECT_CONTAINS(e.msg, "quota");
     T_EXPECT_CONTAINS(e.msg, "s1");
+    /* A name stored again replaces the session's file of that name: the
+     * quota does not count the one replaced, whose id is then gone. */
+    struct store_meta old;
+    T_EXPECT_INT(store_put_file(s, ten, "f0.txt", NULL, STORE_SESSION, "s1", &old, &e), E_OK);
+    T_EXPECT_INT(store_put_file(s, ten, "f0.txt", NULL, STORE_SESSION, "s1", &m, &e), E_OK);
+    T_EXPECT_INT(store_stat(s, old.id, &old, &e), E_NOTFOUND);
+    struct store_meta *v = NULL;
+    size_t n = 0;
+    T_ASSERT(store_list(s, "s1", &v, &n, &e) == E_OK);
+    T_EXPECT_INT(n, 3);
+    free(v);
+    /* A file the session forgets goes with its older versions; a newer one
+     * (another call's, stored meanwhile) would stay. */
+    struct store_meta f1;
+    T_ASSERT(store_put_file(s, ten, "f1.txt", NULL, STORE_SESSION, "s1", &f1, &e) == E_OK);
+    T_EXPECT_INT(store_session_forget(s, &old, &e), E_OK); /* older than m: m stays */
+    T_EXPECT_INT(store_stat(s, m.id, &m, &e), E_OK);
+    T_EXPECT_INT(store_session_forget(s, &f1, &e), E_OK);
+    T_EXPECT_INT(store_stat(s, f1.id, &f1, &e), E_NOTFOUND);
+    T_ASSERT(store_list(s, "s1", &v, &n, &e) == E_OK);
+    T_EXPECT_INT(n, 2);
+    free(v);
     /* Other sessions and the temporary scope are not affected. */
     T_EXPECT_INT(store_put_file(s, ten, "f.txt", NULL, STORE_TEMPORARY, "s1", &m, &e), E_OK);
     T_EXPECT_INT(store_put_file(s, ten, "f.txt", NULL, STORE_SESSION, "s2", &m, &e), E_OK);
@@ -437,12 +460,19 @@ static int t_writer(const struct config *cfg, int k)
         t_content(k, i, buf, sizeof(buf), &len);
         if (!t_write_file(src, buf, len))
             return 2;
-        if (store_put_file(s, src, "w.txt", NULL, k % 2 ? STORE_SESSION : STORE_TEMPORARY,
+        char name[64]; /* a session holds one file per name: one each */
+        snprintf(name, sizeof(name), "w-%d-%d.txt", k, i);
+        if (store_put_file(s, src, name, NULL, k % 2 ? STORE_SESSION : STORE_TEMPORARY,
                            k % 2 ? "conc" : NULL, &m, &e)) {
             fprintf(stderr, "writer %d: %s\n", k, e.msg);
             return 3;
         }
         fprintf(f, "%s %d %d\n", m.id, k, i);
+        /* and all of them one name, each replacing the last */
+        if (k % 2 && store_put_file(s, src, "same.txt", NULL, STORE_SESSION, "conc-same", &m, &e)) {
+            fprintf(stderr, "writer %d: %s\n", k, e.msg);
+            return 3;
+        }
     }
     fclose(f);
     store_free(s);
@@ -528,10 +558,14 @@ static void t_store_concurrent_writers(void)
     struct store_meta *v = NULL;
     size_t n = 0;
     T_ASSERT(store_list(s, NULL, &v, &n, &e) == E_OK);
-    T_EXPECT_INT(n, T_WRITERS * T_PER_WRITER);
+    T_EXPECT_INT(n, T_WRITERS * T_PER_WRITER + 1); /* and one same.txt */
     free(v);
     T_ASSERT(store_list(s, "conc", &v, &n, &e) == E_OK);
     T_EXPECT_INT(n, T_WRITERS / 2 * T_PER_WRITER);
+    free(v);
+    /* Writers replacing one another's file of one name leave one, not none. */
+    T_ASSERT(store_list(s, "conc-same", &v, &n, &e) == E_OK);
+    T_EXPECT_INT(n, 1);
     free(v);
     T_EXPECT_INT(t_count(&cfg, STORE_DIR_TMP), 0);
     free(ids);
