@@ -633,92 +633,93 @@ static enum err_code store_session_lock(struct store *s, const char *session, in
     return E_OK;
 }
 
-struct store_drop {
-    const struct store_meta *upto;
+/* One walk over a session as file m (new, or being forgotten) changes it:
+ * the files of other names (what the quota counts), and the ids of m's
+ * name that are older than m (and m itself when inclusive), which go. A
+ * newer one, stored meanwhile by another call, stays. */
+struct store_scan {
+    const struct store_meta *m;
     bool inclusive;
-    struct buf ids; /* of char[STORE_ID_LEN + 1] */
+    uint64_t bytes;
+    size_t files;
+    struct buf older; /* of char[STORE_ID_LEN + 1] */
 };
 
-static enum err_code store_drop_add(void *ctx, const struct store_meta *m, struct err *err)
+static enum err_code store_scan_add(void *ctx, const struct store_meta *e, struct err *err)
 {
-    struct store_drop *d = ctx;
-    int c = store_cmp_newest(m, d->upto); /* > 0: m is older */
-    if (m->scope != STORE_SESSION || strcmp(m->name, d->upto->name) || c < 0 ||
-        (c == 0 && !d->inclusive))
+    struct store_scan *sc = ctx;
+    if (e->scope != STORE_SESSION)
         return E_OK;
-    return buf_append(&d->ids, m->id, STORE_ID_LEN + 1, err);
+    if (strcmp(e->name, sc->m->name)) {
+        sc->bytes += e->size;
+        sc->files++;
+        return E_OK;
+    }
+    int c = store_cmp_newest(e, sc->m); /* > 0: e is older */
+    if (c < 0 || (c == 0 && !sc->inclusive))
+        return E_OK;
+    return buf_append(&sc->older, e->id, STORE_ID_LEN + 1, err);
 }
 
-/* Remove upto's session's files of upto's name that are older than upto
- * (and upto itself when inclusive); a newer one, stored meanwhile by
- * another call, stays. Best effort: a failure is logged. */
-static void store_drop_older(struct store *s, const struct store_meta *upto, bool inclusive)
+static enum err_code store_scan(struct store *s, const struct store_meta *m, bool inclusive,
+                                struct store_scan *sc, struct err *err)
 {
-    struct store_drop d = {upto, inclusive, {0}};
+    *sc = (struct store_scan){m, inclusive, 0, 0, {0}};
+    buf_init(&sc->older, (size_t)LIM_STORE_LIST_ENTRIES * (STORE_ID_LEN + 1));
+    enum err_code rc = store_each_live(s, m->session, store_scan_add, sc, err);
+    if (rc)
+        buf_release(&sc->older);
+    return rc;
+}
+
+/* Remove the ids a scan found older, and release it. Best effort: a
+ * failure is logged. */
+static void store_scan_drop(struct store *s, struct store_scan *sc)
+{
     struct err err;
-    buf_init(&d.ids, (size_t)LIM_STORE_LIST_ENTRIES * (STORE_ID_LEN + 1));
-    if (store_each_live(s, upto->session, store_drop_add, &d, &err))
-        log_warn("store: cannot list session '%s': %s", upto->session, err.msg);
-    for (size_t off = 0; off + STORE_ID_LEN + 1 <= d.ids.len; off += STORE_ID_LEN + 1) {
-        enum err_code rc = store_rm(s, d.ids.data + off, &err);
+    for (size_t off = 0; off + STORE_ID_LEN + 1 <= sc->older.len; off += STORE_ID_LEN + 1) {
+        enum err_code rc = store_rm(s, sc->older.data + off, &err);
         if (rc && rc != E_NOTFOUND)
-            log_warn("store: cannot remove '%s': %s", d.ids.data + off, err.msg);
+            log_warn("store: cannot remove '%s': %s", sc->older.data + off, err.msg);
     }
-    buf_release(&d.ids);
+    buf_release(&sc->older);
 }
 
 enum err_code store_session_forget(struct store *s, const struct store_meta *m, struct err *err)
 {
     int fd = -1;
+    struct store_scan sc;
     if (m->scope != STORE_SESSION || !*m->session)
         return err_set(err, E_INVALID, "'%s' is not a session file", m->id);
     enum err_code rc = store_session_lock(s, m->session, &fd, err);
-    if (!rc)
-        store_drop_older(s, m, true);
+    if (!rc && !(rc = store_scan(s, m, true, &sc, err)))
+        store_scan_drop(s, &sc);
     store_close(fd);
     return rc;
 }
 
-struct store_usage {
-    const char *name; /* not counted: the version a new one replaces */
-    uint64_t bytes;
-    size_t files;
-};
-
-static enum err_code store_usage_add(void *ctx, const struct store_meta *m, struct err *err)
-{
-    struct store_usage *u = ctx;
-    (void)err;
-    if (m->scope == STORE_SESSION && strcmp(m->name, u->name)) {
-        u->bytes += m->size;
-        u->files++;
-    }
-    return E_OK;
-}
-
-/* E_OUTPUT_LIMIT when adding size bytes as name would take session over
- * its quota (a quota of 0 means none); the session's files of that name do
- * not count: the new one replaces them. */
-static enum err_code store_check_quota(struct store *s, const char *session, const char *name,
+/* E_OUTPUT_LIMIT when adding size bytes to what a scan counted would take
+ * the session over its quota (a quota of 0 means none). */
+static enum err_code store_check_quota(const struct store *s, const struct store_scan *sc,
                                        uint64_t size, struct err *err)
 {
     long qb = s->cfg.session_quota_bytes, qf = s->cfg.session_quota_files;
-    if (qb <= 0 && qf <= 0)
-        return E_OK;
-    struct store_usage u = {name, 0, 0};
-    enum err_code rc = store_each_live(s, session, store_usage_add, &u, err);
-    if (rc)
-        return rc;
-    if (qf > 0 && u.files + 1 > (size_t)qf)
+    const char *session = sc->m->session;
+    if (qf > 0 && sc->files + 1 > (size_t)qf)
         return err_set(err, E_OUTPUT_LIMIT,
                        "session '%s' is over its quota: it already holds %zu files (limit %ld)",
-                       session, u.files, qf);
-    if (qb > 0 && u.bytes + size > (uint64_t)qb)
+                       session, sc->files, qf);
+    if (qb > 0 && sc->bytes + size > (uint64_t)qb)
         return err_set(err, E_OUTPUT_LIMIT,
                        "session '%s' is over its quota: %llu bytes stored + %llu new > limit "
                        "%ld bytes",
-                       session, (unsigned long long)u.bytes, (unsigned long long)size, qb);
+                       session, (unsigned long long)sc->bytes, (unsigned long long)size, qb);
     return E_OK;
+}
+
+static bool store_has_quota(const struct store *s)
+{
+    return s->cfg.session_quota_bytes > 0 || s->cfg.session_quota_files > 0;
 }
 
 enum err_code store_put_file(struct store *s, const char *src_path, const char *name,
@@ -730,7 +731,8 @@ enum err_code store_put_file(struct store *s, const char *src_path, const char *
     EVP_MD_CTX *md = NULL;
     json_t *j = NULL;
     char *doc = NULL;
-    bool data_tmp = false, meta_tmp = false, data_placed = false;
+    bool data_tmp = false, meta_tmp = false, data_placed = false, scanned = false;
+    struct store_scan sc;
     char dname[STORE_NAME_MAX], mname[STORE_NAME_MAX], mfinal[STORE_NAME_MAX];
     struct store_meta m;
     struct stat st;
@@ -770,10 +772,16 @@ enum err_code store_put_file(struct store *s, const char *src_path, const char *
         rc = err_set(err, E_INVALID, "'%s' is not a regular file", src_path);
         goto out;
     }
-    /* Fail early, before copying, when the quota is already exhausted. */
-    if (scope == STORE_SESSION &&
-        (rc = store_check_quota(s, session, name, (uint64_t)st.st_size, err)))
-        goto out;
+    /* Fail early, before copying, when the quota is already exhausted (m
+     * has no time yet: the scan finds nothing older to drop). */
+    if (scope == STORE_SESSION && store_has_quota(s)) {
+        if ((rc = store_scan(s, &m, false, &sc, err)))
+            goto out;
+        rc = store_check_quota(s, &sc, (uint64_t)st.st_size, err);
+        buf_release(&sc.older);
+        if (rc)
+            goto out;
+    }
 
     if ((rc = store_new_id(m.id, err)))
         goto out;
@@ -823,8 +831,12 @@ enum err_code store_put_file(struct store *s, const char *src_path, const char *
     }
 
     if (scope == STORE_SESSION) {
+        /* Quota check, commit and the replacing are one step. */
         if ((rc = store_session_lock(s, session, &lock_fd, err)) ||
-            (rc = store_check_quota(s, session, name, size, err)))
+            (rc = store_scan(s, &m, false, &sc, err)))
+            goto out;
+        scanned = true;
+        if ((rc = store_check_quota(s, &sc, size, err)))
             goto out;
     }
 
@@ -851,9 +863,13 @@ enum err_code store_put_file(struct store *s, const char *src_path, const char *
     if (meta)
         *meta = m;
     /* A session holds one file per name: the earlier ones are replaced. */
-    if (scope == STORE_SESSION)
-        store_drop_older(s, &m, false);
+    if (scanned) {
+        store_scan_drop(s, &sc);
+        scanned = false;
+    }
 out:
+    if (scanned)
+        buf_release(&sc.older);
     if (meta_tmp)
         unlinkat(s->tmp_fd, mname, 0);
     if (data_tmp)
