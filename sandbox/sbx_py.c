@@ -5,6 +5,7 @@
 #include <marshal.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include "buf.h"
 #include "klimits.h"
 #include "sbx.h"
+#include "sbx_hot.h"
 #include "sbx_py_runner_code.h" /* generated: mk/runner_code.py */
 #include "sbx_seccomp.h"
 
@@ -825,6 +827,8 @@ static void sbx_py_gc_freeze(void)
     Py_XDECREF(gc);
 }
 
+static void sbx_py_hot_work(void);
+
 enum err_code sbx_py_init(bool warm, struct err *err)
 {
     enum err_code rc;
@@ -858,6 +862,7 @@ enum err_code sbx_py_init(bool warm, struct err *err)
     sbx_py_runner_call("_kiln_quiet_mpl");
     sbx_py_gc_freeze();
     malloc_trim(0); /* consolidate once here, and hand back what is free */
+    sbx_hot_learn(sbx_py_hot_work);
     return E_OK;
 }
 
@@ -1096,6 +1101,26 @@ static bool sbx_py_after_fork(void)
     return true;
 }
 
+/* What a warm child runs before and for a trivial job, run once in a probe
+ * (sbx_hot_learn) so that every later child copies the pages it writes in
+ * one go (sbx_hot_populate). */
+static void sbx_py_hot_work(void)
+{
+    if (!sbx_py_after_fork())
+        return;
+    sbx_py_crash_setup();
+    struct sbx_py_job drill = {"pass", 4, NULL, NULL, 1024, 1024, 8, true};
+    PyObject *r = sbx_py_call(&drill);
+    Py_XDECREF(r);
+    PyErr_Clear();
+    struct sbx_py_job job = {
+        "print(1)",       8,   NULL, NULL, LIM_RETURN_BYTES_DEFAULT, LIM_TRACEBACK_BYTES,
+        LIM_RETURN_DEPTH, true};
+    int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (nul >= 0)
+        (void)sbx_py_finish(&job, nul);
+}
+
 int sbx_py_child(void *arg, int result_fd)
 {
     const struct sbx_py_job *job = arg;
@@ -1106,6 +1131,7 @@ int sbx_py_child(void *arg, int result_fd)
     signal(SIGXFSZ, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     if (sbx_py_started) {
+        sbx_hot_populate();
         if (!sbx_py_after_fork()) {
             sbx_py_write_error(result_fd, "SANDBOX_ERROR", SBX_PY_ENV_FAILED);
             return SBX_PY_EXIT_INIT;
@@ -1208,6 +1234,7 @@ int sbx_py_ready_child(int job_fd, int result_fd)
         sbx_py_write_error(result_fd, "SANDBOX_ERROR", "no warm interpreter to run the job in");
         return SBX_PY_EXIT_INIT;
     }
+    sbx_hot_populate(); /* the pages the code below writes, in one go */
     if (!sbx_py_after_fork()) {
         sbx_ready_signal();
         sbx_py_write_error(result_fd, "SANDBOX_ERROR", SBX_PY_ENV_FAILED);
