@@ -8,11 +8,14 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kilntest  # noqa: E402
 from kilntest import b64, expect_error  # noqa: E402
+
+PY = "/usr/bin/python3"
 
 
 def ex(env, code, **args):
@@ -98,6 +101,28 @@ def test_system_exit(env):
                              "arguments": {"code": "import sys\nsys.exit(4)\n"}},
                        "CODE_ERROR", contains="status 4")
     assert out["error"]["exitStatus"] == 4, out["error"]
+    # The status python3 exits with (the oracle): True is 1, a status past
+    # a C long is 255, False is success.
+    for arg in ("True", "2**70", "-(2**70)"):
+        code = "import sys\nsys.exit(%s)\n" % arg
+        want = subprocess.run([PY, "-c", code]).returncode
+        out = expect_error(env, {"action": "executeCode", "arguments": {"code": code}},
+                           "CODE_ERROR", contains="status %d" % want)
+        st = out["error"]["exitStatus"]
+        assert st == want and type(st) is int, (arg, out["error"])
+    ok(env, "import sys\nsys.exit(False)\n")
+
+
+def test_bom(env):
+    # A leading UTF-8 BOM (an editor's) runs as python3 runs such a script file.
+    with tempfile.NamedTemporaryFile("wb", suffix=".py", delete=False) as f:
+        f.write("\ufeffprint('x', 1)\n".encode())
+    try:
+        want = subprocess.run([PY, f.name], capture_output=True, text=True).stdout
+    finally:
+        os.unlink(f.name)
+    out = ok(env, "\ufeffprint('x', 1)\n")
+    assert want == "x 1\n" and out["result"]["stdout"] == want, out
 
 
 def test_not_serialisable(env):
