@@ -13,7 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "log.h"
+#include "sbx_int.h"
 
 #include "banned.h"
 
@@ -32,7 +34,6 @@ struct sbx_hot_range {
 
 static struct sbx_hot_range *sbx_hot; /* learnt in the warm parent, inherited */
 static size_t sbx_hot_n;
-static size_t sbx_hot_npages;
 
 void sbx_hot_populate(void)
 {
@@ -45,7 +46,11 @@ void sbx_hot_populate(void)
 
 size_t sbx_hot_pages(void)
 {
-    return sbx_hot_npages;
+    size_t pages = 0;
+    long psz = sysconf(_SC_PAGESIZE);
+    for (size_t i = 0; i < sbx_hot_n && psz > 0; i++)
+        pages += (sbx_hot[i].hi - sbx_hot[i].lo) / (size_t)psz;
+    return pages;
 }
 
 /* Probe: the private writable mappings of this process now (the parent's,
@@ -77,60 +82,39 @@ static size_t sbx_hot_maps(struct sbx_hot_range *maps, size_t cap)
 }
 
 /* Probe: write the pages of maps that are now this process's own (written
- * since the fork), but for those in own, to fd as ranges, adjacent pages
- * joined. */
-static void sbx_hot_report(int fd, const struct sbx_hot_range *maps, size_t nmaps,
-                           struct sbx_hot_range own)
+ * since the fork) to fd as ranges, adjacent pages joined. Its buffers are
+ * on its stack, which is not in maps. */
+static void sbx_hot_report(int fd, const struct sbx_hot_range *maps, size_t nmaps)
 {
     long psz = sysconf(_SC_PAGESIZE);
     int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     if (pm < 0 || psz <= 0)
         return;
-    size_t chunk = 4096; /* pagemap entries read at a time */
-    uint64_t *ent = mmap(NULL, chunk * sizeof(uint64_t), PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    struct sbx_hot_range *out = mmap(NULL, SBX_HOT_MAX_RANGES * sizeof(*out),
-                                     PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (ent == MAP_FAILED || out == MAP_FAILED) {
-        close(pm);
-        return;
-    }
+    uint64_t ent[512]; /* pagemap entries read at a time */
+    struct sbx_hot_range out[SBX_HOT_MAX_RANGES];
     size_t nout = 0;
     for (size_t m = 0; m < nmaps && nout < SBX_HOT_MAX_RANGES; m++) {
         uintptr_t page = maps[m].lo / (uintptr_t)psz, end = maps[m].hi / (uintptr_t)psz;
         while (page < end && nout < SBX_HOT_MAX_RANGES) {
-            size_t k = end - page < chunk ? end - page : chunk;
-            ssize_t r = pread(pm, ent, k * sizeof(uint64_t), (off_t)(page * sizeof(uint64_t)));
+            size_t k = end - page < 512 ? end - page : 512;
+            ssize_t r = pread(pm, ent, k * sizeof(ent[0]), (off_t)(page * sizeof(ent[0])));
             if (r <= 0)
                 break;
-            k = (size_t)r / sizeof(uint64_t);
+            k = (size_t)r / sizeof(ent[0]);
             for (size_t i = 0; i < k && nout < SBX_HOT_MAX_RANGES; i++) {
-                uint64_t e = ent[i];
-                if (!(e & SBX_HOT_PM_PRESENT) || !(e & SBX_HOT_PM_EXCLUSIVE))
+                if (!(ent[i] & SBX_HOT_PM_PRESENT) || !(ent[i] & SBX_HOT_PM_EXCLUSIVE))
                     continue;
-                uintptr_t a = (page + i) * (uintptr_t)psz;
-                if (a >= own.lo && a < own.hi)
-                    continue;
-                if (nout && out[nout - 1].hi == a)
-                    out[nout - 1].hi = a + (uintptr_t)psz;
+                uintptr_t at = (page + i) * (uintptr_t)psz;
+                if (nout && out[nout - 1].hi == at)
+                    out[nout - 1].hi = at + (uintptr_t)psz;
                 else
-                    out[nout++] = (struct sbx_hot_range){a, a + (uintptr_t)psz};
+                    out[nout++] = (struct sbx_hot_range){at, at + (uintptr_t)psz};
             }
             page += k;
         }
     }
     close(pm);
-    const char *p = (const char *)out;
-    size_t left = nout * sizeof(*out);
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        p += w;
-        left -= (size_t)w;
-    }
+    (void)fd_write_all(fd, out, nout * sizeof(out[0]));
 }
 
 static _Noreturn void sbx_hot_probe(int fd, void (*work)(void))
@@ -141,16 +125,11 @@ static _Noreturn void sbx_hot_probe(int fd, void (*work)(void))
         dup2(nul, 1);
         dup2(nul, 2);
     }
-    /* A mapping of its own (its pages are the probe's, not the parent's:
-     * left out of the report) */
-    size_t sz = SBX_HOT_MAX_MAPS * sizeof(struct sbx_hot_range);
-    struct sbx_hot_range *maps =
-        mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    size_t n = maps == MAP_FAILED ? 0 : sbx_hot_maps(maps, SBX_HOT_MAX_MAPS);
+    struct sbx_hot_range maps[SBX_HOT_MAX_MAPS]; /* on the stack: left out */
+    size_t n = sbx_hot_maps(maps, SBX_HOT_MAX_MAPS);
     if (n) {
         work();
-        struct sbx_hot_range own = {(uintptr_t)maps, (uintptr_t)maps + sz};
-        sbx_hot_report(fd, maps, n, own);
+        sbx_hot_report(fd, maps, n);
     }
     _exit(0);
 }
@@ -160,17 +139,16 @@ static _Noreturn void sbx_hot_probe(int fd, void (*work)(void))
 static size_t sbx_hot_read(int fd, struct sbx_hot_range *r, size_t cap, bool *eof)
 {
     size_t got = 0, want = cap * sizeof(*r);
-    char *p = (char *)r;
-    int left = SBX_HOT_PROBE_MS;
-    while (got < want && left > 0) {
+    double end = sbx_now_ms() + SBX_HOT_PROBE_MS;
+    while (got < want) {
         struct pollfd pf = {fd, POLLIN, 0};
-        int pr = poll(&pf, 1, 100);
-        if (pr < 0 && errno != EINTR)
-            break;
-        left -= 100;
-        if (pr <= 0)
+        double left = end - sbx_now_ms();
+        int pr = left > 0 ? poll(&pf, 1, (int)left + 1) : 0;
+        if (pr < 0 && errno == EINTR)
             continue;
-        ssize_t n = read(fd, p + got, want - got);
+        if (pr <= 0)
+            break; /* late: its report is not waited for */
+        ssize_t n = read(fd, (char *)r + got, want - got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -204,7 +182,7 @@ void sbx_hot_learn(void (*work)(void))
     int p[2];
     free(sbx_hot);
     sbx_hot = NULL;
-    sbx_hot_n = sbx_hot_npages = 0;
+    sbx_hot_n = 0;
     long psz = sysconf(_SC_PAGESIZE);
     if (psz <= 0 || !sbx_hot_supported((size_t)psz)) {
         log_debug("warm children: this kernel cannot copy pages ahead (MADV_POPULATE_WRITE)");
@@ -231,9 +209,6 @@ void sbx_hot_learn(void (*work)(void))
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }
-    size_t pages = 0;
-    for (size_t i = 0; i < n; i++)
-        pages += (r[i].hi - r[i].lo) / (size_t)psz;
     if (!n) {
         free(r);
         log_debug("warm children: no pages learnt to copy ahead");
@@ -241,6 +216,5 @@ void sbx_hot_learn(void (*work)(void))
     }
     sbx_hot = r;
     sbx_hot_n = n;
-    sbx_hot_npages = pages;
-    log_debug("warm children: %zu pages in %zu ranges copied ahead", pages, n);
+    log_debug("warm children: %zu pages in %zu ranges copied ahead", sbx_hot_pages(), n);
 }

@@ -629,21 +629,6 @@ static void sbx_py_escape(char *dst, size_t cap, const char *s)
     dst[o] = '\0';
 }
 
-static bool sbx_py_write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return false;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 /* A result object written without Python (init or runner failure). */
 static void sbx_py_write_error(int fd, const char *code, const char *msg)
 {
@@ -655,7 +640,7 @@ static void sbx_py_write_error(int fd, const char *code, const char *msg)
                      "\"message\":\"%s\"}}",
                      code, esc);
     if (n > 0 && (size_t)n < sizeof(line))
-        sbx_py_write_all(fd, line, (size_t)n);
+        fd_write_all(fd, line, (size_t)n);
 }
 
 static enum err_code sbx_py_status(PyStatus st, const char *what, struct err *err)
@@ -1030,7 +1015,7 @@ static int sbx_py_finish(const struct sbx_py_job *job, int result_fd)
     Py_ssize_t n = 0;
     const char *text = PyUnicode_AsUTF8AndSize(res, &n);
     int rc = 0;
-    if (!text || !sbx_py_write_all(result_fd, text, (size_t)n))
+    if (!text || !fd_write_all(result_fd, text, (size_t)n))
         rc = SBX_PY_EXIT_WRITE;
     Py_DECREF(res);
     return rc;
@@ -1071,7 +1056,9 @@ static bool sbx_py_env_reload(void)
     return ok;
 }
 
-/* In a child of the warm parent: CPython's own after-fork work (its locks,
+/* In a child of the warm parent: first the pages the rest writes copied in
+ * one go (sbx_hot_populate; nothing learnt yet in the probe that learns
+ * them), CPython's own after-fork work (its locks,
  * threads, the at-fork hooks: `random` reseeds there), then what no hook
  * does: os.environ (sbx_py_env_reload), and numpy's global RandomState,
  * seeded once at import in the parent: without a new seed every sandbox
@@ -1083,6 +1070,7 @@ static bool sbx_py_env_reload(void)
  * environment could not be dropped). */
 static bool sbx_py_after_fork(void)
 {
+    sbx_hot_populate();
     PyOS_AfterFork_Child();
     if (!sbx_py_env_reload())
         return false;
@@ -1105,6 +1093,16 @@ static bool sbx_py_after_fork(void)
     return true;
 }
 
+/* Run code through the runner for what it leaves behind (pages written,
+ * state warmed); its result and any error are dropped. */
+static void sbx_py_drill(const char *code)
+{
+    struct sbx_py_job drill = {code, strlen(code), NULL, NULL, 1024, 1024, 8, true};
+    PyObject *r = sbx_py_call(&drill);
+    Py_XDECREF(r);
+    PyErr_Clear();
+}
+
 /* What a warm child runs before and for a trivial job, run once in a probe
  * (sbx_hot_learn) so that every later child copies the pages it writes in
  * one go (sbx_hot_populate). */
@@ -1113,10 +1111,7 @@ static void sbx_py_hot_work(void)
     if (!sbx_py_after_fork())
         return;
     sbx_py_crash_setup();
-    struct sbx_py_job drill = {"pass", 4, NULL, NULL, 1024, 1024, 8, true};
-    PyObject *r = sbx_py_call(&drill);
-    Py_XDECREF(r);
-    PyErr_Clear();
+    sbx_py_drill("pass");
     struct sbx_py_job job = {
         "print(1)",       8,   NULL, NULL, LIM_RETURN_BYTES_DEFAULT, LIM_TRACEBACK_BYTES,
         LIM_RETURN_DEPTH, true};
@@ -1135,7 +1130,6 @@ int sbx_py_child(void *arg, int result_fd)
     signal(SIGXFSZ, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     if (sbx_py_started) {
-        sbx_hot_populate();
         if (!sbx_py_after_fork()) {
             sbx_py_write_error(result_fd, "SANDBOX_ERROR", SBX_PY_ENV_FAILED);
             return SBX_PY_EXIT_INIT;
@@ -1238,7 +1232,6 @@ int sbx_py_ready_child(int job_fd, int result_fd)
         sbx_py_write_error(result_fd, "SANDBOX_ERROR", "no warm interpreter to run the job in");
         return SBX_PY_EXIT_INIT;
     }
-    sbx_hot_populate(); /* the pages the code below writes, in one go */
     if (!sbx_py_after_fork()) {
         sbx_ready_signal();
         sbx_py_write_error(result_fd, "SANDBOX_ERROR", SBX_PY_ENV_FAILED);
@@ -1265,11 +1258,7 @@ int sbx_py_ready_child(int job_fd, int result_fd)
         struct pollfd p = {job_fd, POLLIN, 0};
         if (i && poll(&p, 1, i == 1 ? SBX_PY_DRILL_IDLE_MS : 0) != 0)
             break;
-        struct sbx_py_job rehearse = {drills[i], strlen(drills[i]), NULL, NULL, 1024, 1024, 8,
-                                      true};
-        PyObject *r0 = sbx_py_call(&rehearse);
-        Py_XDECREF(r0);
-        PyErr_Clear();
+        sbx_py_drill(drills[i]);
         if (!i)
             sbx_ready_signal();
     }

@@ -1264,16 +1264,7 @@ enum err_code sbx_ready_run(long wall_ms, const void *job, size_t len, struct sb
      * is written while W reads, which it does at once). A W that died
      * meanwhile shows as EPIPE here (kiln's main ignores SIGPIPE) and as its
      * fate in the watch below. */
-    const char *p = job;
-    while (len) {
-        ssize_t w = write(c->job_w, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        p += w;
-        len -= (size_t)w;
-    }
+    (void)fd_write_all(c->job_w, job, len);
     close(c->job_w);
     c->job_w = -1;
     rc = sbx_watch(c, &pid, t0, wall_ms, true, outcome, err);

@@ -93,6 +93,21 @@ enum err_code buf_read_fd(struct buf *b, int fd, struct err *err)
     }
 }
 
+bool fd_write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        c += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
 enum err_code buf_printf(struct buf *b, struct err *err, const char *fmt, ...)
 {
     va_list ap;

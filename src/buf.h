@@ -33,6 +33,9 @@ enum err_code buf_append_str(struct buf *b, const char *s, struct err *err);
  * read and dropped, so a writer never blocks, and E_LIMIT is returned at EOF;
  * E_IO when a read fails. */
 enum err_code buf_read_fd(struct buf *b, int fd, struct err *err);
+/* Write all n bytes of p to fd (EINTR retried); false when a write fails
+ * (errno set). Async-signal-safe: also for a forked or sandboxed child. */
+bool fd_write_all(int fd, const void *p, size_t n);
 enum err_code buf_printf(struct buf *b, struct err *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Hand the payload (NUL-terminated, may be NULL when empty) to the caller. */

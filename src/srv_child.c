@@ -52,22 +52,6 @@ static void srv_child_close_sockets_except(int keep)
     closedir(d);
 }
 
-/* Write all of (p, n); false when the reader is gone (SIGPIPE is ignored
- * by kiln's main) or the write fails. */
-static bool srv_child_write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 /* Make this process's heap its own: copy now every page of it that it
  * still shares with the process it was forked from (or that forked from
  * it), instead of one page fault at a time in the middle of later calls
@@ -126,8 +110,8 @@ static _Noreturn void srv_child_leave(json_t *env, bool ok, int wfd)
      * answers at once (srv_child_done). The pipe stays open through the
      * cleanup nobody waits for, so that a caller counting workers until
      * their pipe closes counts the cleanup too. */
-    if (text && srv_child_write_all(wfd, text, strlen(text)))
-        srv_child_write_all(wfd, "\n", 1);
+    if (text && fd_write_all(wfd, text, strlen(text)))
+        fd_write_all(wfd, "\n", 1);
     act_exec_unprepare(); /* a ready sandbox the action did not use */
     route_cleanup();
     _exit(text ? (ok ? 0 : 1) : 3);
@@ -260,7 +244,7 @@ enum err_code srv_child_feed(struct srv_child *c, const char *text, size_t len, 
     if (c->req_fd < 0)
         return err_set(err, E_INTERNAL, "not a spare worker");
     enum err_code rc = E_OK;
-    if (!srv_child_write_all(c->req_fd, text, len))
+    if (!fd_write_all(c->req_fd, text, len))
         rc = err_sys(err, E_SANDBOX, "cannot hand the request to a spare worker");
     close(c->req_fd);
     c->req_fd = -1;
@@ -443,21 +427,6 @@ static bool srv_zy_read_all(int fd, void *p, size_t n)
     return true;
 }
 
-static bool srv_zy_write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        c += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 /* Worker forked by the zygote: never returns. */
 static void srv_zy_worker(const struct config *cfg, const sigset_t *mask, int sock, int wfd,
                           const char *text, size_t len)
@@ -587,7 +556,7 @@ static void srv_zy_main(const struct config *cfg, const sigset_t *mask, int sock
             explicit_bzero(text, (size_t)h.len + 1);
         free(text);
         int64_t reply = pid;
-        if (!got || !srv_zy_write_all(sock, &reply, sizeof(reply)))
+        if (!got || !fd_write_all(sock, &reply, sizeof(reply)))
             break;
     }
     /* Let running workers finish; they are reaped here. */
@@ -649,7 +618,7 @@ static enum err_code srv_zygote_send(struct srv_zygote *z, uint32_t type, const 
     do {
         w = sendmsg(z->sock, &m, MSG_NOSIGNAL);
     } while (w < 0 && errno == EINTR);
-    if (w != (ssize_t)sizeof(h) || (len && !srv_zy_write_all(z->sock, text, len)) ||
+    if (w != (ssize_t)sizeof(h) || (len && !fd_write_all(z->sock, text, len)) ||
         !srv_zy_read_all(z->sock, &reply, sizeof(reply)) || reply <= 0) {
         close(z->sock);
         z->sock = -1;
