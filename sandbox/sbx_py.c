@@ -413,8 +413,13 @@ static const char *const sbx_py_runner[] = {
     "    # Done once in a warm parent: its children inherit the filters.\n",
     "    if not _kiln_quiet:\n",
     "        import warnings\n",
-    "        warnings.filterwarnings('ignore', message='.*non-GUI backend.*')\n",
-    "        warnings.filterwarnings('ignore', message='.*non-interactive.*')\n",
+    "        # matplotlib's own notes that show() has no window, in the\n",
+    "        # words of its versions; a user's warning that says the same\n",
+    "        # in other words still shows\n",
+    "        msgs = (r'Matplotlib is currently using \\S+, which is a non-GUI backend, ',\n",
+    "                r'FigureCanvas\\S* is non-interactive, and thus cannot be shown')\n",
+    "        for m in msgs:\n",
+    "            warnings.filterwarnings('ignore', message=m, category=UserWarning)\n",
     "        _kiln_quiet.append(True)\n",
     "    mpl = sys.modules.get('matplotlib')\n",
     "    if mpl is not None:\n",
@@ -494,6 +499,39 @@ static const char *const sbx_py_runner[] = {
     "                cell.cell_contents = False\n",
     "\n",
     "\n",
+    "_kiln_base = []\n",
+    "\n",
+    "\n",
+    "def _kiln_imports_saved():\n",
+    "    # Taken once: a warm parent's, before any code ran, is shared by its\n",
+    "    # children without a copy each (copying sys.modules writes to every\n",
+    "    # module object: thousands of pages of the parent to copy).\n",
+    "    if not _kiln_base:\n",
+    "        import builtins\n",
+    "        m = sys.modules\n",
+    "        _kiln_base[:] = [builtins.__dict__, dict(builtins.__dict__), m, dict(m),\n",
+    "                         list(sys.meta_path), list(sys.path_hooks)]\n",
+    "    return _kiln_base\n",
+    "\n",
+    "\n",
+    "def _kiln_imports_restore(saved):\n",
+    "    # The code has ended: what it did to the builtins and the import system\n",
+    "    # (builtins.__import__ = None, sys.modules cleared or rebound, a module\n",
+    "    # replaced or blocked with None, the finders removed) must not fail the\n",
+    "    # runner's own work after it (a traceback, JSON), as it cannot fail\n",
+    "    # python3, whose script ends there. The runner's functions have their\n",
+    "    # own copy of the builtins for the time between the code and its main().\n",
+    "    # The dicts are compared in C (_kiln_restore_dicts): no reference taken,\n",
+    "    # so no page of a warm parent's objects is written (copied) for it.\n",
+    "    bd, names, m, mods, meta, hooks = saved\n",
+    "    sys.modules = m\n",
+    "    _kiln_restore_dicts(bd, names, m, mods)\n",
+    "    if type(sys.meta_path) is not list or any(f not in sys.meta_path for f in meta):\n",
+    "        sys.meta_path = meta\n",
+    "    if type(sys.path_hooks) is not list or any(h not in sys.path_hooks for h in hooks):\n",
+    "        sys.path_hooks = hooks\n",
+    "\n",
+    "\n",
     "def _kiln_exec(code, inputs_json, packages_json, return_cap, tb_cap, maxd, call_entry):\n",
     "    # json (it imports re) only when needed: a cold start of plain code\n",
     "    # pays milliseconds for it.\n",
@@ -526,34 +564,38 @@ static const char *const sbx_py_runner[] = {
     "        code = code[1:]  # a UTF-8 BOM, as python3 reads a script file\n",
     "    _kiln_source[:] = [code]\n",
     "    _kiln_lines()\n",
+    "    saved = _kiln_imports_saved()\n",
     "    rv = None\n",
     "    try:\n",
-    "        # The syntax tree only when the code may have its own __main__ block\n",
-    "        # (ast and inspect cost milliseconds to import in a cold start).\n",
-    "        guarded = False\n",
-    "        if '__main__' in code:\n",
-    "            import ast\n",
-    "            tree = ast.parse(code, '<code>')\n",
-    "            guarded = _kiln_guarded(tree)\n",
-    "            co = compile(tree, '<code>', 'exec', dont_inherit=True)\n",
-    "            del tree\n",
-    "        else:\n",
-    "            co = compile(code, '<code>', 'exec', dont_inherit=True)\n",
-    "        exec(co, mod.__dict__)\n",
-    "        if call_entry and not guarded:\n",
-    "            g = mod.__dict__\n",
-    "            f = g.get('main')\n",
-    "            if isinstance(f, types.FunctionType) and f.__module__ == '__main__':\n",
-    "                entry = 'main'\n",
-    "                rv = f(**inputs)\n",
+    "        try:\n",
+    "            # The syntax tree only when the code may have its own __main__ block\n",
+    "            # (ast and inspect cost milliseconds to import in a cold start).\n",
+    "            guarded = False\n",
+    "            if '__main__' in code:\n",
+    "                import ast\n",
+    "                tree = ast.parse(code, '<code>')\n",
+    "                guarded = _kiln_guarded(tree)\n",
+    "                co = compile(tree, '<code>', 'exec', dont_inherit=True)\n",
+    "                del tree\n",
     "            else:\n",
-    "                f = g.get('run')\n",
+    "                co = compile(code, '<code>', 'exec', dont_inherit=True)\n",
+    "            exec(co, mod.__dict__)\n",
+    "            if call_entry and not guarded:\n",
+    "                g = mod.__dict__\n",
+    "                f = g.get('main')\n",
     "                if isinstance(f, types.FunctionType) and f.__module__ == '__main__':\n",
-    "                    entry = 'run'\n",
-    "                    rv = f(inputs)\n",
-    "            if isinstance(rv, types.CoroutineType):\n",
-    "                import asyncio\n",
-    "                rv = asyncio.run(rv)\n",
+    "                    entry = 'main'\n",
+    "                    rv = f(**inputs)\n",
+    "                else:\n",
+    "                    f = g.get('run')\n",
+    "                    if isinstance(f, types.FunctionType) and f.__module__ == '__main__':\n",
+    "                        entry = 'run'\n",
+    "                        rv = f(inputs)\n",
+    "                if isinstance(rv, types.CoroutineType):\n",
+    "                    import asyncio\n",
+    "                    rv = asyncio.run(rv)\n",
+    "        finally:\n",
+    "            _kiln_imports_restore(saved)\n",
     "    except SystemExit as e:\n",
     "        st = e.code\n",
     "        if st is not None and st != 0:\n",
@@ -849,6 +891,7 @@ enum err_code sbx_py_init(bool warm, struct err *err)
     if (!sbx_py_runner_fn())
         PyErr_Clear(); /* each child compiles it then */
     sbx_py_runner_call("_kiln_quiet_mpl");
+    sbx_py_runner_call("_kiln_imports_saved"); /* shared by every child */
     sbx_py_gc_freeze();
     malloc_trim(0); /* consolidate once here, and hand back what is free */
     sbx_hot_learn(sbx_py_hot_work);
@@ -910,18 +953,74 @@ static PyObject *sbx_py_runner_code_object(const char *src)
     return Py_CompileString(src, SBX_PY_RUNNER_NAME, Py_file_input);
 }
 
+/* The runner's _kiln_restore_dicts(bd, names, m, mods): put back in bd
+ * (the builtins) every entry of names that differs, and in m (sys.modules)
+ * every module of mods that differs or went, dropping the None entries
+ * (import blockers) that mods lacks. Borrowed references only: reading a
+ * warm parent's objects writes (copies) none of their pages. */
+static PyObject *sbx_py_restore_dicts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 4 || !PyDict_Check(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[2]) ||
+        !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "_kiln_restore_dicts(bd, names, m, mods)");
+        return NULL;
+    }
+    for (int pair = 0; pair < 2; pair++) {
+        PyObject *cur = args[pair * 2], *want = args[pair * 2 + 1];
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(want, &pos, &k, &v)) {
+            PyObject *now = PyDict_GetItemWithError(cur, k);
+            if (now == v)
+                continue;
+            if (PyErr_Occurred() || PyDict_SetItem(cur, k, v) != 0)
+                return NULL;
+        }
+    }
+    PyObject *blocked = NULL, *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(args[2], &pos, &k, &v)) {
+        if (v != Py_None)
+            continue;
+        int in = PyDict_Contains(args[3], k);
+        if (in < 0 || (!in && !blocked && !(blocked = PyList_New(0))) ||
+            (!in && PyList_Append(blocked, k) != 0)) {
+            Py_XDECREF(blocked);
+            return NULL;
+        }
+    }
+    for (Py_ssize_t i = 0; blocked && i < PyList_GET_SIZE(blocked); i++)
+        if (PyDict_DelItem(args[2], PyList_GET_ITEM(blocked, i)) != 0) {
+            Py_DECREF(blocked);
+            return NULL;
+        }
+    Py_XDECREF(blocked);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef sbx_py_restore_def = {
+    "_kiln_restore_dicts", (PyCFunction)(void (*)(void))sbx_py_restore_dicts, METH_FASTCALL, NULL};
+
 /* Compile and run the runner; its _kiln_main (new reference) or NULL with
  * a Python error. */
 static PyObject *sbx_py_load_runner(void)
 {
-    PyObject *ns = NULL, *co = NULL, *r = NULL, *fn = NULL;
+    PyObject *ns = NULL, *builtins = NULL, *restore = NULL, *co = NULL, *r = NULL, *fn = NULL;
     char *src = sbx_py_runner_source();
     if (!src) {
         PyErr_NoMemory();
         goto out;
     }
+    /* The runner's own copy of the builtins: code that replaces one
+     * (builtins.__import__ = None, builtins.len = ...) changes what the
+     * code sees, not what the runner calls after it. */
     ns = PyDict_New();
-    if (!ns || PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) != 0)
+    builtins = PyDict_Copy(PyEval_GetBuiltins());
+    if (!ns || !builtins || PyDict_SetItemString(ns, "__builtins__", builtins) != 0)
+        goto out;
+    restore = PyCFunction_New(&sbx_py_restore_def, NULL);
+    if (!restore || PyDict_SetItemString(ns, "_kiln_restore_dicts", restore) != 0)
         goto out;
     co = sbx_py_runner_code_object(src);
     if (!co)
@@ -938,6 +1037,8 @@ static PyObject *sbx_py_load_runner(void)
 out:
     Py_XDECREF(r);
     Py_XDECREF(co);
+    Py_XDECREF(restore);
+    Py_XDECREF(builtins);
     Py_XDECREF(ns);
     free(src);
     return fn;

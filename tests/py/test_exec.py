@@ -125,6 +125,23 @@ def test_bom(env):
     assert want == "x 1\n" and out["result"]["stdout"] == want, out
 
 
+def test_warnings_shown(env):
+    # The code's own warnings reach stderr as python3 prints them, whatever
+    # they say; only matplotlib's note that show() has no window is quiet.
+    code = ("import warnings\n"
+            "warnings.warn('this backend is non-interactive, says the user')\n"
+            "warnings.warn('a non-GUI backend of our own')\n"
+            "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\nprint('done')\n")
+    env2 = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env2["MPLBACKEND"] = "Agg"
+    py = subprocess.run([PY, "-c", code], capture_output=True, text=True, env=env2)
+    out = ok(env, code)
+    assert py.stdout == out["result"]["stdout"] == "done\n", out
+    want = [ln.split(": ", 1)[1] for ln in py.stderr.splitlines() if "Warning: " in ln]
+    got = [ln.split(": ", 1)[1] for ln in out["result"]["stderr"].splitlines() if "Warning: " in ln]
+    assert len(want) == 2 and got == want, (py.stderr, out)
+
+
 def test_not_serialisable(env):
     expect_error(env, {"action": "executeCode",
                        "arguments": {"code": "def main():\n    return open\n"}},
