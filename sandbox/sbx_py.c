@@ -797,7 +797,10 @@ static const char sbx_py_warm_src[] =
     "          'matplotlib.font_manager', 'io', 'json', 'types', 'linecache', 'builtins',\n"
     "          'ast', 'inspect', 'traceback', 'importlib.util', 'warnings', 'math',\n"
     "          'datetime', 'decimal', 'enum', 'uuid', 'pathlib', 'dataclasses',\n"
-    "          'collections.abc', 'encodings.idna', 'faulthandler', '_signal'):\n"
+    "          'collections.abc', 'encodings.idna', 'faulthandler', '_signal',\n"
+    /* what a `packages` entry with a version or a marker is read with */
+    "          'importlib.metadata', 'packaging.requirements', 'packaging.version',\n"
+    "          'packaging.specifiers', 'packaging.markers'):\n"
     "    try:\n"
     "        __import__(m)\n"
     "    except Exception:\n"
@@ -805,6 +808,13 @@ static const char sbx_py_warm_src[] =
     "try:\n"
     "    import matplotlib.font_manager as _fm\n"
     "    _fm.fontManager\n"
+    "except Exception:\n"
+    "    pass\n"
+    /* the installed distributions' index, read once here (a version
+     * lookup in a sandbox then reads only the directories' times) */
+    "try:\n"
+    "    import importlib.metadata as _md\n"
+    "    _md.version('numpy')\n"
     "except Exception:\n"
     "    pass\n"
     "shutil.rmtree(_kiln_mpl, ignore_errors=True)\n"
