@@ -11,6 +11,12 @@ p50/p90/p99 of the round trip as the client sees it. In the same run it
 times a fresh `/usr/bin/python3 -c pass`, `/usr/bin/python3 -c 'import
 pandas'` and a cold one-shot `kiln run` of print(1).
 
+For the back-to-back rows it also reports the machine's busy CPU time per
+call (every process, from /proc/stat): calls sent back to back are bound by
+it over the cores, not by one call's path. And it times the floor of one
+warm call here: a bare child of a warm python3 (pandas imported) cloned into
+the sandbox's six namespaces, exiting at once.
+
 It also times spaced calls to `kiln serve` (its idle spare worker), and
 checks the issue's targets: trivial warm p50 <= 5 ms, pandas sum warm p50 <=
 15 ms and >= 20x faster than a fresh `import pandas`, cold `kiln run` <= 40
@@ -50,6 +56,46 @@ def pct(v, p):
         return float("nan")
     k = min(len(s) - 1, max(0, int(round(p / 100.0 * (len(s) - 1)))))
     return s[k]
+
+
+def cpu_busy_ms():
+    """Busy CPU time of the whole machine so far (every process, every core)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return (sum(v[:8]) - idle) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+# The floor of one warm call on this host: a bare child of a warm
+# interpreter (pandas and matplotlib imported) cloned into the sandbox's six
+# namespaces, exiting at once, reaped: no sandbox setup, no Python run.
+FLOOR = r"""
+import ctypes, os, signal, statistics, sys, time
+import pandas, matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+NS = 0x10000000 | 0x20000000 | 0x40000000 | 0x00020000 | 0x08000000 | 0x04000000
+v = []
+for _ in range(int(sys.argv[1])):
+    t = time.perf_counter()
+    pid = libc.syscall(56, ctypes.c_ulong(NS | signal.SIGCHLD), None, None, None, None)
+    if pid == 0:
+        os._exit(0)
+    if pid < 0:
+        sys.exit('clone: errno %d' % ctypes.get_errno())
+    os.waitpid(pid, 0)
+    v.append((time.perf_counter() - t) * 1000.0)
+print(' '.join('%.3f' % x for x in v))
+"""
+
+
+def floor_ms(env, n=40):
+    p = subprocess.run([PY, "-c", FLOOR, str(n)], env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        return None
+    return stats([float(x) for x in p.stdout.split()])
 
 
 def stats(v):
@@ -126,8 +172,11 @@ def warm_runs(env):
         # The first call waits for the warm-up (pre-imports) to finish.
         first = call_ms(m, TRIVIAL, "1\n")
         ready = (time.perf_counter() - t0) * 1000.0
+        c0 = cpu_busy_ms()
         triv = [call_ms(m, TRIVIAL, "1\n") for _ in range(N)]
+        c1 = cpu_busy_ms()
         pand = [call_ms(m, PANDAS, "21\n") for _ in range(N)]
+        c2 = cpu_busy_ms()
         # As an agent calls: a pause between calls (the model's turn), in
         # which the standby worker gets its sandbox ready.
         triv_gap, pand_gap = [], []
@@ -148,6 +197,7 @@ def warm_runs(env):
         m.close()
     return {"startup_to_first_call_ms": ready, "first_call_ms": first,
             "trivial": stats(triv), "pandas_sum": stats(pand),
+            "cpu_trivial": (c1 - c0) / N, "cpu_pandas": (c2 - c1) / N,
             "trivial_gap": stats(triv_gap), "pandas_sum_gap": stats(pand_gap),
             "trivial_mid": stats(triv_mid)}
 
@@ -226,6 +276,9 @@ def main():
                                             "p90": w["startup_to_first_call_ms"],
                                             "p99": w["startup_to_first_call_ms"],
                                             "min": w["startup_to_first_call_ms"]}
+        floor = floor_ms(env)
+        if floor:
+            res["floor: bare warm child, 6 namespaces"] = floor
         sv = serve_runs(env)
         res["serve warm trivial, " + gap] = sv["trivial"]
         res["serve warm pandas sum, " + gap] = sv["pandas_sum"]
@@ -235,6 +288,13 @@ def main():
     for k, s in res.items():
         print("%-38s %5d %9.1f %9.1f %9.1f %9.1f" % (k, s["n"], s["min"], s["p50"], s["p90"],
                                                     s["p99"]))
+    cores = os.cpu_count() or 1
+    print("back to back, CPU per call (all processes, %d cores): trivial %.1f ms, pandas sum %.1f ms"
+          % (cores, w["cpu_trivial"], w["cpu_pandas"]))
+    print("  (a p50 under CPU per call / cores is out of reach: each call forks and ends"
+          " a copy of the warm interpreter)")
+    res["cpu per call, back to back"] = {"trivial": w["cpu_trivial"], "pandas_sum": w["cpu_pandas"],
+                                         "cores": cores}
     scale = res["python3 -c pass"]["p50"] / 13.0
     imp = res["python3 -c 'import pandas'"]["p50"]
     print("targets (set where python3 -c pass is 13 ms; here %.1f ms: x%.2f):"
