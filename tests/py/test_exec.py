@@ -191,6 +191,49 @@ def test_package_versions(env):
         "PACKAGE_MISSING", contains="os>=1 (its installed version is unknown)")
 
 
+def test_package_extras(env):
+    # Extras are checked as pip installs them: what the distribution's
+    # metadata says each extra needs, installed. python3's importlib.metadata
+    # and packaging are the oracle. A distribution whose module has another
+    # name (fonttools: fontTools) is found.
+    oracle = r"""
+import json, sys
+from importlib import metadata
+from packaging.requirements import Requirement
+out = {}
+for dist, extra in (("pandas", "test"), ("fonttools", "plot"), ("fonttools", "woff")):
+    first = None
+    for t in metadata.requires(dist) or []:
+        r = Requirement(t)
+        if r.marker is None or not r.marker.evaluate({"extra": extra}):
+            continue
+        try:
+            metadata.version(r.name)
+        except metadata.PackageNotFoundError:
+            first = first or r.name
+    out[dist + "[" + extra + "]"] = first
+try:
+    import fonttools
+    out["import fonttools"] = True
+except ImportError:
+    out["import fonttools"] = False
+print(json.dumps(out))
+"""
+    want = json.loads(subprocess.run([PY, "-c", oracle], check=True, capture_output=True,
+                                     text=True).stdout)
+    assert want["import fonttools"] is False, want
+    ok(env, "print(1)", packages=["fonttools", "fonttools>=1", "pandas[no-such-extra]"])
+    for req in ("pandas[test]", "fonttools[plot]", "fonttools[woff]"):
+        if want[req] is None:
+            ok(env, "print(1)", packages=[req])
+        else:
+            out = expect_error(env, {"action": "executeCode", "arguments": {
+                "code": "print(1)", "packages": ["numpy", req]}},
+                "PACKAGE_MISSING", contains=f"{req} ([{req.split('[')[1][:-1]}] needs {want[req]}")
+            assert out["error"]["missing"] == [req], out["error"]
+    assert any(want[k] for k in ("pandas[test]", "fonttools[woff]")), want  # one case missing
+
+
 def test_timeout(env):
     t0 = time.monotonic()
     expect_error(env, {"action": "executeCode", "arguments": {
