@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,24 @@ typedef enum err_code (*outputs_visit_fn)(void *ctx, const char *rel, int fd, co
                                           struct err *err);
 typedef void (*outputs_skip_fn)(void *ctx, const char *rel, const char *reason);
 
+/* Files with several names, held open until the whole tree is seen: a
+ * file all of whose names are in the tree is an output like any other (each
+ * name stored); one with a name elsewhere (a link to a file outside) is
+ * skipped. */
+#define OUTPUTS_MAX_LINKED 256
+struct linked {
+    char rel[4096];
+    int fd;
+    struct stat st;
+    size_t order;
+};
+struct links {
+    struct linked *v;
+    size_t n, cap;
+};
+
 static enum err_code walk(int dfd, const char *prefix, int depth, outputs_visit_fn visit,
-                          outputs_skip_fn skip, void *ctx, struct err *err)
+                          outputs_skip_fn skip, void *ctx, struct links *links, struct err *err)
 {
     enum err_code rc = E_OK;
     DIR *d = fdopendir(dfd);
@@ -60,7 +77,7 @@ static enum err_code walk(int dfd, const char *prefix, int depth, outputs_visit_
                 skip(ctx, rel, "directory nested too deep");
                 continue;
             }
-            rc = walk(fd, rel, depth + 1, visit, skip, ctx, err);
+            rc = walk(fd, rel, depth + 1, visit, skip, ctx, links, err);
             if (rc)
                 break;
             continue;
@@ -74,8 +91,24 @@ static enum err_code walk(int dfd, const char *prefix, int depth, outputs_visit_
             continue;
         }
         if (st.st_nlink > 1) {
-            close(fd);
-            skip(ctx, rel, "hard link (a file with several names)");
+            if (links->n == links->cap && links->cap < OUTPUTS_MAX_LINKED) {
+                size_t cap = links->cap ? links->cap * 2 : 8;
+                struct linked *v = realloc(links->v, cap * sizeof(*v));
+                if (v) {
+                    links->v = v;
+                    links->cap = cap;
+                }
+            }
+            if (links->n == links->cap) {
+                close(fd);
+                skip(ctx, rel, "hard link (a file with several names)");
+                continue;
+            }
+            struct linked *l = &links->v[links->n];
+            snprintf(l->rel, sizeof(l->rel), "%s", rel);
+            l->fd = fd;
+            l->st = st;
+            l->order = links->n++;
             continue;
         }
         rc = visit(ctx, rel, fd, &st, err);
@@ -84,6 +117,59 @@ static enum err_code walk(int dfd, const char *prefix, int depth, outputs_visit_
             break;
     }
     closedir(d);
+    return rc;
+}
+
+static int linked_by_inode(const void *a, const void *b)
+{
+    const struct linked *x = a, *y = b;
+    if (x->st.st_dev != y->st.st_dev)
+        return x->st.st_dev < y->st.st_dev ? -1 : 1;
+    if (x->st.st_ino != y->st.st_ino)
+        return x->st.st_ino < y->st.st_ino ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int linked_by_order(const void *a, const void *b)
+{
+    const struct linked *x = a, *y = b;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The whole tree under dfd (closed), then its files with several names:
+ * visited when every name of the file is in the tree (the count of names
+ * seen is its link count), in the order the walk found them. */
+static enum err_code walk_tree(int dfd, outputs_visit_fn visit, outputs_skip_fn skip, void *ctx,
+                               struct err *err)
+{
+    struct links links = {NULL, 0, 0};
+    enum err_code rc = walk(dfd, "", 0, visit, skip, ctx, &links, err);
+    struct linked *v = links.v;
+    size_t n = links.n;
+    qsort(v, n, sizeof(*v), linked_by_inode);
+    bool *inside = calloc(n ? n : 1, sizeof(*inside));
+    for (size_t i = 0; inside && i < n;) {
+        size_t j = i;
+        while (j < n && v[j].st.st_dev == v[i].st.st_dev && v[j].st.st_ino == v[i].st.st_ino)
+            j++;
+        for (size_t k = i; k < j; k++)
+            inside[k] = (nlink_t)(j - i) == v[i].st.st_nlink;
+        i = j;
+    }
+    for (size_t i = 0; inside && i < n; i++)
+        v[i].order = v[i].order * 2 + (inside[i] ? 1 : 0); /* keep the verdict through the sort */
+    qsort(v, n, sizeof(*v), linked_by_order);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == E_OK && !inside)
+            rc = err_set(err, E_NOMEM, "out of memory");
+        else if (rc == E_OK && (v[i].order & 1))
+            rc = visit(ctx, v[i].rel, v[i].fd, &v[i].st, err);
+        else if (rc == E_OK)
+            skip(ctx, v[i].rel, "hard link to a file outside the scratch dir");
+        close(v[i].fd);
+    }
+    free(inside);
+    free(v);
     return rc;
 }
 
@@ -119,7 +205,7 @@ enum err_code outputs_snapshot(const char *dir, struct outputs_snap *snap, struc
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return err_sys(err, E_IO, "cannot open '%s'", dir);
-    enum err_code rc = walk(fd, "", 0, snap_visit, skip_ignore, snap, err);
+    enum err_code rc = walk_tree(fd, snap_visit, skip_ignore, snap, err);
     if (rc)
         outputs_snap_release(snap);
     return rc;
@@ -216,5 +302,5 @@ enum err_code outputs_collect(const char *dir, const struct outputs_snap *snap, 
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return err_sys(err, E_IO, "cannot open '%s'", dir);
-    return walk(fd, "", 0, collect_visit, collect_skip, &c, err);
+    return walk_tree(fd, collect_visit, collect_skip, &c, err);
 }

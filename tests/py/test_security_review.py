@@ -47,5 +47,35 @@ def test_skipped_outputs_are_bounded(env):
     assert all(s["reason"] == "symbolic link" for s in skipped)
 
 
+
+def test_hard_links_inside_are_outputs(env):
+    """A file the code gave several names inside its scratch dir (os.link)
+    is an output under each name, with its content; a file whose every
+    link is inside is all the sandbox can make (a link to a file outside
+    is refused by the kernel there, and skipped by the collector: unit test
+    store/outputs_hard_links). Past 256 such names the rest are skipped."""
+    code = ("import os\n"
+            "open('a.csv', 'w').write('x,y\\n1,2\\n')\n"
+            "os.link('a.csv', 'b.csv')\n"
+            "os.mkdir('d')\n"
+            "os.link('a.csv', 'd/c.csv')\n"
+            "try:\n"
+            "    os.link('/etc/passwd', 'p')\n"
+            "    print('linked')\n"
+            "except OSError as e:\n"
+            "    print(type(e).__name__)\n")
+    out, rc, err = env.run({"action": "executeCode", "arguments": {"code": code}})
+    assert out.get("ok") is True, f"{out} {err}"
+    assert out["result"]["stdout"] in ("PermissionError\n", "OSError\n"), out["result"]
+    names = sorted(f["name"] for f in out["files"])
+    assert names == ["a.csv", "b.csv", "d/c.csv"], out
+    assert not out["result"].get("skippedOutputs"), out["result"]
+    for i, f in enumerate(out["files"]):
+        dest = os.path.join(env.dir, "got%d" % i)
+        p = env.kiln("files", "get", f["id"], "-o", dest)
+        assert p.returncode == 0, p
+        with open(dest, "rb") as g:
+            assert g.read() == b"x,y\n1,2\n", f
+
 if __name__ == "__main__":
     main(globals())

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "outputs.h"
 #include "scratch.h"
 #include "store.h"
 #include "store_int.h"
@@ -753,6 +754,56 @@ static void t_store_opportunistic_gc(void)
     store_free(old);
 }
 
+/* Output collection and files with several names: one whose every name is
+ * in the scratch dir is an output under each name; one with a name outside
+ * (a hard link to a file elsewhere) is skipped and reported, never read. */
+static void t_store_outputs_hard_links(void)
+{
+    struct config cfg;
+    struct store *s = NULL;
+    struct err e;
+    t_store_cfg(&cfg);
+    T_ASSERT(store_open(&cfg, &s, &e) == E_OK);
+    char dir[4096], sub[4096], p[4096], q[4096];
+    t_path(dir, sizeof(dir), "out");
+    snprintf(sub, sizeof(sub), "%s/d", dir);
+    T_ASSERT(mkdir(dir, 0700) == 0 && mkdir(sub, 0700) == 0);
+    snprintf(p, sizeof(p), "%s/a.txt", dir);
+    T_ASSERT(t_write_file(p, "inside", 6));
+    snprintf(q, sizeof(q), "%s/b.txt", dir);
+    T_ASSERT(link(p, q) == 0);
+    snprintf(q, sizeof(q), "%s/c.txt", sub);
+    T_ASSERT(link(p, q) == 0);
+    const char *secret = t_src("secret", "host secret", 11); /* outside dir */
+    snprintf(q, sizeof(q), "%s/leak.txt", dir);
+    T_ASSERT(link(secret, q) == 0);
+    snprintf(q, sizeof(q), "%s/plain.txt", dir);
+    T_ASSERT(t_write_file(q, "p", 1));
+
+    json_t *files = json_array(), *skipped = json_array();
+    T_ASSERT(outputs_collect(dir, NULL, s, STORE_TEMPORARY, NULL, 1 << 20, files, skipped, &e) ==
+             E_OK);
+    const char *want[] = {"a.txt", "b.txt", "d/c.txt", "plain.txt"};
+    size_t seen = 0;
+    for (size_t i = 0; i < json_array_size(files); i++) {
+        const char *name = json_string_value(json_object_get(json_array_get(files, i), "name"));
+        T_ASSERT(name);
+        for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
+            seen += !strcmp(name, want[k]);
+        T_EXPECT(strcmp(name, "leak.txt") != 0);
+    }
+    T_EXPECT_INT(json_array_size(files), 4);
+    T_EXPECT_INT(seen, 4);
+    T_EXPECT_INT(json_array_size(skipped), 1);
+    json_t *sk = json_array_get(skipped, 0);
+    T_EXPECT_STR(json_string_value(json_object_get(sk, "name")), "leak.txt");
+    T_EXPECT_STR(json_string_value(json_object_get(sk, "reason")),
+                 "hard link to a file outside the scratch dir");
+    json_decref(files);
+    json_decref(skipped);
+    store_free(s);
+}
+
 static const struct t_case t_store_cases[] = {
     {"put_stat_open_copy", t_store_put_stat_open_copy},
     {"list_rm", t_store_list_rm},
@@ -765,6 +816,7 @@ static const struct t_case t_store_cases[] = {
     {"gc_orphans", t_store_gc_orphans},
     {"gc_scratch", t_store_gc_scratch, .fork = true},
     {"opportunistic_gc", t_store_opportunistic_gc},
+    {"outputs_hard_links", t_store_outputs_hard_links},
     {0},
 };
 
