@@ -146,8 +146,10 @@ static enum err_code walk_tree(int dfd, outputs_visit_fn visit, outputs_skip_fn 
     enum err_code rc = walk(dfd, "", 0, visit, skip, ctx, &links, err);
     struct linked *v = links.v;
     size_t n = links.n;
+    if (n == 0)
+        return rc;
     qsort(v, n, sizeof(*v), linked_by_inode);
-    bool *inside = calloc(n ? n : 1, sizeof(*inside));
+    bool *inside = calloc(n, sizeof(*inside));
     for (size_t i = 0; inside && i < n;) {
         size_t j = i;
         while (j < n && v[j].st.st_dev == v[i].st.st_dev && v[j].st.st_ino == v[i].st.st_ino)
