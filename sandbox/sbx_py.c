@@ -553,36 +553,69 @@ static const char *const sbx_py_runner[] = {
     "\n",
     "\n",
     "_kiln_base = []\n",
+    "_kiln_undo = []\n",
+    "_kiln_sys_lists = ('path', 'meta_path', 'path_hooks')\n",
     "\n",
     "\n",
     "def _kiln_imports_saved():\n",
-    "    # Taken once: a warm parent's, before any code ran, is shared by its\n",
-    "    # children without a copy each (copying sys.modules writes to every\n",
-    "    # module object: thousands of pages of the parent to copy).\n",
+    "    # The modules and builtins are taken once: a warm parent's, before any\n",
+    "    # code ran, are shared by its children without a copy each (copying\n",
+    "    # sys.modules writes to every module object: thousands of pages of the\n",
+    "    # parent to copy). The short lists of the import system, each time.\n",
     "    if not _kiln_base:\n",
     "        import builtins\n",
     "        m = sys.modules\n",
-    "        _kiln_base[:] = [builtins.__dict__, dict(builtins.__dict__), m, dict(m),\n",
-    "                         list(sys.meta_path), list(sys.path_hooks)]\n",
-    "    return _kiln_base\n",
+    "        _kiln_base[:] = [builtins.__dict__, dict(builtins.__dict__), m, dict(m)]\n",
+    "    lists = [(n, list(getattr(sys, n))) for n in _kiln_sys_lists]\n",
+    "    return _kiln_base + [lists, sys.path_importer_cache, dict(sys.path_importer_cache)]\n",
     "\n",
     "\n",
     "def _kiln_imports_restore(saved):\n",
     "    # The code has ended: what it did to the builtins and the import system\n",
     "    # (builtins.__import__ = None, sys.modules cleared or rebound, a module\n",
-    "    # replaced or blocked with None, the finders removed) must not fail the\n",
-    "    # runner's own work after it (a traceback, JSON), as it cannot fail\n",
-    "    # python3, whose script ends there. The runner's functions have their\n",
-    "    # own copy of the builtins for the time between the code and its main().\n",
-    "    # The dicts are compared in C (_kiln_restore_dicts): no reference taken,\n",
-    "    # so no page of a warm parent's objects is written (copied) for it.\n",
-    "    bd, names, m, mods, meta, hooks = saved\n",
+    "    # replaced, blocked with None or faked, sys.path or the finders changed)\n",
+    "    # must not fail the runner's own work after it (a traceback, JSON), as\n",
+    "    # it cannot fail python3, whose script ends there. The runner's functions\n",
+    "    # have their own copy of the builtins for the time between the code and\n",
+    "    # its main(). The dicts are compared in C (_kiln_restore_dicts): no\n",
+    "    # reference taken, so no page of a warm parent's objects is written\n",
+    "    # (copied) for it. The lists are compared by identity: no code of the\n",
+    "    # user's (an __eq__) runs. What the code made of the builtins and of\n",
+    "    # these lists is applied again for its atexit handlers (_kiln_reapply).\n",
+    "    bd, names, m, mods, lists, pic, pics = saved\n",
     "    sys.modules = m\n",
-    "    _kiln_restore_dicts(bd, names, m, mods)\n",
-    "    if type(sys.meta_path) is not list or any(f not in sys.meta_path for f in meta):\n",
-    "        sys.meta_path = meta\n",
-    "    if type(sys.path_hooks) is not list or any(h not in sys.path_hooks for h in hooks):\n",
-    "        sys.path_hooks = hooks\n",
+    "    undo = [_kiln_restore_dicts(bd, names, m, mods), []]\n",
+    "    for n, want in lists:\n",
+    "        now = getattr(sys, n, None)\n",
+    "        if type(now) is not list or len(now) != len(want) or \\\n",
+    "                any(a is not b for a, b in zip(now, want)):\n",
+    "            undo[1].append((n, now))\n",
+    "            setattr(sys, n, list(want))\n",
+    "    sys.path_importer_cache = pic\n",
+    "    _kiln_restore_dicts({}, {}, pic, pics, False)\n",
+    "    _kiln_undo[:] = [bd, undo]\n",
+    "\n",
+    "\n",
+    "def _kiln_reapply():\n",
+    "    # The code's own builtins and import lists, again for its atexit\n",
+    "    # handlers and threads, as python3 leaves them after the script.\n",
+    "    if not _kiln_undo:\n",
+    "        return\n",
+    "    bd, (names, lists) = _kiln_undo\n",
+    "    del _kiln_undo[:]\n",
+    "    for t in names:\n",
+    "        try:\n",
+    "            if len(t) == 2:\n",
+    "                bd[t[0]] = t[1]\n",
+    "            else:\n",
+    "                bd.pop(t[0], None)\n",
+    "        except BaseException:\n",
+    "            pass\n",
+    "    for n, v in lists:\n",
+    "        try:\n",
+    "            setattr(sys, n, v)\n",
+    "        except BaseException:\n",
+    "            pass\n",
     "\n",
     "\n",
     "def _kiln_exec(code, inputs_json, packages_json, return_cap, tb_cap, maxd, call_entry):\n",
@@ -651,12 +684,19 @@ static const char *const sbx_py_runner[] = {
     "            _kiln_imports_restore(saved)\n",
     "    except SystemExit as e:\n",
     "        st = e.code\n",
-    "        if st is not None and st != 0:\n",
-    "            if isinstance(st, int):\n",
-    "                # as python3 exits: True is 1, a status past a C long is 255\n",
-    "                st = int(st) if -2**63 <= st < 2**63 else 255\n",
+    "        if isinstance(st, int):\n",
+    "            # the status python3 exits with: True is 1, the low byte of the\n",
+    "            # number (-1 is 255, 256 is 0: success), past a C long 255\n",
+    "            n = int.__index__(st)  # its value, without an int subclass's code\n",
+    "            if -2**63 <= n < 2**63:\n",
+    "                st, said = n & 255, ' (sys.exit(%d))' % n\n",
+    "            else:\n",
+    "                st, said = 255, ' (sys.exit() of a number past 64 bits)'\n",
+    "            if st != 0:\n",
+    "                said = '' if st == n else said\n",
     "                return fail({'code': 'CODE_ERROR', 'type': 'SystemExit', 'exitStatus': st,\n",
-    "                             'message': 'the code exited with status %d' % st})\n",
+    "                             'message': 'the code exited with status %d%s' % (st, said)})\n",
+    "        elif st is not None:\n",
     "            try:\n",
     "                print(st, file=sys.stderr)\n",
     "            except BaseException:\n",
@@ -701,6 +741,7 @@ static const char *const sbx_py_runner[] = {
     "                          call_entry)\n",
     "    finally:\n",
     "        _kiln_flush()\n",
+    "        _kiln_reapply()\n",
     /* END RUNNER */
     NULL,
 };
@@ -1016,50 +1057,99 @@ static PyObject *sbx_py_runner_code_object(const char *src)
     return Py_CompileString(src, SBX_PY_RUNNER_NAME, Py_file_input);
 }
 
-/* The runner's _kiln_restore_dicts(bd, names, m, mods): put back in bd
- * (the builtins) every entry of names that differs, and in m (sys.modules)
- * every module of mods that differs or went, dropping the None entries
- * (import blockers) that mods lacks. Borrowed references only: reading a
- * warm parent's objects writes (copies) none of their pages. */
+/* Whether v, an entry of sys.modules the code added, is not a module the
+ * import system loaded: None (an import blocker), another type, or a module
+ * without a __spec__ (a stand-in made by hand). Reads only. */
+static int sbx_py_stray_module(PyObject *v)
+{
+    static PyObject *spec_key;
+    if (v == Py_None || !PyModule_CheckExact(v))
+        return 1;
+    if (!spec_key && !(spec_key = PyUnicode_InternFromString("__spec__")))
+        return -1;
+    PyObject *d = PyModule_GetDict(v); /* borrowed */
+    PyObject *spec = d ? PyDict_GetItemWithError(d, spec_key) : NULL;
+    if (PyErr_Occurred())
+        return -1;
+    return !spec || spec == Py_None;
+}
+
+/* The runner's _kiln_restore_dicts(bd, names, m, mods[, prune]): put back
+ * in bd (the builtins) every entry of names that differs, and in m
+ * (sys.modules) every module of mods that differs or went, except __main__
+ * (the code's own, which atexit handlers and pickle look up); unless prune
+ * is false, drop from m what the code added that is no module the import
+ * system loaded (sbx_py_stray_module).
+ * Returns what the code had made of the builtins, to be applied again for
+ * its atexit handlers: a list of (name, value), or (name,) for a deleted
+ * one. Borrowed references only where nothing changed: reading a warm
+ * parent's objects writes (copies) none of their pages. */
 static PyObject *sbx_py_restore_dicts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 4 || !PyDict_Check(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[2]) ||
-        !PyDict_Check(args[3])) {
-        PyErr_SetString(PyExc_TypeError, "_kiln_restore_dicts(bd, names, m, mods)");
+    if (nargs < 4 || nargs > 5 || !PyDict_Check(args[0]) || !PyDict_Check(args[1]) ||
+        !PyDict_Check(args[2]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "_kiln_restore_dicts(bd, names, m, mods[, prune])");
         return NULL;
     }
+    PyObject *undo = PyList_New(0), *drop = NULL, *k, *v;
+    if (!undo)
+        return NULL;
     for (int pair = 0; pair < 2; pair++) {
         PyObject *cur = args[pair * 2], *want = args[pair * 2 + 1];
         Py_ssize_t pos = 0;
-        PyObject *k, *v;
         while (PyDict_Next(want, &pos, &k, &v)) {
             PyObject *now = PyDict_GetItemWithError(cur, k);
             if (now == v)
                 continue;
-            if (PyErr_Occurred() || PyDict_SetItem(cur, k, v) != 0)
-                return NULL;
+            if (PyErr_Occurred())
+                goto fail;
+            if (pair == 1 && PyUnicode_Check(k) &&
+                PyUnicode_CompareWithASCIIString(k, "__main__") == 0)
+                continue;
+            Py_INCREF(k);
+            Py_INCREF(v);
+            PyObject *was = pair == 0 ? (now ? PyTuple_Pack(2, k, now) : PyTuple_Pack(1, k)) : NULL;
+            int bad = (pair == 0 && (!was || PyList_Append(undo, was) != 0)) ||
+                      PyDict_SetItem(cur, k, v) != 0;
+            Py_XDECREF(was);
+            Py_DECREF(v);
+            Py_DECREF(k);
+            if (bad)
+                goto fail;
         }
     }
-    PyObject *blocked = NULL, *k, *v;
+    int prune = nargs < 5 ? 1 : PyObject_IsTrue(args[4]);
+    if (prune < 0)
+        goto fail;
     Py_ssize_t pos = 0;
-    while (PyDict_Next(args[2], &pos, &k, &v)) {
-        if (v != Py_None)
-            continue;
-        int in = PyDict_Contains(args[3], k);
-        if (in < 0 || (!in && !blocked && !(blocked = PyList_New(0))) ||
-            (!in && PyList_Append(blocked, k) != 0)) {
-            Py_XDECREF(blocked);
-            return NULL;
-        }
+    while (prune && PyDict_Next(args[2], &pos, &k, &v)) {
+        /* The entries the snapshot has are as it has them now. */
+        int exact = PyUnicode_CheckExact(k);
+        if (!exact)
+            Py_INCREF(k); /* a key of the code's own: its __eq__ may run */
+        PyObject *had = PyDict_GetItemWithError(args[3], k);
+        int stray = had || PyErr_Occurred() ? 0 : sbx_py_stray_module(v);
+        if (stray > 0 && exact && PyUnicode_CompareWithASCIIString(k, "__main__") == 0)
+            stray = 0;
+        if (stray > 0 && ((!drop && !(drop = PyList_New(0))) || PyList_Append(drop, k) != 0))
+            stray = -1;
+        if (!exact)
+            Py_DECREF(k);
+        if (stray < 0 || PyErr_Occurred())
+            goto fail;
     }
-    for (Py_ssize_t i = 0; blocked && i < PyList_GET_SIZE(blocked); i++)
-        if (PyDict_DelItem(args[2], PyList_GET_ITEM(blocked, i)) != 0) {
-            Py_DECREF(blocked);
-            return NULL;
-        }
-    Py_XDECREF(blocked);
-    Py_RETURN_NONE;
+    for (Py_ssize_t i = 0; drop && i < PyList_GET_SIZE(drop); i++)
+        if (PyDict_DelItem(args[2], PyList_GET_ITEM(drop, i)) != 0 &&
+            !PyErr_ExceptionMatches(PyExc_KeyError))
+            goto fail;
+    PyErr_Clear();
+    Py_XDECREF(drop);
+    return undo;
+fail:
+    Py_XDECREF(drop);
+    Py_DECREF(undo);
+    return NULL;
 }
 
 static PyMethodDef sbx_py_restore_def = {

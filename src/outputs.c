@@ -148,14 +148,23 @@ static enum err_code walk_tree(int dfd, outputs_visit_fn visit, outputs_skip_fn 
     size_t n = links.n;
     if (n == 0)
         return rc;
+    /* The link counts as they are now, once the whole tree is seen: a name
+     * added or removed during the walk is then counted or missed, never
+     * taken for one inside. */
+    for (size_t i = 0; i < n; i++)
+        if (fstat(v[i].fd, &v[i].st) != 0)
+            v[i].st.st_nlink = 0; /* matches no count of names */
     qsort(v, n, sizeof(*v), linked_by_inode);
     bool *inside = calloc(n, sizeof(*inside));
     for (size_t i = 0; inside && i < n;) {
         size_t j = i;
+        bool all = true;
         while (j < n && v[j].st.st_dev == v[i].st.st_dev && v[j].st.st_ino == v[i].st.st_ino)
             j++;
         for (size_t k = i; k < j; k++)
-            inside[k] = (nlink_t)(j - i) == v[i].st.st_nlink;
+            all = all && (nlink_t)(j - i) == v[k].st.st_nlink;
+        for (size_t k = i; k < j; k++)
+            inside[k] = all;
         i = j;
     }
     for (size_t i = 0; inside && i < n; i++)

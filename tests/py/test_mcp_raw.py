@@ -727,9 +727,13 @@ def test_code_that_breaks_imports_as_python3(env):
     the import system (builtins.__import__ = None, sys.modules cleared,
     json blocked, the finders gone) still gets its answer: the output and
     error python3 gives, or the returnValue (it was INTERNAL: the runner's
-    own imports after the code failed). Patches the code makes for its own
-    main() still hold there. A warning of the code's own shows whatever it
-    says (a filter meant for matplotlib hid 'non-interactive' ones)."""
+    own imports after the code failed; in a cold start also sys.path
+    cleared, a stand-in json module, a finder put first that raises). Patches
+    the code makes for its own main() still hold there, and again for its
+    atexit handlers (a patched print), which find the code's own __main__
+    (pickle; warm, the parent's was put back). No __eq__ of the code's runs
+    for the check. A warning of the code's own shows whatever it says (a
+    filter meant for matplotlib hid 'non-interactive' ones)."""
     cases = [
         ("import builtins\nbuiltins.__import__ = None\nprint(1)\n"
          "def main():\n    return {'a': 1.5}\n", {"a": 1.5}),
@@ -743,6 +747,23 @@ def test_code_that_breaks_imports_as_python3(env):
         ("import sys\nsys.modules.clear()\nprint(4)\nraise KeyError('k')\n", "KeyError: 'k'"),
         ("import warnings\nwarnings.warn('a non-interactive note of the user')\nprint(5)\n",
          None),
+        ("import sys\nsys.path.clear()\nraise ValueError('x')\n", "ValueError: x"),
+        ("import sys\nsys.path.clear()\ndef main():\n    return {'c': [1, 2]}\n", {"c": [1, 2]}),
+        ("import sys, types\nsys.modules['json'] = types.ModuleType('json')\n"
+         "sys.modules['traceback'] = types.ModuleType('traceback')\n"
+         "def main():\n    return {'d': 4}\n", {"d": 4}),
+        ("import sys, types\nsys.modules['json'] = types.ModuleType('json')\n"
+         "sys.modules['traceback'] = types.ModuleType('traceback')\nraise KeyError('k')\n",
+         "KeyError: 'k'"),
+        ("import sys\nclass F:\n    def __eq__(self, o):\n        raise RuntimeError('eq')\n"
+         "    __hash__ = object.__hash__\n"
+         "    def find_spec(self, *a):\n        raise RuntimeError('finder')\n"
+         "sys.meta_path.insert(0, F())\nsys.path_hooks.insert(0, F())\n"
+         "def main():\n    return {'e': 5}\n", {"e": 5}),
+        ("import atexit, pickle\nclass C:\n    pass\n"
+         "atexit.register(lambda: print(len(pickle.dumps(C())) > 10))\nprint(6)\n", None),
+        ("import builtins, atexit\n_p = print\nbuiltins.print = lambda *a: _p('P:', *a)\n"
+         "atexit.register(lambda: print('bye'))\nprint(7)\n", None),
     ]
     for warm in (False, True):
         m = Mcp(env, warm=warm)
@@ -754,8 +775,8 @@ def test_code_that_breaks_imports_as_python3(env):
                                     capture_output=True, timeout=30, text=True,
                                     cwd=tempfile.gettempdir())
                 e = call_env(m, {"code": code})
-                if isinstance(want, str) and want.endswith(("x", "'k'")) and "Error" in want:
-                    assert e["error"]["code"] == "CODE_ERROR", (warm, code, e)
+                if isinstance(want, str) and want.startswith(("ValueError:", "KeyError:")):
+                    assert not e["ok"] and e["error"]["code"] == "CODE_ERROR", (warm, code, e)
                     assert e["error"]["message"].startswith(want), (warm, code, e)
                     assert py.stderr.rstrip().endswith(want), py.stderr
                     continue
@@ -768,6 +789,9 @@ def test_code_that_breaks_imports_as_python3(env):
                     assert out == "".join(lines[:-1]) and r["returnValue"] == want, (warm, r, py)
                 else:
                     assert out == py.stdout, (warm, r, py)
+                assert py.returncode == 0, py.stderr
+                if "atexit" in code:
+                    assert out.endswith(("True\n", "P: bye\n")), (warm, r)
                 if "warn(" in code:
                     assert "UserWarning: a non-interactive note of the user" in r["stderr"], r
                     assert "UserWarning: a non-interactive note of the user" in py.stderr

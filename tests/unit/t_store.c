@@ -804,6 +804,56 @@ static void t_store_outputs_hard_links(void)
     store_free(s);
 }
 
+static int t_open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* More files with several names than the collector holds open (256): each
+ * is still skipped, the ones past the limit as plain hard links, and no
+ * descriptor is left open. */
+static void t_store_outputs_hard_links_cap(void)
+{
+    struct config cfg;
+    struct store *s = NULL;
+    struct err e;
+    t_store_cfg(&cfg);
+    T_ASSERT(store_open(&cfg, &s, &e) == E_OK);
+    char dir[4096], q[4096];
+    t_path(dir, sizeof(dir), "many");
+    T_ASSERT(mkdir(dir, 0700) == 0);
+    const char *secret = t_src("secret2", "host secret", 11); /* outside dir */
+    for (int i = 0; i < 300; i++) {
+        snprintf(q, sizeof(q), "%s/l%03d", dir, i);
+        T_ASSERT(link(secret, q) == 0);
+    }
+    int fds = t_open_fds();
+    json_t *files = json_array(), *skipped = json_array();
+    T_ASSERT(outputs_collect(dir, NULL, s, STORE_TEMPORARY, NULL, 1 << 20, files, skipped, &e) ==
+             E_OK);
+    T_EXPECT_INT(json_array_size(files), 0);
+    T_EXPECT_INT(json_array_size(skipped), 300);
+    size_t outside = 0, capped = 0;
+    for (size_t i = 0; i < json_array_size(skipped); i++) {
+        const char *why = json_string_value(json_object_get(json_array_get(skipped, i), "reason"));
+        outside += why && !strcmp(why, "hard link to a file outside the scratch dir");
+        capped += why && !strcmp(why, "hard link (a file with several names)");
+    }
+    T_EXPECT_INT(outside, 256);
+    T_EXPECT_INT(capped, 44);
+    T_EXPECT_INT(t_open_fds(), fds);
+    json_decref(files);
+    json_decref(skipped);
+    store_free(s);
+}
+
 static const struct t_case t_store_cases[] = {
     {"put_stat_open_copy", t_store_put_stat_open_copy},
     {"list_rm", t_store_list_rm},
@@ -817,6 +867,7 @@ static const struct t_case t_store_cases[] = {
     {"gc_scratch", t_store_gc_scratch, .fork = true},
     {"opportunistic_gc", t_store_opportunistic_gc},
     {"outputs_hard_links", t_store_outputs_hard_links},
+    {"outputs_hard_links_cap", t_store_outputs_hard_links_cap},
     {0},
 };
 
