@@ -183,6 +183,8 @@ static void store_maybe_gc(struct store *s)
         log_info("store: swept %zu files (%llu bytes)", removed, (unsigned long long)bytes);
 }
 
+static enum err_code store_sessions_open(struct store *s, struct err *err);
+
 enum err_code store_open(const struct config *cfg, struct store **out, struct err *err)
 {
     return store_open_ex(cfg, 0, out, err);
@@ -199,7 +201,7 @@ enum err_code store_open_ex(const struct config *cfg, unsigned flags, struct sto
     if (!s)
         return err_set(err, E_NOMEM, "out of memory opening the store");
     s->cfg = *cfg;
-    s->root_fd = s->obj_fd = s->meta_fd = s->tmp_fd = -1;
+    s->root_fd = s->obj_fd = s->meta_fd = s->tmp_fd = s->ses_fd = -1;
     if ((rc = store_mkdir_p(cfg->store_dir, err)))
         goto out;
     s->root_fd = open(cfg->store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -209,7 +211,8 @@ enum err_code store_open_ex(const struct config *cfg, unsigned flags, struct sto
     }
     if ((rc = store_subdir(s, STORE_DIR_OBJECTS, &s->obj_fd, err)) ||
         (rc = store_subdir(s, STORE_DIR_META, &s->meta_fd, err)) ||
-        (rc = store_subdir(s, STORE_DIR_TMP, &s->tmp_fd, err)))
+        (rc = store_subdir(s, STORE_DIR_TMP, &s->tmp_fd, err)) ||
+        (rc = store_sessions_open(s, err)))
         goto out;
     if (!(flags & STORE_OPEN_NO_SWEEP))
         store_maybe_gc(s);
@@ -224,6 +227,7 @@ void store_free(struct store *s)
 {
     if (!s)
         return;
+    store_close(s->ses_fd);
     store_close(s->tmp_fd);
     store_close(s->meta_fd);
     store_close(s->obj_fd);
@@ -563,48 +567,70 @@ out:
 
 typedef enum err_code (*store_each_fn)(void *ctx, const struct store_meta *m, struct err *err);
 
-/* Call fn for each live entry whose data exists (of one session when
- * session != NULL). Entries that vanish meanwhile are skipped. */
+/* fn for entry id when it is live, its data exists and (session !=
+ * NULL) it is of that session; nothing for an entry that vanished. */
+static enum err_code store_each_one(struct store *s, const char *id, const char *session,
+                                    int64_t now, store_each_fn fn, void *ctx, struct err *err)
+{
+    struct store_meta m;
+    struct err le;
+    enum err_code lrc = store_meta_load(s, id, &m, &le);
+    if (lrc == E_NOTFOUND)
+        return E_OK;
+    if (lrc) {
+        log_warn("store: skipping '%s': %s", id, le.msg);
+        return E_OK;
+    }
+    struct stat st;
+    if (m.expires <= now || (session && strcmp(session, m.session)) ||
+        fstatat(s->obj_fd, id, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return E_OK;
+    return fn(ctx, &m, err);
+}
+
+/* Call fn for each live entry whose data exists; of one session when
+ * session != NULL, read from its index (sessions/<session>/), not from the
+ * whole store. Entries that vanish meanwhile are skipped. */
 static enum err_code store_each_live(struct store *s, const char *session, store_each_fn fn,
                                      void *ctx, struct err *err)
 {
     enum err_code rc = E_OK;
     int64_t now = store_now(s);
-    DIR *d = store_opendir(s->meta_fd);
-    if (!d)
+    DIR *d;
+    if (session) {
+        if (!store_valid_session(session))
+            return E_OK; /* no entry has it */
+        int fd = openat(s->ses_fd, session, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 && errno == ENOENT)
+            return E_OK;
+        if (fd < 0 || !(d = fdopendir(fd))) {
+            rc = err_sys(err, E_IO, "cannot list '%s/%s/%s'", s->cfg.store_dir, STORE_DIR_SESSIONS,
+                         session);
+            store_close(fd);
+            return rc;
+        }
+    } else if (!(d = store_opendir(s->meta_fd))) {
         return err_sys(err, E_IO, "cannot list '%s/%s'", s->cfg.store_dir, STORE_DIR_META);
+    }
     struct dirent *e;
     for (;;) {
         errno = 0;
         if (!(e = readdir(d))) {
             if (errno)
-                rc = err_sys(err, E_IO, "cannot list '%s/%s'", s->cfg.store_dir, STORE_DIR_META);
+                rc = err_sys(err, E_IO, "cannot list the store's %s",
+                             session ? "session index" : "metadata");
             break;
         }
         size_t len = strlen(e->d_name);
-        if (len != STORE_ID_LEN + strlen(STORE_META_SUFFIX) ||
-            strcmp(e->d_name + STORE_ID_LEN, STORE_META_SUFFIX))
+        size_t want = STORE_ID_LEN + (session ? 0 : strlen(STORE_META_SUFFIX));
+        if (len != want || (!session && strcmp(e->d_name + STORE_ID_LEN, STORE_META_SUFFIX)))
             continue;
         char id[STORE_ID_LEN + 1];
         memcpy(id, e->d_name, STORE_ID_LEN);
         id[STORE_ID_LEN] = '\0';
-        struct store_meta m;
-        struct err le;
-        enum err_code lrc = store_meta_load(s, id, &m, &le);
-        if (lrc == E_NOTFOUND)
+        if (!store_valid_id(id))
             continue;
-        if (lrc) {
-            log_warn("store: skipping '%s': %s", id, le.msg);
-            continue;
-        }
-        if (m.expires <= now)
-            continue;
-        if (session && strcmp(session, m.session))
-            continue;
-        struct stat st;
-        if (fstatat(s->obj_fd, id, &st, AT_SYMLINK_NOFOLLOW) != 0)
-            continue;
-        if ((rc = fn(ctx, &m, err)))
+        if ((rc = store_each_one(s, id, session, now, fn, ctx, err)))
             break;
     }
     closedir(d);
@@ -631,6 +657,135 @@ static enum err_code store_session_lock(struct store *s, const char *session, in
     if (*fd < 0 || flock(*fd, LOCK_EX) != 0)
         return err_sys(err, E_IO, "cannot lock the store for session '%s'", session);
     return E_OK;
+}
+
+/* sessions/<session>/<id>, made before the entry's commit. The session's
+ * directory may be swept (it looked empty) between making it and the
+ * file: then it is made again. */
+static enum err_code store_index_add(struct store *s, const char *session, const char *id,
+                                     struct err *err)
+{
+    char path[LIM_SESSION_ID_LEN + STORE_ID_LEN + 4];
+    snprintf(path, sizeof(path), "%s/%s", session, id);
+    for (int attempt = 0; attempt < 8; attempt++) {
+        if (mkdirat(s->ses_fd, session, 0700) != 0 && errno != EEXIST)
+            break;
+        int fd = openat(s->ses_fd, path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0) {
+            close(fd);
+            return E_OK;
+        }
+        if (errno != ENOENT)
+            break;
+    }
+    return err_sys(err, E_IO, "cannot add '%s' to '%s/%s/%s'", id, s->cfg.store_dir,
+                   STORE_DIR_SESSIONS, session);
+}
+
+void store_index_drop(struct store *s, const char *session, const char *id)
+{
+    char path[LIM_SESSION_ID_LEN + STORE_ID_LEN + 4];
+    if (!session[0] || !store_valid_session(session) || s->ses_fd < 0)
+        return;
+    snprintf(path, sizeof(path), "%s/%s", session, id);
+    if (unlinkat(s->ses_fd, path, 0) != 0 && errno != ENOENT)
+        log_warn("store: cannot remove '%s/%s/%s': %s", s->cfg.store_dir, STORE_DIR_SESSIONS, path,
+                 strerror(errno));
+}
+
+/* Empty a sessions directory tree (two levels: a directory per session, an
+ * empty file per entry) that a killed build left. */
+static void store_index_clear(int dfd)
+{
+    DIR *d = store_opendir(dfd);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        DIR *d2 = sub >= 0 ? fdopendir(sub) : NULL;
+        struct dirent *f;
+        while (d2 && (f = readdir(d2)) != NULL)
+            if (strcmp(f->d_name, ".") && strcmp(f->d_name, ".."))
+                unlinkat(sub, f->d_name, 0);
+        if (d2)
+            closedir(d2);
+        else
+            store_close(sub);
+        if (unlinkat(dfd, e->d_name, AT_REMOVEDIR) != 0)
+            unlinkat(dfd, e->d_name, 0);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* Index every entry of meta/ that has a session into dfd. */
+static enum err_code store_index_build(struct store *s, int dfd, struct err *err)
+{
+    enum err_code rc = E_OK;
+    DIR *d = store_opendir(s->meta_fd);
+    if (!d)
+        return err_sys(err, E_IO, "cannot list '%s/%s'", s->cfg.store_dir, STORE_DIR_META);
+    struct dirent *e;
+    while (!rc && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len != STORE_ID_LEN + strlen(STORE_META_SUFFIX) ||
+            strcmp(e->d_name + STORE_ID_LEN, STORE_META_SUFFIX))
+            continue;
+        char id[STORE_ID_LEN + 1], path[LIM_SESSION_ID_LEN + STORE_ID_LEN + 4];
+        memcpy(id, e->d_name, STORE_ID_LEN);
+        id[STORE_ID_LEN] = '\0';
+        struct store_meta m;
+        struct err le;
+        if (!store_valid_id(id) || store_meta_load(s, id, &m, &le) != E_OK || !m.session[0] ||
+            !store_valid_session(m.session))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", m.session, id);
+        int fd = -1;
+        if ((mkdirat(dfd, m.session, 0700) != 0 && errno != EEXIST) ||
+            (fd = openat(dfd, path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+            rc = err_sys(err, E_IO, "cannot index the sessions of '%s'", s->cfg.store_dir);
+        store_close(fd);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Open sessions/, building it first in a store that has none (an older
+ * kiln's, or a new one): in sessions.new, renamed into place when whole,
+ * under the session lock (writers of session entries wait for it). */
+static enum err_code store_sessions_open(struct store *s, struct err *err)
+{
+    const int dflags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
+    if ((s->ses_fd = openat(s->root_fd, STORE_DIR_SESSIONS, dflags)) >= 0)
+        return E_OK;
+    if (errno != ENOENT)
+        return err_sys(err, E_IO, "cannot open '%s/%s'", s->cfg.store_dir, STORE_DIR_SESSIONS);
+    int lock = -1, nfd = -1;
+    enum err_code rc = store_session_lock(s, "(index)", &lock, err);
+    if (rc || (s->ses_fd = openat(s->root_fd, STORE_DIR_SESSIONS, dflags)) >= 0)
+        goto out;
+    if ((nfd = openat(s->root_fd, STORE_DIR_SESSIONS_NEW, dflags)) >= 0) {
+        store_index_clear(nfd); /* a killed build's */
+        close(nfd);
+        unlinkat(s->root_fd, STORE_DIR_SESSIONS_NEW, AT_REMOVEDIR);
+    }
+    if ((mkdirat(s->root_fd, STORE_DIR_SESSIONS_NEW, 0700) != 0 && errno != EEXIST) ||
+        (nfd = openat(s->root_fd, STORE_DIR_SESSIONS_NEW, dflags)) < 0) {
+        rc = err_sys(err, E_IO, "cannot create '%s/%s'", s->cfg.store_dir, STORE_DIR_SESSIONS_NEW);
+        goto out;
+    }
+    if ((rc = store_index_build(s, nfd, err)))
+        goto out;
+    if (fsync(nfd) != 0 ||
+        renameat(s->root_fd, STORE_DIR_SESSIONS_NEW, s->root_fd, STORE_DIR_SESSIONS) != 0 ||
+        fsync(s->root_fd) != 0 || (s->ses_fd = openat(s->root_fd, STORE_DIR_SESSIONS, dflags)) < 0)
+        rc =
+            err_sys(err, E_IO, "cannot put '%s/%s' in place", s->cfg.store_dir, STORE_DIR_SESSIONS);
+out:
+    store_close(nfd);
+    store_close(lock);
+    return rc;
 }
 
 /* One walk over a session as file m (new, or being forgotten) changes it:
@@ -732,6 +887,7 @@ enum err_code store_put_file(struct store *s, const char *src_path, const char *
     json_t *j = NULL;
     char *doc = NULL;
     bool data_tmp = false, meta_tmp = false, data_placed = false, scanned = false;
+    bool indexed = false;
     struct store_scan sc;
     char dname[STORE_NAME_MAX], mname[STORE_NAME_MAX], mfinal[STORE_NAME_MAX];
     struct store_meta m;
@@ -850,6 +1006,11 @@ enum err_code store_put_file(struct store *s, const char *src_path, const char *
         rc = err_sys(err, E_IO, "cannot sync '%s/%s'", s->cfg.store_dir, STORE_DIR_OBJECTS);
         goto out;
     }
+    if (m.session[0]) {
+        if ((rc = store_index_add(s, m.session, m.id, err)))
+            goto out;
+        indexed = true;
+    }
     /* The commit point: from here on the id exists. */
     if (renameat(s->tmp_fd, mname, s->meta_fd, mfinal) != 0) {
         rc = err_sys(err, E_IO, "cannot move metadata into place");
@@ -857,6 +1018,7 @@ enum err_code store_put_file(struct store *s, const char *src_path, const char *
     }
     meta_tmp = false;
     data_placed = false;
+    indexed = false;
     if (fsync(s->meta_fd) != 0)
         log_warn("store: cannot sync '%s/%s': %s", s->cfg.store_dir, STORE_DIR_META,
                  strerror(errno));
@@ -876,6 +1038,8 @@ out:
         unlinkat(s->tmp_fd, dname, 0);
     if (data_placed)
         unlinkat(s->obj_fd, m.id, 0);
+    if (indexed)
+        store_index_drop(s, m.session, m.id);
     store_close(lock_fd);
     store_close(mfd);
     store_close(dfd);
@@ -942,6 +1106,8 @@ enum err_code store_rm(struct store *s, const char *id, struct err *err)
     }
     if (unlinkat(s->obj_fd, id, 0) != 0 && errno != ENOENT)
         log_warn("store: cannot remove the data of '%s': %s", id, strerror(errno));
+    if (rc == E_OK)
+        store_index_drop(s, m.session, id);
     if (!live)
         return err_set(err, E_NOTFOUND, "file '%s' not found (it may have expired)", id);
     return E_OK;

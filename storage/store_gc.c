@@ -91,6 +91,8 @@ static enum err_code store_gc_meta(struct store *s, struct store_gc_tally *t, st
             continue;
         }
         store_gc_drop_data(s, id, t);
+        if (rc == E_OK)
+            store_index_drop(s, m.session, id);
         t->removed++;
     }
     closedir(d);
@@ -171,6 +173,47 @@ static enum err_code store_gc_orphans(struct store *s, struct store_gc_tally *t,
     return E_OK;
 }
 
+/* Index entries without metadata (a writer killed before its commit, a
+ * remover killed before dropping it), and the sessions left empty. */
+static enum err_code store_gc_sessions(struct store *s, struct err *err)
+{
+    DIR *d = store_opendir(s->ses_fd);
+    if (!d)
+        return err_sys(err, E_IO, "cannot list '%s/%s'", s->cfg.store_dir, STORE_DIR_SESSIONS);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        int sub = openat(s->ses_fd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        DIR *d2 = sub >= 0 ? fdopendir(sub) : NULL;
+        if (!d2) {
+            if (sub >= 0)
+                close(sub);
+            else if (errno == ENOTDIR || errno == ELOOP)
+                unlinkat(s->ses_fd, e->d_name, 0); /* no business here */
+            continue;
+        }
+        struct dirent *f;
+        while ((f = readdir(d2)) != NULL) {
+            if (!strcmp(f->d_name, ".") || !strcmp(f->d_name, ".."))
+                continue;
+            /* As for orphans: the writer's lock is checked between two
+             * looks at the metadata (it commits before unlocking). */
+            if (store_valid_id(f->d_name) &&
+                (store_gc_has_meta(s, f->d_name) || store_gc_writer_active(s, f->d_name) ||
+                 store_gc_has_meta(s, f->d_name)))
+                continue;
+            unlinkat(sub, f->d_name, 0); /* not a file of the user's: not counted */
+        }
+        closedir(d2);
+        /* fails while it holds entries (ENOTEMPTY): a writer that just
+         * made it and loses it makes it again */
+        unlinkat(s->ses_fd, e->d_name, AT_REMOVEDIR);
+    }
+    closedir(d);
+    return E_OK;
+}
+
 static void store_gc_touch(struct store *s)
 {
     int fd =
@@ -217,7 +260,7 @@ enum err_code store_gc_run(struct store *s, bool wait, size_t *removed, uint64_t
         goto out; /* another process swept while we waited */
     store_gc_touch(s);
     if ((rc = store_gc_meta(s, &t, err)) || (rc = store_gc_tmp(s, &t, err)) ||
-        (rc = store_gc_orphans(s, &t, err)))
+        (rc = store_gc_orphans(s, &t, err)) || (rc = store_gc_sessions(s, err)))
         goto out;
     t.removed += scratch_sweep(&s->cfg);
 out:

@@ -9,13 +9,22 @@
  *   tmp/<id>.data      in-progress writes; each temp file is flock()ed by
  *   tmp/<id>.meta      its writer for its whole life, so an unlocked temp
  *                      file belongs to a dead writer and may be swept
+ *   sessions/<session>/<id>
+ *                      an empty file per entry of a session: the index a
+ *                      session's listing, quota and replacing read (not the
+ *                      whole store). Made before the commit, removed after
+ *                      the metadata; one without metadata is skipped, and
+ *                      swept once no writer holds tmp/<id>.meta. A store
+ *                      without sessions/ (an older kiln's) gets it built
+ *                      from meta/ when first opened.
  *   last-gc            mtime = start of the last sweep
  *   gc.lock            serialises sweeps
  *   session.lock       serialises session quota check + commit
  *
  * A write: copy into tmp/<id>.data (O_EXCL, locked, hashed), fsync; write
  * tmp/<id>.meta (locked), fsync; rename the data to objects/, fsync objects/;
- * rename the metadata to meta/ (commit), fsync meta/; only then unlock.
+ * add sessions/<session>/<id> when the entry has a session; rename the
+ * metadata to meta/ (commit), fsync meta/; only then unlock.
  * A removal: unlink the metadata (the id is gone), then the data. So a kill
  * at any moment leaves at most an unlocked temp file or data without
  * metadata, both invisible and both swept; data without metadata is spared
@@ -34,6 +43,8 @@
 #define STORE_DIR_OBJECTS "objects"
 #define STORE_DIR_META "meta"
 #define STORE_DIR_TMP "tmp"
+#define STORE_DIR_SESSIONS "sessions"
+#define STORE_DIR_SESSIONS_NEW "sessions.new"
 #define STORE_FILE_LAST_GC "last-gc"
 #define STORE_FILE_GC_LOCK "gc.lock"
 #define STORE_FILE_SESSION_LOCK "session.lock"
@@ -45,6 +56,7 @@ struct store {
     int obj_fd;
     int meta_fd;
     int tmp_fd;
+    int ses_fd;     /* sessions/ */
     int64_t skew_s; /* added to the clock; tests only */
 };
 
@@ -56,6 +68,8 @@ int64_t store_now(const struct store *s);
  * when unreadable, E_IO. */
 enum err_code store_meta_load(struct store *s, const char *id, struct store_meta *meta,
                               struct err *err);
+/* Remove sessions/<session>/<id> (nothing when session is ""). */
+void store_index_drop(struct store *s, const char *session, const char *id);
 /* A fresh directory stream over the directory dfd (its own offset); NULL
  * with errno set on failure. Close with closedir(). */
 DIR *store_opendir(int dfd);

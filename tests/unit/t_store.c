@@ -854,6 +854,118 @@ static void t_store_outputs_hard_links_cap(void)
     store_free(s);
 }
 
+static size_t t_list_n(struct store *s, const char *session)
+{
+    struct store_meta *v = NULL;
+    size_t n = 0;
+    struct err e;
+    if (store_list(s, session, &v, &n, &e) != E_OK)
+        return (size_t)-1;
+    free(v);
+    return n;
+}
+
+static void t_rm_rf(const char *path)
+{
+    char cmd[4300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+    T_ASSERT(system(cmd) == 0);
+}
+
+/* A session's listing, quota and replacing read its index
+ * (sessions/<session>/<id>), kept in step by writes, replacing and removal,
+ * and built from meta/ for a store that has none (an older kiln's, or one
+ * whose build was killed). */
+static void t_store_session_index(void)
+{
+    struct config cfg;
+    struct store *s = NULL;
+    struct store_meta a, b, c, t, a2;
+    struct err e;
+    t_store_cfg(&cfg);
+    T_ASSERT(store_open(&cfg, &s, &e) == E_OK);
+    T_EXPECT_INT(t_count(&cfg, "sessions"), 0);
+    T_ASSERT(store_put_file(s, t_src("a", "A", 1), "a.txt", NULL, STORE_SESSION, "s1", &a, &e) ==
+             E_OK);
+    T_ASSERT(store_put_file(s, t_src("b", "B", 1), "b.txt", NULL, STORE_SESSION, "s1", &b, &e) ==
+             E_OK);
+    T_ASSERT(store_put_file(s, t_src("c", "C", 1), "c.txt", NULL, STORE_SESSION, "s-2", &c, &e) ==
+             E_OK);
+    T_ASSERT(store_put_file(s, t_src("t", "T", 1), "t.txt", NULL, STORE_TEMPORARY, NULL, &t, &e) ==
+             E_OK);
+    T_EXPECT_INT(t_count(&cfg, "sessions"), 2);
+    T_EXPECT_INT(t_count(&cfg, "sessions/s1"), 2);
+    T_EXPECT_INT(t_count(&cfg, "sessions/s-2"), 1);
+    T_EXPECT_INT(t_list_n(s, "s1"), 2);
+    /* the same name again replaces the earlier file, in the index too */
+    T_ASSERT(store_put_file(s, t_src("a2", "AA", 2), "a.txt", NULL, STORE_SESSION, "s1", &a2, &e) ==
+             E_OK);
+    T_EXPECT_INT(t_count(&cfg, "sessions/s1"), 2);
+    T_EXPECT_INT(store_stat(s, a.id, NULL, &e), E_NOTFOUND);
+    T_ASSERT(store_rm(s, b.id, &e) == E_OK);
+    T_EXPECT_INT(t_count(&cfg, "sessions/s1"), 1);
+    T_EXPECT_INT(t_list_n(s, "s1"), 1);
+    T_EXPECT_INT(t_list_n(s, "../meta"), 0);
+    store_free(s);
+
+    /* a store without the index, and a killed build's leftovers */
+    char p[4200];
+    snprintf(p, sizeof(p), "%s/sessions", cfg.store_dir);
+    t_rm_rf(p);
+    snprintf(p, sizeof(p), "%s/sessions.new", cfg.store_dir);
+    T_ASSERT(mkdir(p, 0700) == 0);
+    snprintf(p, sizeof(p), "%s/sessions.new/junk", cfg.store_dir);
+    T_ASSERT(mkdir(p, 0700) == 0);
+    snprintf(p, sizeof(p), "%s/sessions.new/junk/%s", cfg.store_dir, t.id);
+    T_ASSERT(t_write_file(p, "", 0));
+    T_ASSERT(store_open(&cfg, &s, &e) == E_OK);
+    T_EXPECT_INT(t_count(&cfg, "sessions.new"), -1);
+    T_EXPECT_INT(t_count(&cfg, "sessions"), 2);
+    T_EXPECT_INT(t_list_n(s, "s1"), 1);
+    T_EXPECT_INT(t_list_n(s, "s-2"), 1);
+    T_EXPECT_INT(t_list_n(s, "junk"), 0);
+    T_EXPECT_INT(t_list_n(s, NULL), 3);
+    store_free(s);
+}
+
+/* The sweep drops index entries without metadata, unless their writer is
+ * still at work (it holds tmp/<id>.meta), and sessions left empty; an
+ * expired session file goes from the index with its metadata. */
+static void t_store_session_index_gc(void)
+{
+    struct config cfg;
+    struct store *s = NULL;
+    struct store_meta a;
+    struct err e;
+    t_store_cfg(&cfg);
+    T_ASSERT(store_open(&cfg, &s, &e) == E_OK);
+    T_ASSERT(store_put_file(s, t_src("a", "A", 1), "a.txt", NULL, STORE_SESSION, "s1", &a, &e) ==
+             E_OK);
+    const char *dead = "f_00000000000000000000000000000001";
+    const char *busy = "f_00000000000000000000000000000002";
+    char p[4200];
+    snprintf(p, sizeof(p), "%s/sessions/s1/%s", cfg.store_dir, dead);
+    T_ASSERT(t_write_file(p, "", 0));
+    snprintf(p, sizeof(p), "%s/sessions/s1/%s", cfg.store_dir, busy);
+    T_ASSERT(t_write_file(p, "", 0));
+    snprintf(p, sizeof(p), "%s/tmp/%s.meta", cfg.store_dir, busy);
+    int w = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    T_ASSERT(w >= 0 && flock(w, LOCK_EX) == 0);
+    T_EXPECT_INT(t_list_n(s, "s1"), 1);
+    size_t removed = 0;
+    uint64_t bytes = 0;
+    T_EXPECT_INT(store_gc(s, &removed, &bytes, &e), E_OK);
+    T_EXPECT_INT(t_count(&cfg, "sessions/s1"), 2); /* a's and the busy writer's */
+    T_EXPECT_INT(removed, 0);
+    close(w);
+    store_test_set_skew(s, cfg.ttl_session_s + 2);
+    T_EXPECT_INT(store_gc(s, &removed, &bytes, &e), E_OK);
+    T_EXPECT_INT(removed, 2); /* a, and the dead writer's temp file */
+    T_EXPECT_INT(t_count(&cfg, "sessions"), 0);
+    T_EXPECT_INT(t_count(&cfg, "meta"), 0);
+    store_free(s);
+}
+
 static const struct t_case t_store_cases[] = {
     {"put_stat_open_copy", t_store_put_stat_open_copy},
     {"list_rm", t_store_list_rm},
@@ -868,6 +980,8 @@ static const struct t_case t_store_cases[] = {
     {"opportunistic_gc", t_store_opportunistic_gc},
     {"outputs_hard_links", t_store_outputs_hard_links},
     {"outputs_hard_links_cap", t_store_outputs_hard_links_cap},
+    {"session_index", t_store_session_index},
+    {"session_index_gc", t_store_session_index_gc},
     {0},
 };
 
