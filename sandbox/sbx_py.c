@@ -55,6 +55,9 @@ static const char *const sbx_py_runner[] = {
     "import sys\n",
     "import os\n",
     "\n",
+    "_kiln_mtype = type(sys)\n",
+    "_kiln_absent = object()\n",
+    "\n",
     "\n",
     "def _kiln_stdio():\n",
     "    import io\n",
@@ -273,12 +276,13 @@ static const char *const sbx_py_runner[] = {
     "\n",
     "\n",
     "def _kiln_error(code, e, tb_cap, extra_msg=None):\n",
-    "    import traceback\n",
-    "    _kiln_lines()\n",
     "    tb = e.__traceback__\n",
     "    while tb is not None and tb.tb_frame.f_code.co_filename != '<code>':\n",
     "        tb = tb.tb_next\n",
     "    try:\n",
+    "        # traceback and linecache may be what the code broke\n",
+    "        import traceback\n",
+    "        _kiln_lines()\n",
     "        text = ''.join(traceback.format_exception(type(e), e, tb))\n",
     "    except BaseException:\n",
     "        text = type(e).__name__ + '\\n'\n",
@@ -554,20 +558,30 @@ static const char *const sbx_py_runner[] = {
     "\n",
     "_kiln_base = []\n",
     "_kiln_undo = []\n",
-    "_kiln_sys_lists = ('path', 'meta_path', 'path_hooks')\n",
+    "# What the runner imports after the code, when the code had not: a module\n",
+    "# the code put there under one of these names is dropped unless the import\n",
+    "# system loaded it under that name.\n",
+    "_kiln_late = ('json', 'json.decoder', 'json.encoder', 'json.scanner', 're', 're._compiler',\n",
+    "              're._parser', 're._constants', 're._casefix', 'traceback', 'linecache',\n",
+    "              'tokenize', 'token', 'ast', 'asyncio', 'inspect', 'dis', 'opcode')\n",
     "\n",
     "\n",
     "def _kiln_imports_saved():\n",
-    "    # The modules and builtins are taken once: a warm parent's, before any\n",
-    "    # code ran, are shared by its children without a copy each (copying\n",
-    "    # sys.modules writes to every module object: thousands of pages of the\n",
-    "    # parent to copy). The short lists of the import system, each time.\n",
+    "    # Taken once: a warm parent's, before any code ran, is shared by its\n",
+    "    # children without a copy each (copying sys.modules writes to every\n",
+    "    # module object: thousands of pages of the parent to copy). sys.path,\n",
+    "    # which the runner sets for each call, each time.\n",
+    "    global _kiln_spec_type\n",
     "    if not _kiln_base:\n",
     "        import builtins\n",
+    "        _kiln_spec_type = type(sys.__spec__)\n",
     "        m = sys.modules\n",
-    "        _kiln_base[:] = [builtins.__dict__, dict(builtins.__dict__), m, dict(m)]\n",
-    "    lists = [(n, list(getattr(sys, n))) for n in _kiln_sys_lists]\n",
-    "    return _kiln_base + [lists, sys.path_importer_cache, dict(sys.path_importer_cache)]\n",
+    "        pic = sys.path_importer_cache\n",
+    "        bd = builtins.__dict__\n",
+    "        _kiln_base[:] = [bd, dict(bd), m, dict(m), pic, dict(pic),\n",
+    "                         [('meta_path', list(sys.meta_path)),\n",
+    "                          ('path_hooks', list(sys.path_hooks))]]\n",
+    "    return _kiln_base + [list(sys.path)]\n",
     "\n",
     "\n",
     "def _kiln_imports_restore(saved):\n",
@@ -579,21 +593,44 @@ static const char *const sbx_py_runner[] = {
     "    # have their own copy of the builtins for the time between the code and\n",
     "    # its main(). The dicts are compared in C (_kiln_restore_dicts): no\n",
     "    # reference taken, so no page of a warm parent's objects is written\n",
-    "    # (copied) for it. The lists are compared by identity: no code of the\n",
-    "    # user's (an __eq__) runs. What the code made of the builtins and of\n",
-    "    # these lists is applied again for its atexit handlers (_kiln_reapply).\n",
-    "    bd, names, m, mods, lists, pic, pics = saved\n",
-    "    sys.modules = m\n",
-    "    undo = [_kiln_restore_dicts(bd, names, m, mods), []]\n",
-    "    for n, want in lists:\n",
-    "        now = getattr(sys, n, None)\n",
+    "    # (copied) for it; keys that are not str are dropped first. The lists\n",
+    "    # are compared by identity. So no code of the user's (an __eq__, a\n",
+    "    # __hash__, a __setattr__ of a class given to sys) runs. All that the\n",
+    "    # code changed is applied again for its atexit handlers and threads\n",
+    "    # (_kiln_reapply), as python3 leaves it after the script.\n",
+    "    bd, names, m, mods, pic, pics, lists, path = saved\n",
+    "    put = object.__setattr__\n",
+    "    attrs, last = [], []\n",
+    "    cls = type(sys)\n",
+    "    if cls is not _kiln_mtype:\n",
+    "        put(sys, '__class__', _kiln_mtype)\n",
+    "        last.append(('__class__', cls))\n",
+    "    now = sys.__dict__.get('modules', _kiln_absent)\n",
+    "    if now is not m:\n",
+    "        put(sys, 'modules', m)\n",
+    "        last.insert(0, ('modules', now))\n",
+    "    ub, um = _kiln_restore_dicts(bd, names, m, mods)\n",
+    "    for n in _kiln_late:\n",
+    "        v = m.get(n)\n",
+    "        if v is None or n in mods:\n",
+    "            continue\n",
+    "        try:\n",
+    "            spec = v.__dict__.get('__spec__') if type(v) is _kiln_mtype else None\n",
+    "            ok = type(spec) is _kiln_spec_type and type(spec.name) is str\n",
+    "            ok = ok and spec.name == n\n",
+    "        except BaseException:\n",
+    "            ok = False\n",
+    "        if not ok:\n",
+    "            um.append((n, m.pop(n)))\n",
+    "    for n, want in lists + [('path', path)]:\n",
+    "        now = sys.__dict__.get(n, _kiln_absent)\n",
     "        if type(now) is not list or len(now) != len(want) or \\\n",
     "                any(a is not b for a, b in zip(now, want)):\n",
-    "            undo[1].append((n, now))\n",
-    "            setattr(sys, n, list(want))\n",
-    "    sys.path_importer_cache = pic\n",
+    "            attrs.append((n, now))\n",
+    "            put(sys, n, list(want))\n",
+    "    put(sys, 'path_importer_cache', pic)\n",
     "    _kiln_restore_dicts({}, {}, pic, pics, False)\n",
-    "    _kiln_undo[:] = [bd, undo]\n",
+    "    _kiln_undo[:] = [bd, m, ub, um, attrs + last]\n",
     "\n",
     "\n",
     "def _kiln_reapply():\n",
@@ -601,19 +638,23 @@ static const char *const sbx_py_runner[] = {
     "    # handlers and threads, as python3 leaves them after the script.\n",
     "    if not _kiln_undo:\n",
     "        return\n",
-    "    bd, (names, lists) = _kiln_undo\n",
+    "    bd, m, ub, um, attrs = _kiln_undo\n",
     "    del _kiln_undo[:]\n",
-    "    for t in names:\n",
+    "    for d, changes in ((bd, ub), (m, um)):\n",
+    "        for t in changes:\n",
+    "            try:\n",
+    "                if len(t) == 2:\n",
+    "                    d[t[0]] = t[1]\n",
+    "                else:\n",
+    "                    d.pop(t[0], None)\n",
+    "            except BaseException:\n",
+    "                pass\n",
+    "    for n, v in attrs:\n",
     "        try:\n",
-    "            if len(t) == 2:\n",
-    "                bd[t[0]] = t[1]\n",
+    "            if v is _kiln_absent:\n",
+    "                object.__delattr__(sys, n)  # the code deleted it\n",
     "            else:\n",
-    "                bd.pop(t[0], None)\n",
-    "        except BaseException:\n",
-    "            pass\n",
-    "    for n, v in lists:\n",
-    "        try:\n",
-    "            setattr(sys, n, v)\n",
+    "                object.__setattr__(sys, n, v)\n",
     "        except BaseException:\n",
     "            pass\n",
     "\n",
@@ -643,6 +684,7 @@ static const char *const sbx_py_runner[] = {
     "    sys.path[:] = [p for p in sys.path if p not in ('', '.', cwd)] + [cwd]\n",
     "    inputs = _kiln_json_loads(inputs_json) if inputs_json != '{}' else {}\n",
     "    mod = types.ModuleType('__main__')\n",
+    "    ftype, ctype = types.FunctionType, types.CoroutineType  # as before the code ran\n",
     "    mod.__file__ = '<code>'\n",
     "    mod.__builtins__ = builtins\n",
     "    sys.modules['__main__'] = mod\n",
@@ -669,21 +711,24 @@ static const char *const sbx_py_runner[] = {
     "            if call_entry and not guarded:\n",
     "                g = mod.__dict__\n",
     "                f = g.get('main')\n",
-    "                if isinstance(f, types.FunctionType) and f.__module__ == '__main__':\n",
+    "                if isinstance(f, ftype) and f.__module__ == '__main__':\n",
     "                    entry = 'main'\n",
     "                    rv = f(**inputs)\n",
     "                else:\n",
     "                    f = g.get('run')\n",
-    "                    if isinstance(f, types.FunctionType) and f.__module__ == '__main__':\n",
+    "                    if isinstance(f, ftype) and f.__module__ == '__main__':\n",
     "                        entry = 'run'\n",
     "                        rv = f(inputs)\n",
-    "                if isinstance(rv, types.CoroutineType):\n",
+    "                if isinstance(rv, ctype):\n",
     "                    import asyncio\n",
     "                    rv = asyncio.run(rv)\n",
     "        finally:\n",
     "            _kiln_imports_restore(saved)\n",
     "    except SystemExit as e:\n",
-    "        st = e.code\n",
+    "        try:\n",
+    "            st = e.code\n",
+    "        except BaseException:\n",
+    "            st = 1  # a code that cannot be read: python3 exits with 1\n",
     "        if isinstance(st, int):\n",
     "            # the status python3 exits with: True is 1, the low byte of the\n",
     "            # number (-1 is 255, 256 is 0: success), past a C long 255\n",
@@ -1059,7 +1104,8 @@ static PyObject *sbx_py_runner_code_object(const char *src)
 
 /* Whether v, an entry of sys.modules the code added, is not a module the
  * import system loaded: None (an import blocker), another type, or a module
- * without a __spec__ (a stand-in made by hand). Reads only. */
+ * without a __spec__ (a stand-in made by hand). Reads only; a module dict
+ * whose lookup fails (a key of the code's own that raises) counts as one. */
 static int sbx_py_stray_module(PyObject *v)
 {
     static PyObject *spec_key;
@@ -1069,9 +1115,38 @@ static int sbx_py_stray_module(PyObject *v)
         return -1;
     PyObject *d = PyModule_GetDict(v); /* borrowed */
     PyObject *spec = d ? PyDict_GetItemWithError(d, spec_key) : NULL;
-    if (PyErr_Occurred())
-        return -1;
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        return 1;
+    }
     return !spec || spec == Py_None;
+}
+
+/* Rebuild d with only its keys of type str: a key of another type (the
+ * code's own, in sys.modules or the builtins) would run its __hash__ and
+ * __eq__ in every lookup that meets it. Nothing is written when every key
+ * is a str (the common case: no reference taken). */
+static int sbx_py_str_keys_only(PyObject *d)
+{
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    int other = 0;
+    while (!other && PyDict_Next(d, &pos, &k, &v))
+        other = !PyUnicode_CheckExact(k);
+    if (!other)
+        return 0;
+    PyObject *keep = PyDict_New();
+    if (!keep)
+        return -1;
+    for (pos = 0; PyDict_Next(d, &pos, &k, &v);)
+        if (PyUnicode_CheckExact(k) && PyDict_SetItem(keep, k, v) != 0) {
+            Py_DECREF(keep);
+            return -1;
+        }
+    PyDict_Clear(d);
+    int rc = PyDict_Update(d, keep);
+    Py_DECREF(keep);
+    return rc;
 }
 
 /* The runner's _kiln_restore_dicts(bd, names, m, mods[, prune]): put back
@@ -1079,11 +1154,12 @@ static int sbx_py_stray_module(PyObject *v)
  * (sys.modules) every module of mods that differs or went, except __main__
  * (the code's own, which atexit handlers and pickle look up); unless prune
  * is false, drop from m what the code added that is no module the import
- * system loaded (sbx_py_stray_module).
- * Returns what the code had made of the builtins, to be applied again for
- * its atexit handlers: a list of (name, value), or (name,) for a deleted
- * one. Borrowed references only where nothing changed: reading a warm
- * parent's objects writes (copies) none of their pages. */
+ * system loaded (sbx_py_stray_module). Keys that are not of type str go
+ * first, so no lookup here runs code of the user's.
+ * Returns what the code had made of bd and of m, to be applied again for
+ * its atexit handlers and threads: two lists of (name, value), or (name,)
+ * for a deleted one. Borrowed references only where nothing changed:
+ * reading a warm parent's objects writes (copies) none of their pages. */
 static PyObject *sbx_py_restore_dicts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
@@ -1092,26 +1168,28 @@ static PyObject *sbx_py_restore_dicts(PyObject *self, PyObject *const *args, Py_
         PyErr_SetString(PyExc_TypeError, "_kiln_restore_dicts(bd, names, m, mods[, prune])");
         return NULL;
     }
-    PyObject *undo = PyList_New(0), *drop = NULL, *k, *v;
-    if (!undo)
+    if (sbx_py_str_keys_only(args[0]) != 0 || sbx_py_str_keys_only(args[2]) != 0)
         return NULL;
+    PyObject *undo[2] = {PyList_New(0), PyList_New(0)}, *drop = NULL, *k, *v, *res = NULL;
+    if (!undo[0] || !undo[1])
+        goto fail;
     for (int pair = 0; pair < 2; pair++) {
         PyObject *cur = args[pair * 2], *want = args[pair * 2 + 1];
         Py_ssize_t pos = 0;
         while (PyDict_Next(want, &pos, &k, &v)) {
+            if (!PyUnicode_CheckExact(k))
+                continue; /* none in a snapshot taken before the code ran */
             PyObject *now = PyDict_GetItemWithError(cur, k);
             if (now == v)
                 continue;
             if (PyErr_Occurred())
                 goto fail;
-            if (pair == 1 && PyUnicode_Check(k) &&
-                PyUnicode_CompareWithASCIIString(k, "__main__") == 0)
+            if (pair == 1 && PyUnicode_CompareWithASCIIString(k, "__main__") == 0)
                 continue;
             Py_INCREF(k);
             Py_INCREF(v);
-            PyObject *was = pair == 0 ? (now ? PyTuple_Pack(2, k, now) : PyTuple_Pack(1, k)) : NULL;
-            int bad = (pair == 0 && (!was || PyList_Append(undo, was) != 0)) ||
-                      PyDict_SetItem(cur, k, v) != 0;
+            PyObject *was = now ? PyTuple_Pack(2, k, now) : PyTuple_Pack(1, k);
+            int bad = !was || PyList_Append(undo[pair], was) != 0 || PyDict_SetItem(cur, k, v) != 0;
             Py_XDECREF(was);
             Py_DECREF(v);
             Py_DECREF(k);
@@ -1124,32 +1202,39 @@ static PyObject *sbx_py_restore_dicts(PyObject *self, PyObject *const *args, Py_
         goto fail;
     Py_ssize_t pos = 0;
     while (prune && PyDict_Next(args[2], &pos, &k, &v)) {
-        /* The entries the snapshot has are as it has them now. */
-        int exact = PyUnicode_CheckExact(k);
-        if (!exact)
-            Py_INCREF(k); /* a key of the code's own: its __eq__ may run */
-        PyObject *had = PyDict_GetItemWithError(args[3], k);
-        int stray = had || PyErr_Occurred() ? 0 : sbx_py_stray_module(v);
-        if (stray > 0 && exact && PyUnicode_CompareWithASCIIString(k, "__main__") == 0)
-            stray = 0;
-        if (stray > 0 && ((!drop && !(drop = PyList_New(0))) || PyList_Append(drop, k) != 0))
+        /* The entries the snapshot has are as it has them now; the others
+         * are the code's, held while their module is looked at (a lookup in
+         * its dict may run code that removes them). */
+        if (!PyUnicode_CheckExact(k) || PyDict_GetItemWithError(args[3], k))
+            continue;
+        if (PyErr_Occurred())
+            goto fail;
+        Py_INCREF(k);
+        Py_INCREF(v);
+        int stray =
+            PyUnicode_CompareWithASCIIString(k, "__main__") == 0 ? 0 : sbx_py_stray_module(v);
+        PyObject *was = stray > 0 ? PyTuple_Pack(2, k, v) : NULL;
+        if (stray > 0 && (!was || (!drop && !(drop = PyList_New(0))) ||
+                          PyList_Append(drop, k) != 0 || PyList_Append(undo[1], was) != 0))
             stray = -1;
-        if (!exact)
-            Py_DECREF(k);
-        if (stray < 0 || PyErr_Occurred())
+        Py_XDECREF(was);
+        Py_DECREF(v);
+        Py_DECREF(k);
+        if (stray < 0)
             goto fail;
     }
     for (Py_ssize_t i = 0; drop && i < PyList_GET_SIZE(drop); i++)
-        if (PyDict_DelItem(args[2], PyList_GET_ITEM(drop, i)) != 0 &&
-            !PyErr_ExceptionMatches(PyExc_KeyError))
-            goto fail;
-    PyErr_Clear();
-    Py_XDECREF(drop);
-    return undo;
+        if (PyDict_DelItem(args[2], PyList_GET_ITEM(drop, i)) != 0) {
+            if (!PyErr_ExceptionMatches(PyExc_KeyError))
+                goto fail;
+            PyErr_Clear(); /* gone meanwhile */
+        }
+    res = PyTuple_Pack(2, undo[0], undo[1]);
 fail:
     Py_XDECREF(drop);
-    Py_DECREF(undo);
-    return NULL;
+    Py_XDECREF(undo[0]);
+    Py_XDECREF(undo[1]);
+    return res;
 }
 
 static PyMethodDef sbx_py_restore_def = {

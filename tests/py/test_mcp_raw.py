@@ -764,6 +764,42 @@ def test_code_that_breaks_imports_as_python3(env):
          "atexit.register(lambda: print(len(pickle.dumps(C())) > 10))\nprint(6)\n", None),
         ("import builtins, atexit\n_p = print\nbuiltins.print = lambda *a: _p('P:', *a)\n"
          "atexit.register(lambda: print('bye'))\nprint(7)\n", None),
+        # keys of the code's own in the dicts kiln puts back: no __hash__ or
+        # __eq__ of theirs runs (one that removes entries while kiln looks
+        # at them made it read freed memory)
+        ("import sys\nclass K:\n    armed = False\n    def __hash__(self):\n"
+         "        if K.armed:\n            raise RuntimeError('h')\n        return 1\n"
+         "sys.modules[K()] = 1\nK.armed = True\nsys.meta_path.clear()\nprint(8)\n", None),
+        ("import builtins\nclass K:\n    def __hash__(self):\n        return hash('print')\n"
+         "    def __eq__(self, o):\n        raise RuntimeError('eq')\n_p = builtins.print\n"
+         "del builtins.print\nbuiltins.__dict__[K()] = 1\nraise ValueError('x')\n",
+         "ValueError: x"),
+        ("import sys\nclass K:\n    def __init__(self, h):\n        self.h = h\n"
+         "    def __hash__(self):\n        return self.h\n"
+         "    def __eq__(self, o):\n        raise RuntimeError('eq')\n"
+         "for p in list(sys.path_importer_cache):\n    h = hash(p)\n"
+         "    del sys.path_importer_cache[p]\n    sys.path_importer_cache[K(h)] = None\n"
+         "print(9)\n", None),
+        ("import sys, types, atexit, csv\nkeep = []\nclass K:\n"
+         "    def __hash__(self):\n        return hash('__spec__')\n"
+         "    def __eq__(self, o):\n        sys.modules.pop(''.join(['zz', 'top']), None)\n"
+         "        keep.extend(''.join(['my', 'mo', 'd2']) for _ in range(50))\n"
+         "        return False\n"
+         "mod = types.ModuleType('x')\ndel mod.__dict__['__spec__']\nmod.__dict__[K()] = 1\n"
+         "sys.modules[''.join(['zz', 'top'])] = mod\nsys.modules['mymod2'] = csv\n"
+         "atexit.register(lambda: print('mymod2' in sys.modules))\nprint(10)\n", None),
+        # what the code put in sys.modules by hand is its own again at exit
+        ("import sys, types, atexit\nm = types.ModuleType('mymod')\nm.x = 'True'\n"
+         "sys.modules['mymod'] = m\natexit.register(lambda: print(__import__('mymod').x))\n"
+         "print(11)\n", None),
+        ("import sys, types\nclass M(types.ModuleType):\n    def __setattr__(s, n, v):\n"
+         "        raise RuntimeError('set ' + n)\nsys.__class__ = M\n"
+         "def main():\n    return {'f': 6}\n", {"f": 6}),
+        ("import linecache\nlinecache.cache = None\nraise ValueError('x')\n", "ValueError: x"),
+        ("import sys, csv\nsys.modules['json'] = csv\ndef main():\n    return {'g': 7}\n",
+         {"g": 7}),
+        ("class E(SystemExit):\n    @property\n    def code(self):\n"
+         "        raise RuntimeError('c')\nraise E(2)\n", "SystemExit"),
     ]
     for warm in (False, True):
         m = Mcp(env, warm=warm)
@@ -775,6 +811,10 @@ def test_code_that_breaks_imports_as_python3(env):
                                     capture_output=True, timeout=30, text=True,
                                     cwd=tempfile.gettempdir())
                 e = call_env(m, {"code": code})
+                if want == "SystemExit":
+                    assert not e["ok"] and e["error"]["code"] == "CODE_ERROR", (warm, code, e)
+                    assert e["error"]["exitStatus"] == py.returncode == 1, (warm, e, py)
+                    continue
                 if isinstance(want, str) and want.startswith(("ValueError:", "KeyError:")):
                     assert not e["ok"] and e["error"]["code"] == "CODE_ERROR", (warm, code, e)
                     assert e["error"]["message"].startswith(want), (warm, code, e)
