@@ -183,7 +183,7 @@ static void store_maybe_gc(struct store *s)
         log_info("store: swept %zu files (%llu bytes)", removed, (unsigned long long)bytes);
 }
 
-static enum err_code store_sessions_open(struct store *s, struct err *err);
+static void store_sessions_open(struct store *s);
 
 enum err_code store_open(const struct config *cfg, struct store **out, struct err *err)
 {
@@ -211,9 +211,9 @@ enum err_code store_open_ex(const struct config *cfg, unsigned flags, struct sto
     }
     if ((rc = store_subdir(s, STORE_DIR_OBJECTS, &s->obj_fd, err)) ||
         (rc = store_subdir(s, STORE_DIR_META, &s->meta_fd, err)) ||
-        (rc = store_subdir(s, STORE_DIR_TMP, &s->tmp_fd, err)) ||
-        (rc = store_sessions_open(s, err)))
+        (rc = store_subdir(s, STORE_DIR_TMP, &s->tmp_fd, err)))
         goto out;
+    store_sessions_open(s);
     if (!(flags & STORE_OPEN_NO_SWEEP))
         store_maybe_gc(s);
     *out = s;
@@ -597,7 +597,7 @@ static enum err_code store_each_live(struct store *s, const char *session, store
     enum err_code rc = E_OK;
     int64_t now = store_now(s);
     DIR *d;
-    if (session) {
+    if (session && s->ses_fd >= 0) {
         if (!store_valid_session(session))
             return E_OK; /* no entry has it */
         int fd = openat(s->ses_fd, session, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -622,8 +622,9 @@ static enum err_code store_each_live(struct store *s, const char *session, store
             break;
         }
         size_t len = strlen(e->d_name);
-        size_t want = STORE_ID_LEN + (session ? 0 : strlen(STORE_META_SUFFIX));
-        if (len != want || (!session && strcmp(e->d_name + STORE_ID_LEN, STORE_META_SUFFIX)))
+        bool indexed = session && s->ses_fd >= 0;
+        size_t want = STORE_ID_LEN + (indexed ? 0 : strlen(STORE_META_SUFFIX));
+        if (len != want || (!indexed && strcmp(e->d_name + STORE_ID_LEN, STORE_META_SUFFIX)))
             continue;
         char id[STORE_ID_LEN + 1];
         memcpy(id, e->d_name, STORE_ID_LEN);
@@ -659,27 +660,61 @@ static enum err_code store_session_lock(struct store *s, const char *session, in
     return E_OK;
 }
 
-/* sessions/<session>/<id>, made before the entry's commit. The session's
- * directory may be swept (it looked empty) between making it and the
- * file: then it is made again. */
-static enum err_code store_index_add(struct store *s, const char *session, const char *id,
-                                     struct err *err)
+/* dfd/<session>/<id> (an index entry), the session's directory made when
+ * missing; with sync, both on disk when this returns. A sweep may remove
+ * the directory (it looked empty) between making it and the entry: then it
+ * is made again. 0, or -1 with errno set. */
+static int store_index_put(int dfd, const char *session, const char *id, bool sync)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        bool made = mkdirat(dfd, session, 0700) == 0;
+        if (!made && errno != EEXIST)
+            return -1;
+        int sfd = openat(dfd, session, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (sfd < 0 && errno == ENOENT)
+            continue;
+        if (sfd < 0)
+            return -1;
+        /* in a directory removed meanwhile, ENOENT: made again */
+        int fd = openat(sfd, id, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        int rc = fd < 0 ? -1 : 0;
+        store_close(fd);
+        if (rc == 0 && sync && (fsync(sfd) != 0 || (made && fsync(dfd) != 0)))
+            rc = -1;
+        int e = errno;
+        close(sfd);
+        errno = e;
+        if (rc == 0 || e != ENOENT)
+            return rc;
+    }
+    errno = ENOENT;
+    return -1;
+}
+
+enum err_code store_index_add(struct store *s, const char *session, const char *id, struct err *err)
+{
+    if (s->ses_fd < 0)
+        return E_OK; /* no index: sessions are read from meta/ */
+    if (store_index_put(s->ses_fd, session, id, true) != 0)
+        return err_sys(err, E_IO, "cannot add '%s' to '%s/%s/%s'", id, s->cfg.store_dir,
+                       STORE_DIR_SESSIONS, session);
+    return E_OK;
+}
+
+void store_index_ensure(struct store *s, const char *session, const char *id)
 {
     char path[LIM_SESSION_ID_LEN + STORE_ID_LEN + 4];
+    struct stat st;
+    struct err e;
+    if (!session[0] || !store_valid_session(session) || s->ses_fd < 0)
+        return;
     snprintf(path, sizeof(path), "%s/%s", session, id);
-    for (int attempt = 0; attempt < 8; attempt++) {
-        if (mkdirat(s->ses_fd, session, 0700) != 0 && errno != EEXIST)
-            break;
-        int fd = openat(s->ses_fd, path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd >= 0) {
-            close(fd);
-            return E_OK;
-        }
-        if (errno != ENOENT)
-            break;
-    }
-    return err_sys(err, E_IO, "cannot add '%s' to '%s/%s/%s'", id, s->cfg.store_dir,
-                   STORE_DIR_SESSIONS, session);
+    if (fstatat(s->ses_fd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+        return;
+    if (store_index_add(s, session, id, &e) == E_OK)
+        log_info("store: '%s' added to the index of session '%s'", id, session);
+    else
+        log_warn("store: %s", e.msg);
 }
 
 void store_index_drop(struct store *s, const char *session, const char *id)
@@ -719,7 +754,29 @@ static void store_index_clear(int dfd)
         closedir(d);
 }
 
-/* Index every entry of meta/ that has a session into dfd. */
+/* fsync every session directory under dfd. 0, or -1 with errno set. */
+static int store_index_sync(int dfd)
+{
+    DIR *d = store_opendir(dfd);
+    if (!d)
+        return -1;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        int sfd = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (sfd < 0 || fsync(sfd) != 0)
+            rc = -1;
+        store_close(sfd);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Index every entry of meta/ that has a session into dfd. An entry whose
+ * metadata cannot be read now is left out (and said): the sweep, which
+ * reads every entry, adds it when it can. */
 static enum err_code store_index_build(struct store *s, int dfd, struct err *err)
 {
     enum err_code rc = E_OK;
@@ -727,34 +784,44 @@ static enum err_code store_index_build(struct store *s, int dfd, struct err *err
     if (!d)
         return err_sys(err, E_IO, "cannot list '%s/%s'", s->cfg.store_dir, STORE_DIR_META);
     struct dirent *e;
-    while (!rc && (e = readdir(d)) != NULL) {
+    for (;;) {
+        errno = 0;
+        if (!(e = readdir(d))) {
+            if (errno)
+                rc = err_sys(err, E_IO, "cannot list '%s/%s'", s->cfg.store_dir, STORE_DIR_META);
+            break;
+        }
         size_t len = strlen(e->d_name);
         if (len != STORE_ID_LEN + strlen(STORE_META_SUFFIX) ||
             strcmp(e->d_name + STORE_ID_LEN, STORE_META_SUFFIX))
             continue;
-        char id[STORE_ID_LEN + 1], path[LIM_SESSION_ID_LEN + STORE_ID_LEN + 4];
+        char id[STORE_ID_LEN + 1];
         memcpy(id, e->d_name, STORE_ID_LEN);
         id[STORE_ID_LEN] = '\0';
         struct store_meta m;
         struct err le;
-        if (!store_valid_id(id) || store_meta_load(s, id, &m, &le) != E_OK || !m.session[0] ||
-            !store_valid_session(m.session))
+        if (!store_valid_id(id))
             continue;
-        snprintf(path, sizeof(path), "%s/%s", m.session, id);
-        int fd = -1;
-        if ((mkdirat(dfd, m.session, 0700) != 0 && errno != EEXIST) ||
-            (fd = openat(dfd, path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+        enum err_code lrc = store_meta_load(s, id, &m, &le);
+        if (lrc && lrc != E_NOTFOUND)
+            log_warn("store: '%s' left out of the session index for now: %s", id, le.msg);
+        if (lrc || !m.session[0] || !store_valid_session(m.session))
+            continue;
+        if (store_index_put(dfd, m.session, id, false) != 0) {
             rc = err_sys(err, E_IO, "cannot index the sessions of '%s'", s->cfg.store_dir);
-        store_close(fd);
+            break;
+        }
     }
     closedir(d);
+    if (!rc && store_index_sync(dfd) != 0)
+        rc = err_sys(err, E_IO, "cannot sync the session index of '%s'", s->cfg.store_dir);
     return rc;
 }
 
 /* Open sessions/, building it first in a store that has none (an older
  * kiln's, or a new one): in sessions.new, renamed into place when whole,
  * under the session lock (writers of session entries wait for it). */
-static enum err_code store_sessions_open(struct store *s, struct err *err)
+static enum err_code store_sessions_try(struct store *s, struct err *err)
 {
     const int dflags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
     if ((s->ses_fd = openat(s->root_fd, STORE_DIR_SESSIONS, dflags)) >= 0)
@@ -786,6 +853,21 @@ out:
     store_close(nfd);
     store_close(lock);
     return rc;
+}
+
+/* The index, or none (a store kiln cannot write, sessions/ not a
+ * directory): then a session's files are found by reading every file's
+ * metadata, as slow as that is, and said once per open. */
+static void store_sessions_open(struct store *s)
+{
+    struct err e;
+    if (store_sessions_try(s, &e) == E_OK)
+        return;
+    store_close(s->ses_fd);
+    s->ses_fd = -1;
+    log_warn("store: no session index (%s): a session's files are found by reading the "
+             "metadata of every stored file",
+             e.msg);
 }
 
 /* One walk over a session as file m (new, or being forgotten) changes it:

@@ -83,7 +83,8 @@ static enum err_code store_gc_meta(struct store *s, struct store_gc_tally *t, st
             log_warn("store: skipping '%s': %s", id, le.msg);
             continue;
         } else if (m.expires > now) {
-            continue; /* live */
+            store_index_ensure(s, m.session, id); /* live */
+            continue;
         }
         if (unlinkat(s->meta_fd, e->d_name, 0) != 0) {
             if (errno != ENOENT)
@@ -177,6 +178,8 @@ static enum err_code store_gc_orphans(struct store *s, struct store_gc_tally *t,
  * remover killed before dropping it), and the sessions left empty. */
 static enum err_code store_gc_sessions(struct store *s, struct err *err)
 {
+    if (s->ses_fd < 0)
+        return E_OK;
     DIR *d = store_opendir(s->ses_fd);
     if (!d)
         return err_sys(err, E_IO, "cannot list '%s/%s'", s->cfg.store_dir, STORE_DIR_SESSIONS);

@@ -16,7 +16,9 @@
  *                      the metadata; one without metadata is skipped, and
  *                      swept once no writer holds tmp/<id>.meta. A store
  *                      without sessions/ (an older kiln's) gets it built
- *                      from meta/ when first opened.
+ *                      from meta/ when first opened; the sweep adds what
+ *                      is missing (an entry an older kiln wrote since). A
+ *                      store where it cannot be had is read without it.
  *   last-gc            mtime = start of the last sweep
  *   gc.lock            serialises sweeps
  *   session.lock       serialises session quota check + commit
@@ -68,6 +70,13 @@ int64_t store_now(const struct store *s);
  * when unreadable, E_IO. */
 enum err_code store_meta_load(struct store *s, const char *id, struct store_meta *meta,
                               struct err *err);
+/* Add sessions/<session>/<id>, on disk when this returns (nothing without
+ * an index). */
+enum err_code store_index_add(struct store *s, const char *session, const char *id,
+                              struct err *err);
+/* Add sessions/<session>/<id> when it is missing (an entry written by an
+ * older kiln, or left out of a build); failures are logged. */
+void store_index_ensure(struct store *s, const char *session, const char *id);
 /* Remove sessions/<session>/<id> (nothing when session is ""). */
 void store_index_drop(struct store *s, const char *session, const char *id);
 /* A fresh directory stream over the directory dfd (its own offset); NULL
