@@ -656,7 +656,8 @@ static enum err_code store_session_lock(struct store *s, const char *session, in
     *fd = openat(s->root_fd, STORE_FILE_SESSION_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
                  0600);
     if (*fd < 0 || flock(*fd, LOCK_EX) != 0)
-        return err_sys(err, E_IO, "cannot lock the store for session '%s'", session);
+        return err_sys(err, E_IO, "cannot lock the store %s%s%s", session ? "for session '" : "",
+                       session ? session : "to build its session index", session ? "'" : "");
     return E_OK;
 }
 
@@ -829,7 +830,7 @@ static enum err_code store_sessions_try(struct store *s, struct err *err)
     if (errno != ENOENT)
         return err_sys(err, E_IO, "cannot open '%s/%s'", s->cfg.store_dir, STORE_DIR_SESSIONS);
     int lock = -1, nfd = -1;
-    enum err_code rc = store_session_lock(s, "(index)", &lock, err);
+    enum err_code rc = store_session_lock(s, NULL, &lock, err);
     if (rc || (s->ses_fd = openat(s->root_fd, STORE_DIR_SESSIONS, dflags)) >= 0)
         goto out;
     if ((nfd = openat(s->root_fd, STORE_DIR_SESSIONS_NEW, dflags)) >= 0) {
