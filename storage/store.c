@@ -567,6 +567,27 @@ out:
 
 typedef enum err_code (*store_each_fn)(void *ctx, const struct store_meta *m, struct err *err);
 
+/* The next "<id><suffix>" of the listing d (true, id set), or false at its
+ * end, with *failed set when reading it failed. Other names are passed. */
+static bool store_next_id(DIR *d, const char *suffix, char *id, bool *failed)
+{
+    size_t sl = strlen(suffix);
+    struct dirent *e;
+    for (;;) {
+        errno = 0;
+        if (!(e = readdir(d))) {
+            *failed = errno != 0;
+            return false;
+        }
+        if (strlen(e->d_name) != STORE_ID_LEN + sl || strcmp(e->d_name + STORE_ID_LEN, suffix))
+            continue;
+        memcpy(id, e->d_name, STORE_ID_LEN);
+        id[STORE_ID_LEN] = '\0';
+        if (store_valid_id(id))
+            return true;
+    }
+}
+
 /* fn for entry id when it is live, its data exists and (session !=
  * NULL) it is of that session; nothing for an entry that vanished. */
 static enum err_code store_each_one(struct store *s, const char *id, const char *session,
@@ -612,28 +633,14 @@ static enum err_code store_each_live(struct store *s, const char *session, store
     } else if (!(d = store_opendir(s->meta_fd))) {
         return err_sys(err, E_IO, "cannot list '%s/%s'", s->cfg.store_dir, STORE_DIR_META);
     }
-    struct dirent *e;
-    for (;;) {
-        errno = 0;
-        if (!(e = readdir(d))) {
-            if (errno)
-                rc = err_sys(err, E_IO, "cannot list the store's %s",
-                             session ? "session index" : "metadata");
-            break;
-        }
-        size_t len = strlen(e->d_name);
-        bool indexed = session && s->ses_fd >= 0;
-        size_t want = STORE_ID_LEN + (indexed ? 0 : strlen(STORE_META_SUFFIX));
-        if (len != want || (!indexed && strcmp(e->d_name + STORE_ID_LEN, STORE_META_SUFFIX)))
-            continue;
-        char id[STORE_ID_LEN + 1];
-        memcpy(id, e->d_name, STORE_ID_LEN);
-        id[STORE_ID_LEN] = '\0';
-        if (!store_valid_id(id))
-            continue;
+    bool indexed = session && s->ses_fd >= 0, failed = false;
+    char id[STORE_ID_LEN + 1];
+    while (store_next_id(d, indexed ? "" : STORE_META_SUFFIX, id, &failed))
         if ((rc = store_each_one(s, id, session, now, fn, ctx, err)))
             break;
-    }
+    if (!rc && failed)
+        rc = err_sys(err, E_IO, "cannot list the store's %s",
+                     indexed ? "session index" : "metadata");
     closedir(d);
     return rc;
 }
@@ -784,25 +791,11 @@ static enum err_code store_index_build(struct store *s, int dfd, struct err *err
     DIR *d = store_opendir(s->meta_fd);
     if (!d)
         return err_sys(err, E_IO, "cannot list '%s/%s'", s->cfg.store_dir, STORE_DIR_META);
-    struct dirent *e;
-    for (;;) {
-        errno = 0;
-        if (!(e = readdir(d))) {
-            if (errno)
-                rc = err_sys(err, E_IO, "cannot list '%s/%s'", s->cfg.store_dir, STORE_DIR_META);
-            break;
-        }
-        size_t len = strlen(e->d_name);
-        if (len != STORE_ID_LEN + strlen(STORE_META_SUFFIX) ||
-            strcmp(e->d_name + STORE_ID_LEN, STORE_META_SUFFIX))
-            continue;
-        char id[STORE_ID_LEN + 1];
-        memcpy(id, e->d_name, STORE_ID_LEN);
-        id[STORE_ID_LEN] = '\0';
+    bool failed = false;
+    char id[STORE_ID_LEN + 1];
+    while (store_next_id(d, STORE_META_SUFFIX, id, &failed)) {
         struct store_meta m;
         struct err le;
-        if (!store_valid_id(id))
-            continue;
         enum err_code lrc = store_meta_load(s, id, &m, &le);
         if (lrc && lrc != E_NOTFOUND)
             log_warn("store: '%s' left out of the session index for now: %s", id, le.msg);
@@ -813,6 +806,8 @@ static enum err_code store_index_build(struct store *s, int dfd, struct err *err
             break;
         }
     }
+    if (!rc && failed)
+        rc = err_sys(err, E_IO, "cannot list '%s/%s'", s->cfg.store_dir, STORE_DIR_META);
     closedir(d);
     if (!rc && store_index_sync(dfd) != 0)
         rc = err_sys(err, E_IO, "cannot sync the session index of '%s'", s->cfg.store_dir);
