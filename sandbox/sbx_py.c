@@ -1333,12 +1333,97 @@ static void sbx_py_crash_setup(void)
     Py_XDECREF(fh);
 }
 
+/* Whether a file object says it is closed, as python3 reads it at exit:
+ * a `closed` that cannot be read or judged counts as open. */
+static bool sbx_py_file_closed(PyObject *f)
+{
+    PyObject *c = PyObject_GetAttrString(f, "closed");
+    int r = c ? PyObject_IsTrue(c) : 0;
+    Py_XDECREF(c);
+    if (r < 0 || !c)
+        PyErr_Clear();
+    return r > 0;
+}
+
+/* What python3 does last, once the threads and atexit handlers are done
+ * (Py_FinalizeEx): it flushes sys.stdout and sys.stderr unless None or
+ * closed. A failed flush of stdout is written as an unraisable exception
+ * ("Exception ignored in: ..."), one of stderr is dropped, and either makes
+ * python3 exit with status 120. False then, with the first failure's text
+ * in why. */
+static bool sbx_py_flush_std(char *why, size_t cap)
+{
+    static const char *const names[] = {"stdout", "stderr"};
+    bool ok = true;
+    for (size_t i = 0; i < 2; i++) {
+        PyObject *f = PySys_GetObject(names[i]); /* borrowed */
+        if (!f || f == Py_None)
+            continue;
+        Py_INCREF(f);
+        PyObject *r =
+            sbx_py_file_closed(f) ? Py_NewRef(Py_None) : PyObject_CallMethod(f, "flush", NULL);
+        if (!r && ok) {
+            PyObject *t, *v, *tb;
+            PyErr_Fetch(&t, &v, &tb);
+            PyErr_NormalizeException(&t, &v, &tb);
+            PyObject *sv = v ? PyObject_Str(v) : NULL;
+            const char *txt = sv ? PyUnicode_AsUTF8(sv) : NULL;
+            if (!txt)
+                PyErr_Clear();
+            snprintf(why, cap, "sys.%s could not be flushed at exit (%s%s%.300s)", names[i],
+                     t ? ((PyTypeObject *)t)->tp_name : "error", txt && *txt ? ": " : "",
+                     txt ? txt : "");
+            Py_XDECREF(sv);
+            PyErr_Restore(t, v, tb);
+        }
+        if (!r) {
+            if (i == 0)
+                PyErr_WriteUnraisable(f);
+            else
+                PyErr_Clear();
+            ok = false;
+        }
+        Py_XDECREF(r);
+        Py_DECREF(f);
+    }
+    return ok;
+}
+
+/* The result of code that ran well but whose output could not be flushed
+ * at the end (sbx_py_flush_std): CODE_ERROR with python3's status 120, the
+ * entry point kept from the runner's result text (res_text). */
+static void sbx_py_write_exit120(int fd, const char *res_text, const char *why)
+{
+    const char *ep = strstr(res_text, "\"entryPoint\":\"");
+    char entry[16] = "script";
+    if (ep) {
+        ep += strlen("\"entryPoint\":\"");
+        size_t n = strcspn(ep, "\"");
+        if (n < sizeof(entry))
+            snprintf(entry, sizeof(entry), "%.*s", (int)n, ep);
+    }
+    char esc[1024];
+    char line[1400];
+    sbx_py_escape(esc, sizeof(esc), why);
+    int n = snprintf(line, sizeof(line),
+                     "{\"status\":\"error\",\"entryPoint\":\"%s\",\"error\":{\"code\":"
+                     "\"CODE_ERROR\",\"type\":\"SystemExit\",\"exitStatus\":120,"
+                     "\"message\":\"the code exited with status 120: %s\"}}",
+                     entry, esc);
+    if (n > 0 && (size_t)n < sizeof(line))
+        fd_write_all(fd, line, (size_t)n);
+}
+
 /* Run the job in this (confined) process and write its result. */
 static int sbx_py_finish(const struct sbx_py_job *job, int result_fd)
 {
     PyObject *res = sbx_py_call(job);
-    if (res) /* the code's threads and atexit handlers, before its result */
+    char why[512] = "";
+    bool flushed = true;
+    if (res) { /* the code's threads and atexit handlers, before its result */
         sbx_py_runner_call("_kiln_at_exit");
+        flushed = sbx_py_flush_std(why, sizeof(why));
+    }
     if (!res) {
         if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
             PyErr_Clear();
@@ -1354,7 +1439,10 @@ static int sbx_py_finish(const struct sbx_py_job *job, int result_fd)
     Py_ssize_t n = 0;
     const char *text = PyUnicode_AsUTF8AndSize(res, &n);
     int rc = 0;
-    if (!text || !fd_write_all(result_fd, text, (size_t)n))
+    static const char ok[] = "{\"status\":\"ok\"";
+    if (text && !flushed && strncmp(text, ok, sizeof(ok) - 1) == 0)
+        sbx_py_write_exit120(result_fd, text, why);
+    else if (!text || !fd_write_all(result_fd, text, (size_t)n))
         rc = SBX_PY_EXIT_WRITE;
     Py_DECREF(res);
     return rc;

@@ -722,6 +722,52 @@ def test_end_of_script_and_odd_text_as_python3(env):
         assert m.close() == 0
 
 
+def test_output_flush_at_exit_as_python3(env):
+    """Cold and warm (standby and back to back) alike: once the code and its
+    atexit handlers are done, sys.stdout and sys.stderr are flushed as
+    python3 flushes them last. One that cannot be (no flush(), a flush that
+    raises) makes python3 exit with status 120, and kiln says so; None or a
+    closed one is left alone, as python3 leaves it (kiln answered success
+    for all of them)."""
+    w = "import sys, atexit\nclass W:\n    def write(self, s):\n        return len(s)\n"
+    cases = [
+        w + "sys.stdout = W()\nprint(1)\n",
+        w + "    def flush(self):\n        raise OSError(28, 'full')\nsys.stderr = W()\nprint(2)\n",
+        w + "def main():\n    sys.stdout = W()\n    return 3\nif __name__ == '__main__':\n"
+            "    main()\n",
+        w + "atexit.register(lambda: setattr(sys, 'stdout', W()))\nprint(4)\n",
+        w + "    closed = True\nsys.stdout = W()\nprint(5)\n",
+        w + "sys.stdout = None\nprint(6)\n",
+        w + "    @property\n    def closed(self):\n        raise ValueError\n"
+            "    def flush(self):\n        pass\nsys.stdout = W()\n",
+    ]
+    want = [subprocess.run(["/usr/bin/python3", "-I", "-c", c], capture_output=True,
+                           timeout=30).returncode for c in cases]
+    assert want == [120, 120, 120, 120, 0, 0, 0], want
+    for warm in (False, True):
+        m = Mcp(env, warm=warm)
+        m.init()
+        for standby in ((True, False) if warm else (False,)):
+            for code, st in zip(cases, want):
+                if standby:
+                    wait_spares(m)
+                e = call_env(m, {"code": code})
+                if st == 0:
+                    assert e["ok"], (warm, standby, code, e)
+                    continue
+                err = e["error"]
+                assert err["code"] == "CODE_ERROR" and err["exitStatus"] == st, (code, e)
+                assert err["message"].startswith("the code exited with status 120: sys.std"), e
+                assert " could not be flushed at exit (" in err["message"], e
+            e = call_env(m, {"code": cases[0]})
+            assert "AttributeError: 'W' object has no attribute 'flush'" in e["error"]["message"]
+            assert e["error"]["stderr"].startswith("Exception ignored in: <__main__.W"), e
+            # main() (kiln's entry point) as the script
+            e = call_env(m, {"code": w + "def main():\n    sys.stdout = W()\n    return 3\n"})
+            assert e["error"]["entryPoint"] == "main" and e["error"]["exitStatus"] == 120, e
+        assert m.close() == 0
+
+
 def test_code_that_breaks_imports_as_python3(env):
     """Cold and warm alike: code that replaces or removes builtins or breaks
     the import system (builtins.__import__ = None, sys.modules cleared,
