@@ -13,9 +13,11 @@ pandas'` and a cold one-shot `kiln run` of print(1).
 
 For the back-to-back rows it also reports the machine's busy CPU time per
 call (every process, from /proc/stat): calls sent back to back are bound by
-it over the cores, not by one call's path. And it times the floor of one
-warm call here: a bare child of a warm python3 (pandas imported) cloned into
-the sandbox's six namespaces, exiting at once.
+it over the cores, not by one call's path. And it times two floors here: a
+bare child of a warm python3 (pandas imported) cloned into the sandbox's six
+namespaces, exiting at once; and the same code run back to back by a warm
+python3 that forks a child per call with no isolation at all (the least any
+design with a fresh process per action can cost on this host).
 
 It also times spaced calls to `kiln serve` (its idle spare worker), and
 checks the issue's targets: trivial warm p50 <= 5 ms, pandas sum warm p50 <=
@@ -91,6 +93,58 @@ for _ in range(int(sys.argv[1])):
     v.append((time.perf_counter() - t) * 1000.0)
 print(' '.join('%.3f' % x for x in v))
 """
+
+
+# The floor of the design the issue asks for (a fresh child per action) with
+# no isolation at all: a warm python3 (numpy, pandas, matplotlib imported,
+# gc frozen) forks a child per call, back to back; the child runs the code
+# with its stdout on a pipe, sends a JSON answer on another and exits; the
+# parent reads both and reaps it. No namespaces, no sandbox, no scratch dir.
+FORK_FLOOR = r"""
+import gc, json, os, statistics, sys, time
+import numpy, pandas, matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot
+gc.collect()
+gc.freeze()
+code = compile(sys.argv[2], '<code>', 'exec')
+v = []
+for _ in range(int(sys.argv[1])):
+    t = time.perf_counter()
+    r, w = os.pipe()
+    o, ow = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        os.close(o)
+        os.dup2(ow, 1)
+        sys.stdout = os.fdopen(1, 'w')
+        exec(code, {'__name__': '__main__'})
+        sys.stdout.flush()
+        os.write(w, json.dumps({'ok': True}).encode())
+        os._exit(0)
+    os.close(w)
+    os.close(ow)
+    while os.read(r, 65536):
+        pass
+    while os.read(o, 65536):
+        pass
+    os.close(r)
+    os.close(o)
+    os.waitpid(pid, 0)
+    v.append((time.perf_counter() - t) * 1000.0)
+print(' '.join('%.3f' % x for x in v))
+"""
+
+
+def fork_floor_ms(env, code, n=40):
+    p = subprocess.run([PY, "-c", FORK_FLOOR, str(n), code], env=env, capture_output=True,
+                       text=True)
+    if p.returncode != 0:
+        why = (p.stderr.strip().splitlines() or ["exit status %d" % p.returncode])[-1]
+        print("fork floor row left out: %s" % why, file=sys.stderr)
+        return None
+    return stats([float(x) for x in p.stdout.split()])
 
 
 def floor_ms(env, n=40):
@@ -285,6 +339,10 @@ def main():
             print("floor row left out: it clones by the x86_64 syscall number", file=sys.stderr)
         if floor:
             res["floor: bare warm child, 6 namespaces"] = floor
+        for name, code in (("trivial", TRIVIAL), ("pandas sum", PANDAS)):
+            ff = fork_floor_ms(env, code)
+            if ff:
+                res["floor: python3 fork per call, " + name] = ff
         sv = serve_runs(env)
         res["serve warm trivial, " + gap] = sv["trivial"]
         res["serve warm pandas sum, " + gap] = sv["pandas_sum"]
@@ -299,6 +357,11 @@ def main():
           % (cores, w["cpu_trivial"], w["cpu_pandas"]))
     print("  (a p50 under CPU per call / cores is out of reach: each call forks and ends"
           " a copy of the warm interpreter)")
+    for name in ("trivial", "pandas sum"):
+        f = res.get("floor: python3 fork per call, " + name)
+        if f:
+            print("  back to back %s: kiln p50 %.1f ms; a bare fork per call of a warm python3,"
+                  " no sandbox, %.1f ms" % (name, res["mcp warm " + name]["p50"], f["p50"]))
     res["cpu per call, back to back"] = {"trivial": w["cpu_trivial"], "pandas_sum": w["cpu_pandas"],
                                          "cores": cores}
     scale = res["python3 -c pass"]["p50"] / 13.0
