@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,7 +23,7 @@
  * setns, bpf, keyctl, add_key, request_key, perf_event_open, io_uring_*,
  * userfaultfd, kexec_*, *_module, reboot, swapon/off, open_by_handle_at,
  * name_to_handle_at, process_vm_readv/writev, quotactl, acct, settimeofday,
- * clock_settime, mknod, mknodat, setuid and friends, capset. */
+ * clock_settime, mknod and mknodat of devices, setuid and friends, capset. */
 static const char *const sbx_seccomp_allow[] = {
     /* files and fds */
     "read",
@@ -287,7 +288,12 @@ static enum err_code sbx_seccomp_fail(struct err *err, int r, const char *what)
  * allow rules above; libseccomp gives the more restrictive action when rules
  * overlap on the same syscall with argument filters, so those calls are
  * filtered by argument instead of being allowed wholesale. */
-static const char *const sbx_seccomp_argfiltered[] = {"clone", "ioctl"};
+static const char *const sbx_seccomp_argfiltered[] = {"clone", "ioctl", "mknod", "mknodat"};
+
+/* mknod makes files of these types only (os.mkfifo, os.mknod of a regular
+ * file or a socket, in the dirs the code may write); never a device. The
+ * kernel reads the mode as 16 bits: only its type bits are compared. */
+static const scmp_datum_t sbx_seccomp_mknod_types[] = {0, S_IFREG, S_IFIFO, S_IFSOCK};
 
 static int sbx_seccomp_arg_rules(scmp_filter_ctx ctx)
 {
@@ -303,6 +309,18 @@ static int sbx_seccomp_arg_rules(scmp_filter_ctx ctx)
         r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
                              SCMP_A1(SCMP_CMP_MASKED_EQ, bit, ~(scmp_datum_t)TIOCSTI & bit));
         if (r < 0)
+            return r;
+    }
+    for (size_t i = 0; i < sizeof(sbx_seccomp_mknod_types) / sizeof(sbx_seccomp_mknod_types[0]);
+         i++) {
+        scmp_datum_t t = sbx_seccomp_mknod_types[i];
+        int nr = seccomp_syscall_resolve_name("mknod"); /* not on every architecture */
+        if (nr >= 0 && nr != __NR_SCMP_ERROR &&
+            (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+                                  SCMP_A1(SCMP_CMP_MASKED_EQ, S_IFMT, t))) < 0)
+            return r;
+        if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mknodat), 1,
+                                  SCMP_A2(SCMP_CMP_MASKED_EQ, S_IFMT, t))) < 0)
             return r;
     }
     return 0;

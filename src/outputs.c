@@ -59,8 +59,13 @@ static enum err_code walk(int dfd, const char *prefix, int depth, outputs_visit_
         }
         int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) {
+            struct stat ls;
             if (errno == ELOOP)
                 skip(ctx, rel, "symbolic link");
+            else if (errno == ENXIO &&
+                     fstatat(dirfd(d), e->d_name, &ls, AT_SYMLINK_NOFOLLOW) == 0 &&
+                     S_ISSOCK(ls.st_mode)) /* a socket cannot be opened */
+                skip(ctx, rel, "socket");
             else
                 skip(ctx, rel, "cannot be opened");
             continue;

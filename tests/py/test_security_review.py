@@ -2,7 +2,9 @@
 """Regression tests for holes found by a review of kiln's trust boundaries;
 each fails without its fix."""
 import os
+import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kilntest import main  # noqa: E402
@@ -76,6 +78,39 @@ def test_hard_links_inside_are_outputs(env):
         assert p.returncode == 0, p
         with open(dest, "rb") as g:
             assert g.read() == b"x,y\n1,2\n", f
+
+
+def test_fifos_and_sockets_as_python3(env):
+    """The code makes FIFOs, sockets and empty files with os.mkfifo and
+    os.mknod as python3 does (mkfifo was EPERM); never a device. None of
+    the special files stops the collection (a FIFO nobody writes to) or is
+    stored: each is skipped with its kind (a socket read 'cannot be
+    opened')."""
+    code = ("import os, socket, stat\n"
+            "os.mkfifo('f')\n"
+            "os.mknod('r')\n"
+            "os.mknod('s', stat.S_IFSOCK | 0o600)\n"
+            "u = socket.socket(socket.AF_UNIX)\n"
+            "u.bind('u')\n"
+            "print(sorted(stat.filemode(os.lstat(n).st_mode)[0] for n in os.listdir()))\n")
+    with tempfile.TemporaryDirectory() as d:
+        want = subprocess.run(["/usr/bin/python3", "-c", code], cwd=d, capture_output=True,
+                              text=True, timeout=30)
+    assert want.returncode == 0 and want.stdout == "['-', 'p', 's', 's']\n", want
+    dev = ("import os, stat\n"
+           "for m in (stat.S_IFCHR, stat.S_IFBLK):\n"
+           "    try:\n"
+           "        os.mknod('d', m | 0o600, os.makedev(1, 3))\n"
+           "        print('made')\n"
+           "    except OSError as e:\n"
+           "        print(e.errno)\n")
+    out, rc, err = env.run({"action": "executeCode", "arguments": {"code": code + dev}})
+    assert out.get("ok") is True, f"{out} {err}"
+    assert out["result"]["stdout"] == want.stdout + "1\n1\n", out["result"]
+    assert [f["name"] for f in out["files"]] == ["r"], out["files"]
+    skipped = sorted((s["name"], s["reason"]) for s in out["result"]["skippedOutputs"])
+    assert skipped == [("f", "FIFO"), ("s", "socket"), ("u", "socket")], skipped
+
 
 if __name__ == "__main__":
     main(globals())
