@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "klimits.h"
+#include "utf8.h"
 
 #include "utf8.h"
 
@@ -75,41 +76,6 @@ static const struct table_ops csv_ops = {csv_next_row, csv_close};
 
 /* ---- decoding ---- */
 
-/* Length of the valid UTF-8 sequence at p (n bytes available), 0 when invalid,
- * (size_t)-1 when it is a valid prefix cut by the end of the data. */
-static size_t csv_utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    size_t k;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        k = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        k = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    for (size_t i = 1; i < k; i++) {
-        if (i >= n)
-            return (size_t)-1;
-        unsigned d = p[i];
-        if (i == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF))
-            return 0;
-    }
-    return k;
-}
-
 /* Windows-1252 0x80..0x9F; the five unassigned bytes map to C1 controls. */
 static const uint16_t csv_cp1252_hi[32] = {
     0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
@@ -153,7 +119,7 @@ static void csv_decode(struct rd_csv *r, const unsigned char *in, size_t n)
                 i++;
                 continue;
             }
-            size_t k = c ? csv_utf8_seq(in + i, n - i) : 0;
+            size_t k = c ? utf8_seq(in + i, n - i) : 0;
             if (k && k != (size_t)-1) {
                 memcpy(o + on, in + i, k);
                 on += k;
@@ -233,7 +199,7 @@ static size_t csv_tail(const struct rd_csv *r, const unsigned char *p, size_t n)
         if (c < 0x80)
             return 0;
         if (c >= 0xC0)
-            return csv_utf8_seq(p + n - b, b) == (size_t)-1 ? b : 0;
+            return utf8_seq(p + n - b, b) == (size_t)-1 ? b : 0;
     }
     return 0;
 }
@@ -284,7 +250,7 @@ static enum err_code csv_fill(struct rd_csv *r, struct err *err)
                     i++;
                     continue;
                 }
-                size_t k = csv_utf8_seq(p + i, w - i);
+                size_t k = utf8_seq(p + i, w - i);
                 if (k == (size_t)-1 && (w < n || !r->raw_eof))
                     break; /* cut by the window */
                 if (!k || k == (size_t)-1) {

@@ -296,17 +296,6 @@ static int cli_files_rm(struct store *s, int argc, char **argv)
 }
 
 /* A file name as SPEC §1 allows: never a path. */
-static bool cli_files_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > LIM_FILE_NAME_LEN || !strcmp(name, ".") || !strcmp(name, ".."))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (name[i] == '/' || name[i] == '\\' || (unsigned char)name[i] < 0x20 || name[i] == 0x7f)
-            return false;
-    return true;
-}
-
 static int cli_files_put(struct store *s, int argc, char **argv)
 {
     const char *path = NULL, *session = NULL, *name = NULL, *mime = NULL;
@@ -331,14 +320,15 @@ static int cli_files_put(struct store *s, int argc, char **argv)
     }
     if (!path)
         return cli_usage_error("files put", "missing file path");
+    const char *arg = "--name";
     if (!name) {
         const char *slash = strrchr(path, '/');
         name = slash ? slash + 1 : path;
+        arg = "the file's name (give another with --name)";
     }
-    if (!cli_files_name_ok(name))
-        return cli_usage_error("files put",
-                               "bad file name '%.300s' (1 to %d characters, not a path)", name,
-                               LIM_FILE_NAME_LEN);
+    /* the rule a name of an input follows: a stored file is one by its id */
+    if (input_check_name(name, arg, &err))
+        return cli_usage_error("files put", "%s", err.msg);
     if (session && input_check_session(session, &err))
         return cli_usage_error("files put", "session id %s", err.msg);
     if (store_put_file(s, path, name, mime, session ? STORE_SESSION : STORE_TEMPORARY, session, &m,

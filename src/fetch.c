@@ -25,6 +25,7 @@
 #include "fetch_int.h"
 #include "klimits.h"
 #include "lazylib.h"
+#include "utf8.h"
 
 #include "banned.h"
 
@@ -268,7 +269,7 @@ static void fetch_pct_decode(const char *s, size_t n, char *out, size_t out_len)
         int hi, lo;
         if (s[i] == '%' && i + 2 < n && (hi = fetch_hex((unsigned char)s[i + 1])) >= 0 &&
             (lo = fetch_hex((unsigned char)s[i + 2])) >= 0) {
-            out[o++] = (char)(hi * 16 + lo);
+            out[o++] = hi || lo ? (char)(hi * 16 + lo) : '_'; /* %00: the name goes on */
             i += 2;
         } else {
             out[o++] = s[i];
@@ -277,35 +278,57 @@ static void fetch_pct_decode(const char *s, size_t n, char *out, size_t out_len)
     out[o] = '\0';
 }
 
-/* Make name usable as a single file name: stop at NUL, replace separators
- * and control characters, drop "." and "..", trim a cut UTF-8 sequence. */
+/* Make name usable as a single file name, in place: separators, control
+ * characters (C0, DEL, C1) and bytes that are not UTF-8 become '_', spaces
+ * at the ends go, and "." or ".." becomes "". */
 static void fetch_safe_name(char *name)
 {
-    size_t n = strlen(name);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (c == '/' || c == '\\' || c < 0x20 || c == 0x7f)
-            name[i] = '_';
+    size_t n = strlen(name), o = 0;
+    for (size_t i = 0, k; i < n; i += k) {
+        const unsigned char *c = (const unsigned char *)name + i;
+        k = utf8_seq(c, n - i);
+        if (k == 0 || k == (size_t)-1 || *c == '/' || *c == '\\' || *c < 0x20 || *c == 0x7f ||
+            (k == 2 && utf8_is_c1(c))) {
+            k = k == 2 ? 2 : 1; /* a C1 control is one character */
+            name[o++] = '_';
+            continue;
+        }
+        memmove(name + o, c, k);
+        o += k;
     }
+    while (o > 0 && name[o - 1] == ' ')
+        o--;
+    name[o] = '\0';
+    size_t lead = strspn(name, " ");
+    memmove(name, name + lead, o - lead + 1);
     if (!strcmp(name, ".") || !strcmp(name, ".."))
         name[0] = '\0';
 }
 
-/* Drop a trailing incomplete UTF-8 sequence left by truncation. */
-static void fetch_trim_utf8(char *s, size_t len_before_cut, size_t cap)
+/* The file name to use for name (any length) in out: made safe, and cut to
+ * fit out_len with its extension (up to 16 bytes after the last '.') kept,
+ * at a character boundary. */
+static void fetch_name_out(const char *name, char *out, size_t out_len)
 {
-    size_t n = strlen(s);
-    if (len_before_cut < cap)
+    if (!out_len)
         return;
-    size_t i = n;
-    while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-        i--;
-    if (i > 0 && ((unsigned char)s[i - 1] & 0x80)) {
-        unsigned char lead = (unsigned char)s[i - 1];
-        size_t want = (lead & 0xe0) == 0xc0 ? 2 : (lead & 0xf0) == 0xe0 ? 3 : 4;
-        if (n - (i - 1) < want)
-            s[i - 1] = '\0';
+    char *t = strdup(name);
+    out[0] = '\0';
+    if (!t)
+        return;
+    fetch_safe_name(t);
+    size_t n = strlen(t);
+    if (n >= out_len) {
+        const char *dot = strrchr(t, '.');
+        size_t ext = dot && dot != t && n - (size_t)(dot - t) <= 16 ? n - (size_t)(dot - t) : 0;
+        size_t keep = out_len - 1 - ext;
+        while (keep > 0 && ((unsigned char)t[keep] & 0xc0) == 0x80)
+            keep--;
+        memmove(t + keep, t + n - ext, ext + 1);
+        fetch_safe_name(t); /* a space the cut left at an end */
     }
+    snprintf(out, out_len, "%s", t);
+    free(t);
 }
 
 void fetch_path_file_name(const char *path, char *out, size_t out_len)
@@ -321,9 +344,12 @@ void fetch_path_file_name(const char *path, char *out, size_t out_len)
         start--;
     if (start == end)
         return;
-    fetch_pct_decode(path + start, end - start, out, out_len);
-    fetch_trim_utf8(out, end - start, out_len - 1);
-    fetch_safe_name(out);
+    char *dec = malloc(end - start + 1);
+    if (!dec)
+        return;
+    fetch_pct_decode(path + start, end - start, dec, end - start + 1);
+    fetch_name_out(dec, out, out_len);
+    free(dec);
 }
 
 /* Convert ISO-8859-1 bytes to UTF-8 in place-safe fashion (out != in). */
@@ -423,10 +449,7 @@ void fetch_disposition_name(const char *value, char *out, size_t out_len)
         name = slash + 1;
     else if (bslash)
         name = bslash + 1;
-    size_t len = strlen(name);
-    snprintf(out, out_len, "%s", name);
-    fetch_trim_utf8(out, len, out_len - 1);
-    fetch_safe_name(out);
+    fetch_name_out(name, out, out_len);
 }
 
 /* ---- one hop: URL check and resolution --------------------------------- */
@@ -595,6 +618,15 @@ static enum err_code fetch_parse_url(const struct config *cfg, const char *url,
                            : c == ' ' ? "a space"
                                       : "a control character");
     }
+    /* A scheme other than http(s) is refused by name, whatever follows it
+     * (curl cannot parse 'data:,x' or 'mailto:a@b'); 'host:8080/x' (digits
+     * after the colon) is a host without a scheme, left to the parser. */
+    size_t sl = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+    if (sl > 0 && sl <= 32 && isalpha((unsigned char)url[0]) && url[sl] == ':' &&
+        !isdigit((unsigned char)url[sl + 1]) && !(sl == 4 && !strncasecmp(url, "http", 4)) &&
+        !(sl == 5 && !strncasecmp(url, "https", 5)))
+        return err_set(err, E_BLOCKED, "scheme '%.*s' is not allowed (only http and https)",
+                       (int)sl, url);
     u = lz_curl.url();
     if (!u)
         return err_set(err, E_NOMEM, "out of memory parsing a URL");
@@ -724,7 +756,10 @@ struct fetch_xfer {
     long long clen;    /* its Content-Length, -1 if none */
     bool too_large;    /* stopped at the cap */
     bool http_error;   /* stopped at a >= 400 status */
-    size_t discarded;  /* body bytes of redirects, capped like the file */
+    size_t discarded;  /* body bytes of error responses, capped like the file */
+    bool redirect_cut; /* stopped at a redirect's body (not read: not the file) */
+    bool clen_seen;    /* this response had a Content-Length */
+    bool clen_clash;   /* ... and another with a different value (RFC 9112 6.3) */
     bool write_failed; /* write(2) failed, errno in write_errno */
     int write_errno;
     bool sock_refused; /* curl tried an address we did not check */
@@ -741,6 +776,7 @@ static size_t fetch_header_cb(char *data, size_t size, size_t nmemb, void *userp
         const char *sp = memchr(data, ' ', n);
         x->status = 0;
         x->clen = -1;
+        x->clen_seen = false;
         x->disposition[0] = '\0';
         x->location[0] = '\0';
         if (sp)
@@ -791,6 +827,11 @@ static size_t fetch_header_cb(char *data, size_t size, size_t nmemb, void *userp
             else
                 cl = cl * 10 + (v[i] - '0');
         }
+        if (x->clen_seen && (!ok || cl != x->clen)) {
+            x->clen_clash = true; /* which length is the body's? */
+            return 0;
+        }
+        x->clen_seen = true;
         x->clen = ok ? cl : -1;
     }
     return n;
@@ -800,8 +841,14 @@ static size_t fetch_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct fetch_xfer *x = userp;
     size_t n = size * nmemb;
+    if (x->status >= 300 && x->status < 400) {
+        /* A redirect's body is not the file, and not read: its Location is
+         * known once the headers are in (the limit is the file's). */
+        x->redirect_cut = true;
+        return 0;
+    }
     if (x->status < 200 || x->status >= 300) {
-        /* A redirect's body: not the file, but still capped. */
+        /* An error's body: not the file, but still capped. */
         if (n > x->max_bytes - x->discarded) {
             x->too_large = true;
             return 0;
@@ -866,6 +913,33 @@ static long fetch_now_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A Location the server sent that cannot be followed: the server's fault,
+ * not the request's. A refused one stays URL_BLOCKED; a malformed one is
+ * FETCH_FAILED (it read INVALID_REQUEST, as if the caller's URL were bad). */
+static enum err_code fetch_redirect_error(struct err *err, const char *from)
+{
+    if (err->code == E_INVALID) {
+        err->code = E_FETCH;
+        return err_wrap(err, "redirect from '%s' to a URL kiln cannot follow", from);
+    }
+    return err_wrap(err, "redirect from '%s'", from);
+}
+
+/* The absolute URL of a Location (may be relative) sent for url, as curl
+ * resolves it; NULL when it cannot be. Free with lz_curl.free. */
+static char *fetch_resolve_location(const char *url, const char *location)
+{
+    CURLU *u = lz_curl.url();
+    char *out = NULL;
+    if (u && lz_curl.url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        lz_curl.url_set(u, CURLUPART_URL, location, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+        lz_curl.url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK)
+        out = NULL;
+    if (u)
+        lz_curl.url_cleanup(u);
+    return out;
+}
+
 /* One request to a checked target. On a redirect, *next gets the absolute
  * URL to check next (malloc'd). */
 static enum err_code fetch_hop(const struct config *cfg, const char *url,
@@ -876,6 +950,7 @@ static enum err_code fetch_hop(const struct config *cfg, const char *url,
     CURL *c = NULL;
     struct curl_slist *resolve = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
+    char *resolved = NULL; /* a Location resolved here (lz_curl.free) */
     enum err_code rc = E_OK;
     *next = NULL;
 
@@ -941,6 +1016,13 @@ static enum err_code fetch_hop(const struct config *cfg, const char *url,
     CURLcode pc = lz_curl.easy_perform(c);
     long status = 0;
     lz_curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (pc == CURLE_WRITE_ERROR && x->redirect_cut)
+        pc = CURLE_OK;
+    if (x->clen_clash) {
+        rc = err_set(err, E_FETCH, "the answer from '%s' has two different Content-Length headers",
+                     t->label);
+        goto out;
+    }
     if (x->sock_refused) {
         rc = err_set(err, E_BLOCKED, "connection to unchecked address %s of '%s' refused",
                      x->refused_addr, t->host);
@@ -967,7 +1049,13 @@ static enum err_code fetch_hop(const struct config *cfg, const char *url,
     }
     if (status >= 300 && status < 400) {
         char *loc = NULL;
-        if (lz_curl.easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc || !*loc) {
+        if (x->redirect_cut && x->location[0]) /* curl had no time to resolve it */
+            loc = resolved = fetch_resolve_location(url, x->location);
+        else if (lz_curl.easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK)
+            loc = NULL;
+        if ((!loc || !*loc) && x->location[0])
+            loc = x->location; /* no URL curl can resolve: checked as it is, to say why */
+        if (!loc || !*loc) {
             rc = err_set(err, E_FETCH, "HTTP %ld from '%s' without a usable Location", status,
                          t->host);
             goto out;
@@ -996,7 +1084,7 @@ static enum err_code fetch_hop(const struct config *cfg, const char *url,
                 free(abs);
             free(raw);
             if (rc) {
-                err_wrap(err, "redirect from '%s'", t->label);
+                rc = fetch_redirect_error(err, t->label);
                 goto out;
             }
         }
@@ -1018,6 +1106,7 @@ static enum err_code fetch_hop(const struct config *cfg, const char *url,
                                sizeof(info->disposition_name));
     info->size = x->written;
 out:
+    lz_curl.free(resolved);
     lz_curl.easy_cleanup(c);
     lz_curl.slist_free_all(resolve);
     return rc;
@@ -1060,9 +1149,14 @@ enum err_code fetch_url(const struct config *cfg, const char *url, int fd, size_
         goto out;
     }
     for (int hop = 0;; hop++) {
+        char from[sizeof(t->label)];
+        snprintf(from, sizeof(from), "%s", hop ? t->label : "");
         rc = fetch_check_url(cfg, cur, t, err);
-        if (rc)
+        if (rc) {
+            if (hop)
+                rc = fetch_redirect_error(err, from);
             goto out;
+        }
         long remaining = deadline - fetch_now_ms();
         if (remaining <= 0) {
             rc =

@@ -12,6 +12,7 @@
 #include "fetch.h"
 #include "reqblob.h"
 #include "store.h"
+#include "utf8.h"
 
 #include "banned.h"
 
@@ -40,13 +41,16 @@ enum err_code input_check_name(const char *name, const char *arg, struct err *er
         return err_set(err, E_INVALID, "'%s' is longer than %d bytes", arg, LIM_FILE_NAME_LEN);
     if (!strcmp(name, ".") || !strcmp(name, ".."))
         return err_set(err, E_INVALID, "'%s' must be a file name, not '%s'", arg, name);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (c == '/' || c == '\\')
+    for (size_t i = 0, k; i < n; i += k) {
+        const unsigned char *c = (const unsigned char *)name + i;
+        k = utf8_seq(c, n - i);
+        if (k == 0 || k == (size_t)-1)
+            return err_set(err, E_INVALID, "'%s' is not valid UTF-8 at byte %zu", arg, i);
+        if (*c == '/' || *c == '\\')
             return err_set(err, E_INVALID,
                            "'%s' must be a plain file name, not a path (found '%c' at byte %zu)",
-                           arg, c, i);
-        if (c < 0x20 || c == 0x7f)
+                           arg, *c, i);
+        if (*c < 0x20 || *c == 0x7f || (k == 2 && utf8_is_c1(c)))
             return err_set(err, E_INVALID, "'%s' holds a control character at byte %zu", arg, i);
     }
     if (name[0] == ' ' || name[n - 1] == ' ')

@@ -1,7 +1,49 @@
 #pragma once
-/* UTF-8 encoding of one code point. */
+/* UTF-8: encoding a code point, checking a sequence. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Write cp (at most U+10FFFF) as UTF-8 at o (room for 4 bytes); the byte count. */
 size_t utf8_put(char *o, uint32_t cp);
+
+/* Length of the valid UTF-8 sequence at p (n bytes available), 0 when invalid,
+ * (size_t)-1 when it is a valid prefix cut by the end of the data. */
+static inline size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    size_t k;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        k = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        k = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        k = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    for (size_t i = 1; i < k; i++) {
+        if (i >= n)
+            return (size_t)-1;
+        unsigned d = p[i];
+        if (i == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF))
+            return 0;
+    }
+    return k;
+}
+
+/* Whether the valid sequence at p (utf8_seq > 1) is a C1 control (U+0080..U+009F). */
+static inline bool utf8_is_c1(const unsigned char *p)
+{
+    return p[0] == 0xC2 && p[1] <= 0x9F;
+}

@@ -976,9 +976,11 @@ enum err_code store_put_file(struct store *s, const char *src_path, const char *
     uint64_t size = 0;
 
     memset(&m, 0, sizeof(m));
-    if (!name || !*name || strlen(name) > LIM_FILE_NAME_LEN || !store_printable(name))
-        return err_set(err, E_INVALID, "a stored file needs a name of 1 to %d characters",
+    if (!name || !*name || strlen(name) > LIM_FILE_NAME_LEN)
+        return err_set(err, E_INVALID, "a stored file needs a name of 1 to %d bytes",
                        LIM_FILE_NAME_LEN);
+    if (!store_printable(name))
+        return err_set(err, E_INVALID, "a stored file's name must not hold a control character");
     if (!store_utf8(name))
         return err_set(err, E_INVALID, "a stored file's name must be valid UTF-8");
     if (scope != STORE_TEMPORARY && scope != STORE_SESSION)

@@ -12,11 +12,15 @@ Routes:
   /ok                 200, body "hello kiln\\n", text/csv
   /status/N           status N with a short body
   /redir/N            302 to /redir/N-1; /redir/0 is 200 "end of chain\\n"
-  /to?u=URL           302 with Location: URL (URL percent-decoded from the query)
+  /to?u=URL&body=N    302 with Location: URL (URL percent-decoded from the query)
+                      and a body of N bytes (default "moved\\n"); &pad=N
+                      appends N letters 'a' to the URL
   /slow               200, Content-Length 100000, then one byte every 0.2 s
   /big?n=N&cl=0|1     200 with N bytes, with (cl=1) or without Content-Length
   /disp?v=VALUE       200 with Content-Disposition: VALUE
   /files/<anything>   200 with body "file\\n"
+  /twolen?a=N&b=M     200 with two Content-Length headers, N and M, and a
+                      body of max(N, M) bytes
 """
 import http.server
 import socket
@@ -71,7 +75,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 else:
                     self.send_body(302, b"moved\n", extra={"Location": "/redir/%d" % (n - 1)})
             elif path == "/to":
-                self.send_body(302, b"moved\n", extra={"Location": q["u"][0]})
+                body = b"m" * int(q["body"][0]) if "body" in q else b"moved\n"
+                loc = q["u"][0] + "a" * int(q.get("pad", ["0"])[0])
+                self.send_body(302, body, extra={"Location": loc})
             elif path == "/slow":
                 self.send_response(200)
                 self.send_header("Content-Length", "100000")
@@ -96,6 +102,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     left -= k
             elif path == "/disp":
                 self.send_body(200, b"disposition\n", extra={"Content-Disposition": q["v"][0]})
+            elif path == "/twolen":
+                a, b = int(q["a"][0]), int(q["b"][0])
+                self.send_response(200)
+                self.send_header("Content-Length", str(a))
+                self.send_header("Content-Length", str(b))
+                self.end_headers()
+                self.wfile.write(b"z" * max(a, b))
+                self.close_connection = True
             elif path.startswith("/files/"):
                 self.send_body(200, b"file\n")
             else:

@@ -171,6 +171,19 @@ static void t_names(void)
     T_EXPECT_CONTAINS(e.msg, "control character");
     T_EXPECT_INT(input_check_name("a\x7f", "fileName", &e), E_INVALID);
     T_EXPECT_INT(input_check_name(" a", "fileName", &e), E_INVALID);
+    /* C1 controls (U+0085, U+009B: a terminal's CSI) and bytes that are not
+     * UTF-8 (names derived from a URL or a header) */
+    T_EXPECT_INT(input_check_name("a\xc2\x85.csv", "fileName", &e), E_INVALID);
+    T_EXPECT_CONTAINS(e.msg, "control character at byte 1");
+    T_EXPECT_INT(input_check_name("r\xc2\x9b"
+                                  "2J.csv",
+                                  "fileName", &e),
+                 E_INVALID);
+    T_EXPECT_INT(input_check_name("\xc2\xa0nbsp.csv", "fileName", &e), E_OK);
+    T_EXPECT_INT(input_check_name("a\xff.csv", "fileName", &e), E_INVALID);
+    T_EXPECT_CONTAINS(e.msg, "not valid UTF-8 at byte 1");
+    T_EXPECT_INT(input_check_name("a\xc3", "fileName", &e), E_INVALID);
+    T_EXPECT_INT(input_check_name("\xed\xa0\x80.csv", "fileName", &e), E_INVALID);
     char longname[300];
     memset(longname, 'a', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
