@@ -308,7 +308,7 @@ static void fetch_safe_name(char *name)
 /* The file name to use for name (any length) in out: made safe, and cut to
  * fit out_len with its extension (up to 16 bytes after the last '.') kept,
  * at a character boundary. */
-static void fetch_name_out(const char *name, char *out, size_t out_len)
+void fetch_clean_name(const char *name, char *out, size_t out_len)
 {
     if (!out_len)
         return;
@@ -348,7 +348,7 @@ void fetch_path_file_name(const char *path, char *out, size_t out_len)
     if (!dec)
         return;
     fetch_pct_decode(path + start, end - start, dec, end - start + 1);
-    fetch_name_out(dec, out, out_len);
+    fetch_clean_name(dec, out, out_len);
     free(dec);
 }
 
@@ -449,7 +449,7 @@ void fetch_disposition_name(const char *value, char *out, size_t out_len)
         name = slash + 1;
     else if (bslash)
         name = bslash + 1;
-    fetch_name_out(name, out, out_len);
+    fetch_clean_name(name, out, out_len);
 }
 
 /* ---- one hop: URL check and resolution --------------------------------- */

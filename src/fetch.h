@@ -26,6 +26,12 @@ struct fetch_info {
     int redirects;
 };
 
+/* A file name made of name (any length, any bytes) in out: separators,
+ * control characters (C0, DEL, C1) and bytes that are not UTF-8 become '_',
+ * spaces at the ends go, "." and ".." give "", and a name past out_len - 1
+ * bytes is cut before its extension, at a character boundary. */
+void fetch_clean_name(const char *name, char *out, size_t out_len);
+
 /* Download url into fd (written from its current offset). Errors: E_INVALID
  * (malformed URL), E_BLOCKED (scheme, address), E_FETCH (DNS, connect, TLS,
  * HTTP >= 400 with the status, too many redirects, timeout), E_TOO_LARGE. */

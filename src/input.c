@@ -566,6 +566,14 @@ static enum err_code stage_one(const struct config *cfg, struct store *store,
         const char *slash = strrchr(out->name, '/');
         if (slash && !src->name)
             memmove(out->name, slash + 1, strlen(slash + 1) + 1);
+        /* A name the code gave an output (' x.csv') that an input may not
+         * have is staged cleaned, as a name from a URL is. */
+        struct err e2;
+        if (!src->name && input_check_name(out->name, src->where, &e2)) {
+            char clean[sizeof(out->name)];
+            fetch_clean_name(out->name, clean, sizeof(clean));
+            snprintf(out->name, sizeof(out->name), "%s", clean[0] ? clean : "input");
+        }
         int n = snprintf(tmppath, sizeof(tmppath), "%s/%s", dir, tmpname);
         if (n < 0 || (size_t)n >= sizeof(tmppath)) {
             rc = err_set(err, E_INVALID, "scratch path too long");

@@ -34,6 +34,27 @@ def test_odd_output_names_do_not_fail_the_action(env):
     assert p.stdout.count(b'"id"') == 1, p.stdout[:600]
 
 
+def test_odd_output_names_are_inputs_again(env):
+    """An output the code named with spaces at its ends or a C1 control is
+    stored under that name and is an input again by its id: staged under a
+    cleaned name (it was INVALID_REQUEST, a name an input may not have)."""
+    code = ("open(' x.csv ', 'w').write('a\\n1\\n2\\n')\n"
+            "open('c\\u0085.csv', 'w').write('a\\n3\\n')\n")
+    out, rc, err = env.run({"action": "executeCode", "arguments": {"code": code}})
+    assert out.get("ok") is True, f"{out} {err}"
+    ids = {f["name"]: f["id"] for f in out["files"]}
+    assert sorted(ids) == [" x.csv ", "c\u0085.csv"], ids
+    for name, staged, rows in ((" x.csv ", "x.csv", 2), ("c\u0085.csv", "c_.csv", 1)):
+        out, rc, err = env.run({"action": "processFile", "arguments": {
+            "operation": "analyze", "fileId": ids[name]}})
+        assert out.get("ok") is True, f"{out} {err}"
+        assert out["result"]["rows"] == rows, out["result"]
+        out, rc, err = env.run({"action": "executeCode", "arguments": {
+            "code": "import os\nprint(os.listdir())", "files": [{"fileId": ids[name]}]}})
+        assert out.get("ok") is True, f"{out} {err}"
+        assert out["result"]["stdout"] == "[%r]\n" % staged, out["result"]
+
+
 def test_skipped_outputs_are_bounded(env):
     """Code can plant links far faster than files: the list of skipped
     outputs in the response stays bounded."""
