@@ -321,6 +321,8 @@ void fetch_clean_name(const char *name, char *out, size_t out_len)
     if (n >= out_len) {
         const char *dot = strrchr(t, '.');
         size_t ext = dot && dot != t && n - (size_t)(dot - t) <= 16 ? n - (size_t)(dot - t) : 0;
+        if (ext + 2 > out_len) /* no room for the stem too: cut plainly */
+            ext = 0;
         size_t keep = out_len - 1 - ext;
         while (keep > 0 && ((unsigned char)t[keep] & 0xc0) == 0x80)
             keep--;
