@@ -35,6 +35,7 @@
 #include "reqblob.h"
 #include "router.h"
 #include "sbx_py.h"
+#include "scratch.h"
 #include "srv_child.h"
 
 #include "banned.h"
@@ -50,7 +51,13 @@ struct batch_slot {
     struct srv_child child;
     size_t item; /* index into the run list */
     bool busy;
+    bool killed; /* by an interruption */
+    json_t *id;  /* the request's id, for an answer without one (a crash) */
 };
+
+/* The result of an input an interruption cut off: no line, so that
+ * --resume runs it again. */
+static char batch_cut_off[] = "";
 
 struct batch {
     const struct config *cfg;
@@ -66,6 +73,9 @@ struct batch {
     char **results; /* output lines waiting to be printed, by run index */
     FILE *out;
     size_t n_ok, n_failed, n_skipped, n_finished;
+    size_t n_cut; /* cut off by an interruption (not in n_finished) */
+    char **ids;   /* sorted keys of the request lines' ids (--resume) */
+    size_t n_ids;
     bool progress;
     struct srv_zygote zy; /* forks every worker */
 };
@@ -367,6 +377,21 @@ static int batch_load_done(struct batch *b, const char *path, bool *ends_nl)
     return 0;
 }
 
+/* Whether the request id v is had by one input line only (batch_load_ids). */
+static bool batch_id_unique(const struct batch *b, const json_t *v)
+{
+    if (!v || json_is_null(v))
+        return false;
+    char *k = batch_key('d', v);
+    if (!k)
+        return false;
+    char **at = bsearch(&k, b->ids, b->n_ids, sizeof(char *), batch_cmp_str);
+    bool unique = at && (at == b->ids || strcmp(at[-1], k)) &&
+                  (at + 1 == b->ids + b->n_ids || strcmp(at[1], k));
+    free(k);
+    return unique;
+}
+
 /* ---- requests ---------------------------------------------------------------------- */
 
 static char *batch_b64(const unsigned char *p, size_t n)
@@ -482,6 +507,32 @@ static json_t *batch_line_request(const struct batch *b, const struct batch_inpu
     return req;
 }
 
+/* The ids of every request line, sorted (--resume: batch_id_unique). */
+static int batch_load_ids(struct batch *b)
+{
+    for (size_t i = 0; i < b->n_in; i++) {
+        if (b->in[i].path)
+            continue;
+        struct err e;
+        json_t *req = batch_line_request(b, &b->in[i], &e);
+        json_t *id = json_object_get(req, "id");
+        char *k = id && !json_is_null(id) ? batch_key('d', id) : NULL;
+        json_decref(req);
+        if (!k)
+            continue;
+        char **nv = realloc(b->ids, (b->n_ids + 1) * sizeof(char *));
+        if (!nv) {
+            free(k);
+            return cli_usage_error("batch", "out of memory");
+        }
+        b->ids = nv;
+        b->ids[b->n_ids++] = k;
+    }
+    if (b->n_ids)
+        qsort(b->ids, b->n_ids, sizeof(char *), batch_cmp_str);
+    return 0;
+}
+
 static json_t *batch_input_json(const struct batch_input *x)
 {
     return x->path ? json_string(x->path) : json_integer(x->line);
@@ -544,6 +595,10 @@ static int batch_emit(struct batch *b, size_t *next_print)
 {
     while (*next_print < b->n_run && b->results[*next_print]) {
         char *t = b->results[*next_print];
+        if (t == batch_cut_off) {
+            (*next_print)++;
+            continue;
+        }
         if (fputs(t, b->out) == EOF || fputc('\n', b->out) == EOF || fflush(b->out) == EOF) {
             fprintf(stderr, "\nkiln batch: cannot write the output: %s\n", strerror(errno));
             return -1;
@@ -590,9 +645,12 @@ static void batch_start(struct batch *b, struct batch_slot *slot, size_t item)
         json_decref(req);
         return;
     }
+    json_decref(slot->id);
+    slot->id = json_incref(json_object_get(req, "id"));
     json_decref(req);
     slot->item = item;
     slot->busy = true;
+    slot->killed = false;
 }
 
 static int batch_run(struct batch *b, long jobs)
@@ -630,8 +688,10 @@ static int batch_run(struct batch *b, long jobs)
             break;
         if (batch_stop) {
             for (long i = 0; i < jobs; i++)
-                if (slots[i].busy)
+                if (slots[i].busy && !slots[i].killed) {
                     srv_child_kill(&slots[i].child);
+                    slots[i].killed = true;
+                }
         }
         if (poll(pfd, np, 200) < 0 && errno != EINTR) {
             rc = -1;
@@ -648,6 +708,14 @@ static int batch_run(struct batch *b, long jobs)
             json_t *env = srv_child_envelope(&s->child, false, &ok, &crashed);
             srv_child_release(&s->child);
             s->busy = false;
+            if (crashed && s->killed) { /* cut off, not failed: no line */
+                json_decref(env);
+                b->results[s->item] = batch_cut_off;
+                b->n_cut++;
+                continue;
+            }
+            if (env && s->id && !json_object_get(env, "id"))
+                json_object_set(env, "id", s->id);
             batch_record(b, s->item, env, ok);
         }
         double now = action_now_ms();
@@ -667,11 +735,13 @@ out:
                 srv_child_reap(&slots[i].child, true);
                 srv_child_release(&slots[i].child);
             }
+            json_decref(slots[i].id);
         }
     }
     if (b->results)
         for (size_t i = next_print; i < b->n_run; i++)
-            free(b->results[i]);
+            if (b->results[i] != batch_cut_off)
+                free(b->results[i]);
     free(b->results);
     b->results = NULL;
     free(slots);
@@ -842,6 +912,8 @@ int cli_batch(const struct config *cfg, int argc, char **argv)
         cli_usage_error("batch", "out of memory");
         goto out;
     }
+    if (resume && b.n_done && batch_load_ids(&b))
+        goto out;
     for (size_t i = 0; i < b.n_in; i++) {
         if ((long)(i % (size_t)shard_n) != shard_i)
             continue;
@@ -850,10 +922,13 @@ int cli_batch(const struct config *cfg, int argc, char **argv)
             bool done = batch_is_done(&b, 'i', key);
             json_decref(key);
             if (!done && !b.in[i].path && b.n_done) {
-                /* A request line may also be known by its id. */
+                /* A request line may also be known by its id, when no other
+                 * line has it (the second of two lines with one id was
+                 * taken for done). */
                 struct err e2;
                 json_t *req = batch_line_request(&b, &b.in[i], &e2);
-                done = batch_is_done(&b, 'd', json_object_get(req, "id"));
+                json_t *id = json_object_get(req, "id");
+                done = batch_id_unique(&b, id) && batch_is_done(&b, 'd', id);
                 json_decref(req);
             }
             if (done) {
@@ -889,15 +964,19 @@ int cli_batch(const struct config *cfg, int argc, char **argv)
     fprintf(stderr, "kiln batch: %zu ok, %zu failed", b.n_ok, b.n_failed);
     if (b.n_skipped)
         fprintf(stderr, ", %zu skipped", b.n_skipped);
-    if (b.n_run > b.n_finished)
-        fprintf(stderr, ", %zu not run", b.n_run - b.n_finished);
+    if (b.n_cut)
+        fprintf(stderr, ", %zu cut off", b.n_cut);
+    if (b.n_run > b.n_finished + b.n_cut)
+        fprintf(stderr, ", %zu not run", b.n_run - b.n_finished - b.n_cut);
     fprintf(stderr, " in %.1f s%s\n", secs, batch_stop ? " (interrupted)" : "");
     if (batch_stop)
         rc = 128 + (int)batch_stop;
     else
         rc = (r || b.n_failed) ? CLI_FAILED : CLI_OK;
 out:
-    srv_zygote_stop(&b.zy);
+    srv_zygote_stop(&b.zy); /* waits for its workers */
+    if (batch_stop)         /* the scratch dirs of the workers it killed */
+        scratch_sweep(cfg);
     if (b.out && b.out != stdout)
         fclose(b.out);
     for (size_t i = 0; i < b.n_in; i++)
@@ -907,6 +986,9 @@ out:
     for (size_t i = 0; i < b.n_done; i++)
         free(b.done_keys[i]);
     free(b.done_keys);
+    for (size_t i = 0; i < b.n_ids; i++)
+        free(b.ids[i]);
+    free(b.ids);
     json_decref(b.options);
     if (b.req_fd >= 0)
         close(b.req_fd);

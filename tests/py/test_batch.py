@@ -3,7 +3,10 @@
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kilntest  # noqa: E402
@@ -181,6 +184,68 @@ def test_resume_by_id_after_reorder(env):
     with open(out_path) as f:
         ids = [json.loads(x)["id"] for x in f if x.strip()]
     assert ids == ["keep", "new"], ids
+
+
+def test_interrupted_run_resumes_what_was_cut_off(env):
+    """SIGINT or SIGTERM mid-run: the jobs it cut off get no line (they read
+    INTERNAL "please report this" without their id, and --resume skipped
+    them), their scratch dirs go, and --resume runs exactly them."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        rows = [{"action": "executeCode", "id": "r%d" % i, "arguments": {
+            "code": "import time\ntime.sleep(%s)\nprint(%d)" % ("0" if i < 2 else "30", i)}}
+            for i in range(5)]
+        path = write_jsonl(env, rows, "slow-%d.jsonl" % sig)
+        out_path = os.path.join(env.dir, "slow-%d.out" % sig)
+        p = subprocess.Popen([kilntest.KILN, "batch", "--requests", path, "--jobs", "3",
+                              "-o", out_path], env=env.env, stderr=subprocess.PIPE)
+        deadline = time.time() + 60
+        while time.time() < deadline:  # r0 and r1 written, r2..r4 asleep
+            if os.path.exists(out_path) and len(open(out_path).read().splitlines()) == 2:
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)
+        p.send_signal(sig)
+        err = p.communicate(timeout=60)[1]
+        assert p.returncode == 128 + sig, (p.returncode, err)
+        assert b"2 ok, 0 failed, 3 cut off" in err, err
+        with open(out_path) as f:
+            got = [json.loads(x) for x in f]
+        assert [(o["id"], o["ok"]) for o in got] == [("r0", True), ("r1", True)], got
+        scratch = env.env["KILN_SCRATCH_DIR"]
+        left = [n for n in os.listdir(scratch) if n.startswith("run-")] \
+            if os.path.isdir(scratch) else []
+        assert left == [], left
+        # the cut-off ones run again (quickly now)
+        with open(path, "w") as f:
+            for r in rows:
+                r["arguments"]["code"] = r["arguments"]["code"].replace("30", "0")
+                f.write(json.dumps(r) + "\n")
+        p2 = env.kiln("batch", "--requests", path, "--resume", "-o", out_path)
+        assert p2.returncode == 0 and b"3 ok, 0 failed, 2 skipped" in p2.stderr, p2.stderr
+        with open(out_path) as f:
+            got = [json.loads(x) for x in f]
+        assert sorted(o["id"] for o in got) == ["r0", "r1", "r2", "r3", "r4"], got
+        assert all(o["ok"] for o in got), got
+
+
+def test_resume_with_a_repeated_id(env):
+    """Two lines with one id: each is matched by its line on --resume (the
+    second was taken for done by the first's id and never ran)."""
+    rows = [{"action": "executeCode", "id": "a", "arguments": {"code": "print('first')"}},
+            {"action": "executeCode", "id": "a", "arguments": {"code": "print('second')"}}]
+    path = write_jsonl(env, rows)
+    out_path = os.path.join(env.dir, "out.jsonl")
+    p = env.kiln("batch", "--requests", path, "-o", out_path)
+    assert p.returncode == 0, p.stderr
+    with open(out_path) as f:
+        first = f.readline()
+    with open(out_path, "w") as f:
+        f.write(first)
+    p = env.kiln("batch", "--requests", path, "--resume", "-o", out_path)
+    assert p.returncode == 0 and b"1 ok, 0 failed, 1 skipped" in p.stderr, p.stderr
+    with open(out_path) as f:
+        got = [json.loads(x)["result"]["stdout"] for x in f]
+    assert got == ["first\n", "second\n"], got
 
 
 def test_shards_cover_inputs_once(env):
