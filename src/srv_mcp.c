@@ -949,12 +949,24 @@ static void mcp_request(struct mcp_srv *s, const char *method, json_t *id, json_
 static void mcp_message(struct mcp_srv *s, const char *line, size_t len)
 {
     json_error_t jerr;
-    json_t *m = json_loadb(line, len, JSON_DECODE_ANY, &jerr);
+    json_t *m = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
     if (!m) {
         char msg[300];
         snprintf(msg, sizeof(msg), "parse error at column %d: %s", jerr.column,
                  reqblob_json_why(&jerr));
-        mcp_error(s, NULL, MCP_PARSE_ERROR, msg, NULL);
+        /* JSON all the same, with a key twice (in the arguments: which one
+         * is meant?): an invalid request, answered to its id, as kiln run
+         * answers INVALID_REQUEST */
+        json_t *any = json_loadb(line, len, JSON_DECODE_ANY, NULL);
+        json_t *aid = json_object_get(any, "id");
+        if (any) {
+            snprintf(msg, sizeof(msg), "invalid request at column %d: %s", jerr.column,
+                     reqblob_json_why(&jerr));
+            mcp_error(s, json_is_string(aid) || json_is_integer(aid) ? aid : NULL,
+                      MCP_INVALID_REQUEST, msg, NULL);
+        } else
+            mcp_error(s, NULL, MCP_PARSE_ERROR, msg, NULL);
+        json_decref(any);
         return;
     }
     json_t *id = NULL;

@@ -175,12 +175,18 @@ def test_parse_and_invalid_request_errors(env):
             ('{"jsonrpc":"2.0","id":null,"method":"ping"}', None),
             ('{"jsonrpc":"2.0","id":9}', 9),
             ('{"jsonrpc":"2.0","id":10,"method":42}', 10),
+            # a key twice: which one is meant? (the last one ran)
+            ('{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"executeCode",'
+             '"arguments":{"code":"print(1)","code":"print(2)"}}}', 11),
+            ('{"jsonrpc":"2.0","id":12,"method":"ping","method":"ping"}', 12),
         ]
         for raw, rid in cases:
             m.send_raw(raw)
             r = m.recv()
             assert r is not None, f"no reply to {raw}"
             assert err_code(r) == -32600 and r["id"] == rid, (raw, r)
+            if rid in (11, 12):
+                assert "duplicate object key" in r["error"]["message"], r
         # still serving
         assert m.request("ping")["result"] == {}
     finally:
