@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "expr.h"
 #include "klimits.h"
 #include "report.h"
 #include "table.h"
@@ -1362,7 +1363,26 @@ static enum err_code an_options(json_t *opt, struct an_opts *o, struct err *err)
     o->columns = NULL;
     if (!opt)
         return E_OK;
-    json_t *v = json_object_get(opt, "topN");
+    /* strict, as transform and parse_excel: a typo ('topn') is an error,
+     * not a default silently kept */
+    static const char *const known[] = {"columns", "delimiter", "header", "topN",
+                                        "report",  "sheet",     NULL};
+    const char *key;
+    json_t *v;
+    json_object_foreach(opt, key, v)
+    {
+        size_t k = 0;
+        while (known[k] && strcmp(known[k], key))
+            k++;
+        if (!known[k]) {
+            const char *sug = expr_suggest(key, known, 6);
+            return err_set(err, E_INVALID,
+                           "unknown option '%.60s' for analyze%s%s%s (known: columns, delimiter, "
+                           "header, topN, report, sheet)",
+                           key, sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+        }
+    }
+    v = json_object_get(opt, "topN");
     if (v && !json_is_null(v)) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
             json_integer_value(v) > LIM_ANALYZE_TOPN)

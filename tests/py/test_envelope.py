@@ -90,6 +90,16 @@ def test_unknown_argument_named(env):
                  "unknown argument 'fileurl'")
 
 
+def test_unknown_option_named(env):
+    # analyze is as strict as transform and parse_excel: 'topn' ran with 5
+    expect_error(env, pf(operation="analyze", fileBase64=b64("a\n1\n"),
+                         options={"topn": 3}), "INVALID_REQUEST",
+                 "unknown option 'topn' for analyze (did you mean 'topN'?)")
+    for op in ("transform", "parse_excel"):
+        expect_error(env, pf(operation=op, fileBase64=b64("a\n1\n"), options={"bogus": 1}),
+                     "INVALID_REQUEST", "unknown option 'bogus'")
+
+
 def test_unknown_operation(env):
     expect_error(env, pf(operation="explode", fileBase64=b64("a")), "INVALID_REQUEST",
                  "unknown operation 'explode'")
