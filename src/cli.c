@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -141,6 +142,12 @@ int cli_run(const struct config *cfg, int argc, char **argv)
     struct err err;
     buf_init(&b, (size_t)LIM_REQUEST_BYTES + 1);
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    struct stat st;
+    if (f && f != stdin && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        f = NULL;
+        errno = EISDIR; /* a usage error, as a missing file (it read INTERNAL) */
+    }
     if (!f) {
         fprintf(stderr, "kiln run: cannot open '%s': %s\n", path, strerror(errno));
         return CLI_USAGE;

@@ -189,6 +189,8 @@ def test_usage_exit_status(env):
     assert p.returncode == 2, p
     p = env.kiln("run", "/nonexistent/request.json")
     assert p.returncode == 2, p
+    p = env.kiln("run", env.dir)  # a directory (it was INTERNAL, exit 1)
+    assert p.returncode == 2 and b"Is a directory" in p.stderr and not p.stdout, p
     p = env.kiln("--help")
     assert p.returncode == 0 and b"usage: kiln" in p.stdout
 
