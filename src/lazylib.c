@@ -97,6 +97,7 @@ static const struct lz_sym lz_mhd_syms[] = {
     LZ_SYM(lz_mhd, "MHD_", queue_response),
     LZ_SYM(lz_mhd, "MHD_", destroy_response),
     LZ_SYM(lz_mhd, "MHD_", lookup_connection_value),
+    LZ_SYM(lz_mhd, "MHD_", get_connection_values),
     LZ_SYM(lz_mhd, "MHD_", suspend_connection),
     LZ_SYM(lz_mhd, "MHD_", resume_connection),
 };

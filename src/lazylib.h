@@ -51,6 +51,8 @@ struct lz_mhd {
     void (*destroy_response)(struct MHD_Response *r);
     const char *(*lookup_connection_value)(struct MHD_Connection *c, enum MHD_ValueKind kind,
                                            const char *key);
+    int (*get_connection_values)(struct MHD_Connection *c, enum MHD_ValueKind kind,
+                                 MHD_KeyValueIterator it, void *it_cls);
     void (*suspend_connection)(struct MHD_Connection *c);
     void (*resume_connection)(struct MHD_Connection *c);
 };

@@ -27,6 +27,7 @@
 #include "action.h"
 #include "buf.h"
 #include "cli.h"
+#include "input.h"
 #include "lazylib.h"
 #include "log.h"
 #include "reqblob.h"
@@ -595,15 +596,40 @@ out:
     return ret;
 }
 
+/* The first query argument of a file listing that is not 'session'. */
+static enum MHD_Result srv_list_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    (void)value;
+    const char **bad = cls;
+    if (strcmp(key, "session")) {
+        *bad = key;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result srv_files_list(struct srv *s, struct MHD_Connection *c, struct srv_req *r)
 {
     struct store *st = NULL;
     struct store_meta *v = NULL;
     size_t n = 0;
     struct err err;
+    /* A typo ('sesion=s1') or a bad id listed every file of the store. */
+    const char *bad = NULL;
+    lz_mhd.get_connection_values(c, MHD_GET_ARGUMENT_KIND, srv_list_arg, &bad);
+    if (bad) {
+        err_set(&err, E_INVALID, "unknown query argument '%.60s' (the one known: session)", bad);
+        return srv_send_json(c, r, MHD_HTTP_BAD_REQUEST, route_error_envelope(NULL, &err, NULL),
+                             NULL, NULL);
+    }
     const char *session = lz_mhd.lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "session");
-    if (session && !*session)
-        session = NULL;
+    if (session && input_check_session(session, &err)) {
+        err_wrap(&err, "session");
+        return srv_send_json(c, r, MHD_HTTP_BAD_REQUEST, route_error_envelope(NULL, &err, NULL),
+                             NULL, NULL);
+    }
     if (store_open_ex(s->cfg, STORE_OPEN_NO_SWEEP, &st, &err) ||
         store_list(st, session, &v, &n, &err)) {
         store_free(st);

@@ -190,6 +190,16 @@ def test_session_list_and_utf8_filename(env):
         assert [x["id"] for x in listed] == [f["id"]], listed
         st, _, data = s.req("GET", "/v1/files?session=other")
         assert json.loads(data)["files"] == []
+        # a typo or a bad id is an error (each listed every file of the store)
+        for q, says in (("sesion=sess-1", "unknown query argument 'sesion'"),
+                        ("session=", "session"), ("session=../x", "session"),
+                        ("session=sess-1&x=1", "unknown query argument 'x'")):
+            st, _, data = s.req("GET", "/v1/files?" + q)
+            e = json.loads(data)
+            assert st == 400 and e["error"]["code"] == "INVALID_REQUEST", (q, st, e)
+            assert says in e["error"]["message"], (q, e)
+        st, _, data = s.req("GET", "/v1/files")
+        assert [x["id"] for x in json.loads(data)["files"]] == [f["id"]]
         st, h, data = s.req("GET", "/v1/files/" + f["id"])
         assert data == "caf\u00e9".encode()
         cd = h["content-disposition"]
