@@ -33,6 +33,7 @@
 #include "reqblob.h"
 #include "router.h"
 #include "sbx_py.h"
+#include "scratch.h"
 #include "srv_child.h"
 #include "store.h"
 
@@ -900,9 +901,9 @@ static void srv_job_finish(struct srv *s, struct srv_job *j)
 }
 
 /* A job that could not start: answer with the error. */
-static void srv_job_fail_start(struct srv *s, struct srv_job *j, const struct err *e)
+/* Answer a job that was not run with env (taken), status 503. */
+static void srv_job_fail_env(struct srv *s, struct srv_job *j, json_t *env)
 {
-    json_t *env = route_error_envelope(NULL, e, NULL);
     j->body = env ? json_dumps(env, JSON_COMPACT) : NULL;
     j->body_len = j->body ? strlen(j->body) : 0;
     json_decref(env);
@@ -913,6 +914,11 @@ static void srv_job_fail_start(struct srv *s, struct srv_job *j, const struct er
     pthread_mutex_unlock(&s->lock);
     lz_mhd.resume_connection(j->conn);
     srv_job_unref(s, j);
+}
+
+static void srv_job_fail_start(struct srv *s, struct srv_job *j, const struct err *e)
+{
+    srv_job_fail_env(s, j, route_error_envelope(NULL, e, NULL));
 }
 
 static long srv_kill_after_ms(const struct config *cfg)
@@ -1110,9 +1116,12 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
         pthread_mutex_unlock(&s->lock);
         if (!j)
             break;
-        struct err e2;
-        err_set(&e2, E_SANDBOX, "the server is shutting down; the action was not run");
-        srv_job_fail_start(s, j, &e2);
+        /* BUSY, as a request that comes while the server drains (it read
+         * SANDBOX_ERROR: nothing failed in a sandbox) */
+        srv_job_fail_env(s, j,
+                         json_pack("{s:b, s:n, s:{s:s, s:s}}", "ok", 0, "action", "error", "code",
+                                   "BUSY", "message",
+                                   "the server is shutting down; the action was not run"));
     }
 out:
     if (have_spare)
@@ -1212,8 +1221,9 @@ enum err_code srv_http_run(const struct config *cfg, const struct srv_http_opts 
     }
     lz_mhd.stop_daemon(s.d);
     s.d = NULL;
-    srv_zygote_stop(&s.zy);
-    listen_fd = -1; /* closed by quiesce or by MHD_stop_daemon */
+    srv_zygote_stop(&s.zy); /* waits for its workers */
+    scratch_sweep(cfg);     /* the scratch dirs of workers a second signal killed */
+    listen_fd = -1;         /* closed by quiesce or by MHD_stop_daemon */
     if (!rc)
         srv_log("stopped");
 out:

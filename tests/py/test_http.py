@@ -311,6 +311,35 @@ def test_graceful_sigterm_finishes_in_flight(env):
         pass
 
 
+def test_second_sigterm_ends_running_actions_and_leaves_nothing(env):
+    """A second SIGTERM ends the running actions at once: the queued one
+    is answered 503 BUSY (it read SANDBOX_ERROR), and the scratch dirs of
+    the killed workers are gone when the server has stopped (they stayed
+    until kiln gc)."""
+    s = serve(env, "--workers", "2", "--queue", "4")
+    res = {}
+    ts = [threading.Thread(target=lambda i=i: res.update({i: s.action(slow_request(30))}))
+          for i in range(3)]
+    for t in ts:
+        t.start()
+    assert wait_for(lambda: s.health()["inFlight"] == 2), "slow actions never started"
+    time.sleep(0.5)  # the third is queued
+    s.p.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    s.p.send_signal(signal.SIGTERM)
+    for t in ts:
+        t.join(60)
+    rc = s.p.wait(60)
+    s.stop()
+    assert rc == 0, (rc, s.stderr())
+    codes = sorted((st, out["error"]["code"]) for st, _, out in res.values())
+    assert (503, "BUSY") in codes and "SANDBOX_ERROR" not in str(codes), codes
+    scratch = env.env["KILN_SCRATCH_DIR"]
+    left = [n for n in os.listdir(scratch) if n.startswith("run-")] \
+        if os.path.isdir(scratch) else []
+    assert left == [], left
+
+
 def proc_tree(pid):
     """{pid: comm} of the live processes under pid."""
     return {p: c for p, (c, st) in kilntest.proc_tree(pid).items() if st != "Z"}
