@@ -13,6 +13,7 @@
 
 #include "input.h"
 #include "klimits.h"
+#include "scratch.h"
 #include "store.h"
 
 #include "banned.h"
@@ -393,7 +394,8 @@ int cli_gc(const struct config *cfg, int argc, char **argv)
                    "says what was reclaimed. kiln also does this on its own at most\n"
                    "every %ld s.\n\n"
                    "options:\n"
-                   "  --json               print {\"removed\": N, \"reclaimedBytes\": N}\n"
+                   "  --json               print {\"removed\": N, \"reclaimedBytes\": N, "
+                   "\"scratchDirs\": N}\n"
                    "  --pretty             indent the JSON\n\n"
                    "example:\n  kiln gc --json\n\n"
                    "exit status: 0 ok, 1 the action failed, 2 usage error.\n",
@@ -409,19 +411,23 @@ int cli_gc(const struct config *cfg, int argc, char **argv)
     }
     if (store_open_ex(cfg, STORE_OPEN_NO_SWEEP, &s, &err))
         return cli_files_fail("gc", &err);
+    size_t dirs = scratch_sweep(cfg); /* not files: counted apart */
     enum err_code rc = store_gc(s, &removed, &bytes, &err);
     store_free(s);
     if (rc)
         return cli_files_fail("gc", &err);
     if (json) {
-        json_t *o = json_pack("{s:I, s:I}", "removed", (json_int_t)removed, "reclaimedBytes",
-                              (json_int_t)bytes);
+        json_t *o = json_pack("{s:I, s:I, s:I}", "removed", (json_int_t)removed, "reclaimedBytes",
+                              (json_int_t)bytes, "scratchDirs", (json_int_t)dirs);
         cli_print_json(o, pretty);
         json_decref(o);
     } else {
         char size[32];
         cli_files_human_size(bytes, size, sizeof(size));
-        printf("removed %zu file%s, reclaimed %s\n", removed, removed == 1 ? "" : "s", size);
+        printf("removed %zu file%s, reclaimed %s", removed, removed == 1 ? "" : "s", size);
+        if (dirs)
+            printf("; removed %zu scratch dir%s of killed processes", dirs, dirs == 1 ? "" : "s");
+        printf("\n");
     }
     return CLI_OK;
 }

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "scratch.h"
 #include "store_int.h"
 
 #include "banned.h"
@@ -168,6 +169,11 @@ static enum err_code store_subdir(struct store *s, const char *name, int *out, s
  * long-unused store is cleaned by its next user. Failures only log. */
 static void store_maybe_gc(struct store *s)
 {
+    /* The scratch dirs of killed kilns (a Ctrl-C'd kiln run) at every open:
+     * a readdir of a few entries, not worth waiting minutes for. */
+    size_t dirs = scratch_sweep(&s->cfg);
+    if (dirs)
+        log_info("store: removed %zu scratch dirs of processes that were killed", dirs);
     struct stat st;
     if (fstatat(s->root_fd, STORE_FILE_LAST_GC, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         time_t now = time(NULL);

@@ -265,7 +265,9 @@ enum err_code store_gc_run(struct store *s, bool wait, size_t *removed, uint64_t
     if ((rc = store_gc_meta(s, &t, err)) || (rc = store_gc_tmp(s, &t, err)) ||
         (rc = store_gc_orphans(s, &t, err)) || (rc = store_gc_sessions(s, err)))
         goto out;
-    t.removed += scratch_sweep(&s->cfg);
+    size_t dirs = scratch_sweep(&s->cfg); /* not files: not in *removed */
+    if (dirs)
+        log_info("store: removed %zu scratch dirs of processes that were killed", dirs);
 out:
     close(lock);
     if (!rc) {

@@ -229,7 +229,8 @@ def gc_removes_dead_scratch_dirs(e):
     live = os.path.join(e.dir, "scratch", "run-%d-00bb" % os.getpid())
     os.makedirs(live)
     r = e.run("gc", "--json")
-    check(r.returncode == 0 and json.loads(r.stdout)["removed"] == 1, r)
+    check(r.returncode == 0 and json.loads(r.stdout)["scratchDirs"] == 1
+          and json.loads(r.stdout)["removed"] == 0, r)
     check(not os.path.exists(dead) and os.path.isdir(live), "scratch sweep")
 
 
