@@ -175,6 +175,13 @@ json_t *reqblob_parse(const char *text, size_t len, struct err *err)
 {
     json_error_t jerr;
     size_t sk_len = 0;
+    /* A UTF-8 byte order mark before the text (a Windows editor's, a
+     * PowerShell redirect's) is skipped, as RFC 8259 lets a parser do: it
+     * was refused with a message quoting an invisible character. */
+    if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
+        text += 3;
+        len -= 3;
+    }
     char *sk = reqblob_skeleton(text, len, &sk_len);
     json_t *req = json_loadb(sk ? sk : text, sk ? sk_len : len, JSON_REJECT_DUPLICATES, &jerr);
     if (!req && sk) /* the text as sent: its own error message (or, should the

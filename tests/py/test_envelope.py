@@ -204,6 +204,22 @@ def test_request_from_file(env):
     assert json.loads(p.stdout)["error"]["code"] == "INVALID_REQUEST"
 
 
+def test_byte_order_mark_skipped(env):
+    # A UTF-8 BOM before the request (a Windows editor's, PowerShell's
+    # redirect) is skipped, as RFC 8259 lets a parser do; it was refused
+    # with a message quoting an invisible character. Also in batch lines.
+    req = {"action": "executeCode", "id": "b", "arguments": {"code": "print(7)"}}
+    path = os.path.join(env.dir, "bom.json")
+    with open(path, "wb") as f:
+        f.write(b"\xef\xbb\xbf" + json.dumps(req).encode())
+    p = env.kiln("run", path)
+    assert p.returncode == 0 and json.loads(p.stdout)["result"]["stdout"] == "7\n", p
+    p = env.kiln("batch", "--requests", path)
+    assert p.returncode == 0 and json.loads(p.stdout)["id"] == "b", p
+    p = env.kiln("run", "-", input=b"\xef\xbb\xbf\xef\xbb\xbf{}")  # one only
+    assert p.returncode == 1 and b"INVALID_REQUEST" in p.stdout, p
+
+
 def test_bad_config_is_usage_error(env):
     path = os.path.join(env.dir, "bad.json")
     with open(path, "w") as f:
