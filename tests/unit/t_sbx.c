@@ -1299,7 +1299,11 @@ static void t_sbx_forged_records(void)
     T_EXPECT((double)time(NULL) - t0 < 10);
     T_EXPECT_INT(oc.exit_status, 9);
     T_EXPECT_STR(oc.result.data ? oc.result.data : "", "forged");
-    T_EXPECT_INT(sbx_lingering_pid(), -1);
+    /* Which path it took is a race, not a promise: W, killed at the DONE,
+     * may have exited by the time the caller looks, and then it is alone
+     * (an init reparents nothing: its exit kills and waits for every
+     * process of its namespace first) and left to reap later. Either way
+     * nothing of the sandbox writes after the return (below). */
     sbx_outcome_release(&oc);
     T_EXPECT(a > 0);
     usleep(100 * 1000);
