@@ -294,22 +294,28 @@ static enum err_code csv_refill(struct rd_csv *r, struct err *err)
 
 /* ---- dialect sniffing ---- */
 
-/* Field counts per record of window w for delimiter d: mode and share of it. */
+/* Field counts per record of window w for delimiter d: mode and share of
+ * it; *odd counts quotes that do not fit d (a quoted field that goes on
+ * after its closing quote, '"a";"b"' read with ','). */
 static void csv_sniff_one(const char *w, size_t n, bool whole, char d, char q, size_t *mode,
-                          double *share, size_t *first)
+                          double *share, size_t *first, size_t *odd)
 {
     enum { MAXREC = 400 };
     size_t counts[MAXREC];
     size_t nrec = 0, fields = 1, i = 0, start = 0;
     bool inq = false, field_start = true;
+    *odd = 0;
     while (i < n && nrec < MAXREC) {
         char c = w[i];
         if (inq) {
             if (c == q) {
                 if (i + 1 < n && w[i + 1] == q)
                     i++;
-                else
+                else {
                     inq = false;
+                    if (i + 1 < n && w[i + 1] != d && w[i + 1] != '\n' && w[i + 1] != '\r')
+                        (*odd)++;
+                }
             }
         } else if (c == q && field_start) {
             inq = true;
@@ -357,23 +363,26 @@ static char csv_sniff_delim(const char *w, size_t n, bool whole, bool tsv)
 {
     static const char cands[] = {',', '\t', ';', '|', ':'};
     char best = 0;
-    double best_score = -1;
+    double best_score = -1, best_share = 0;
     for (size_t k = 0; k < sizeof(cands); k++) {
-        size_t mode, first;
+        size_t mode, first, odd;
         double share;
-        csv_sniff_one(w, n, whole, cands[k], '"', &mode, &share, &first);
+        csv_sniff_one(w, n, whole, cands[k], '"', &mode, &share, &first, &odd);
         if (mode < 2)
             continue;
-        if (cands[k] == ':' && best && best_score >= 10 * 100000.0)
+        if (cands[k] == ':' && best && best_share >= 0.5)
             continue;
-        /* Consistency first (in 5% steps), then a header agreeing with the
+        /* Quotes that fit first (a ';' file whose quoted fields hold commas
+         * splits as evenly on ',': csv.Sniffer looks at the quotes too),
+         * then consistency (in 5% steps), then a header agreeing with the
          * mode, then more fields. */
-        double score = (double)(long)(share * 20) * 100000 + (first == mode ? 50000 : 0) +
-                       (double)(mode < 49999 ? mode : 49999);
+        double score = (odd ? 0 : 1e7) + (double)(long)(share * 20) * 100000 +
+                       (first == mode ? 50000 : 0) + (double)(mode < 49999 ? mode : 49999);
         if (cands[k] == ':' && share < 0.95)
             continue;
         if (score > best_score) {
             best_score = score;
+            best_share = share;
             best = cands[k];
         }
     }

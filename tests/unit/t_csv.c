@@ -113,6 +113,23 @@ static void t_csv_basic_and_sniff(void)
     tc_read(TC_S("t;v\n12:30:00;1\n13:45:10;2\n"), "x.csv", NULL, &r);
     T_EXPECT_STR(json_string_value(json_object_get(r.notes, "delimiter")), ";");
     json_decref(r.notes);
+    /* A European export: ';' between quoted fields that hold commas splits
+     * as evenly on ',' (it was read so, columns 'Name;"City'...); the
+     * quotes say which (csv.Sniffer and pandas' sep=None pick ';'). */
+    tc_read(TC_S("\"Name\";\"City, State\";\"Amount, EUR\"\n\"Smith, J\";\"Springfield, IL\";"
+                 "\"1,50\"\n\"Doe, A\";\"Shelbyville, KY\";\"2,75\"\n"),
+            "x.csv", NULL, &r);
+    T_EXPECT_STR(json_string_value(json_object_get(r.notes, "delimiter")), ";");
+    T_EXPECT_STR(r.names, "Name|City, State|Amount, EUR");
+    T_EXPECT_STR(r.rows, "Smith, J|Springfield, IL|1,50\nDoe, A|Shelbyville, KY|2,75\n");
+    json_decref(r.notes);
+    tc_read(TC_S("\"a,b\";\"c,d\"\n\"1,2\";\"3,4\"\n"), "x.csv", NULL, &r);
+    T_EXPECT_STR(r.names, "a,b|c,d");
+    json_decref(r.notes);
+    /* and a comma file with quoted semicolons stays a comma file */
+    tc_read(TC_S("\"a;b\",\"c;d\"\n\"1;2\",\"3;4\"\n"), "x.csv", NULL, &r);
+    T_EXPECT_STR(r.names, "a;b|c;d");
+    json_decref(r.notes);
     /* Explicit delimiter and header=false. */
     tc_read(TC_S("1;2\n3;4\n"), "x.csv", "{\"delimiter\":\";\",\"header\":false}", &r);
     T_EXPECT_INT(r.rc, E_OK);
