@@ -1074,6 +1074,16 @@ out:
 }
 
 /* Numeric column: stats from the row-aligned values (NaN = missing). */
+/* Edge k of a histogram of bins bins of width w over [mn, mx] (numpy's
+ * linspace: mn + w * k, the last one mx); one value only: [mn - 0.5,
+ * mx + 0.5], as numpy.histogram makes it. */
+static double an_hist_edge(double mn, double mx, double w, size_t bins, size_t k)
+{
+    if (mn == mx)
+        return k ? mx + 0.5 : mn - 0.5;
+    return k == bins ? mx : mn + w * (double)k;
+}
+
 static enum err_code an_numeric_compute(struct an_scratch *sc, const struct an_col *c, size_t topn,
                                         struct an_numres *r, struct err *err)
 {
@@ -1118,6 +1128,13 @@ static enum err_code an_numeric_compute(struct an_scratch *sc, const struct an_c
         size_t k = bins == 1 ? 0 : (size_t)((x[i] - mn) / w);
         if (k >= bins)
             k = bins - 1;
+        /* The division rounds (5.1 in [4.3, 4.7, 5.1...] gave 1.99...):
+         * the bin is the one whose reported edges hold x, [e_k, e_k+1),
+         * the last closed, as numpy.histogram puts it. */
+        if (k > 0 && x[i] < an_hist_edge(mn, mx, w, bins, k))
+            k--;
+        else if (k + 1 < bins && x[i] >= an_hist_edge(mn, mx, w, bins, k + 1))
+            k++;
         r->hist[k]++;
     }
     r->bins = bins;
@@ -1165,7 +1182,7 @@ static void an_numeric_json(const struct an_numres *r, bool integer, json_t *o)
     json_t *edges = json_array(), *counts = json_array();
     double w = (r->max - r->min) / (double)r->bins;
     for (size_t k = 0; k <= r->bins; k++)
-        json_array_append_new(edges, an_num(k == r->bins ? r->max : r->min + w * (double)k));
+        json_array_append_new(edges, an_num(an_hist_edge(r->min, r->max, w, r->bins, k)));
     for (size_t k = 0; k < r->bins; k++)
         json_array_append_new(counts, json_integer((json_int_t)r->hist[k]));
     json_object_set_new(o, "histogram", json_pack("{s:o,s:o}", "edges", edges, "counts", counts));

@@ -6,6 +6,7 @@ runs operations in the sandbox. The same comparison runs today in
 tests/unit/t_analyze.c, which calls the operation directly.
 """
 import base64, json, math, os, subprocess, sys, tempfile
+import numpy as np
 import pandas as pd
 
 KILN = os.environ.get("KILN_BIN", "./kiln")
@@ -62,6 +63,15 @@ for rel in FILES:
             for k, v in want.items():
                 got = cols.get(str(c), {}).get(k)
                 check(f"{rel} {c} {k}", close(got, float(v)), f"{got} != {v}")
+            # the histogram against numpy's over the same number of bins
+            # (a value on an edge fell into the bin below it)
+            h = cols.get(str(c), {}).get("histogram") or {}
+            fin = s[np.isfinite(s)]
+            if h.get("counts") and len(fin):
+                cnt, edges = np.histogram(fin, bins=len(h["counts"]))
+                check(f"{rel} {c} histogram", h["counts"] == cnt.tolist() and all(
+                    close(a, b) for a, b in zip(h["edges"], edges.tolist())),
+                    f'{h} != {cnt.tolist()} {edges.tolist()}')
         corr = num.corr().values.tolist()
         m = res["correlations"]["matrix"]
         check(rel + " corr", len(m) == len(corr) and all(
