@@ -512,6 +512,13 @@ static enum err_code px_select(struct xlsx *x, json_t *opt, bool include_hidden,
                 for (i = 0; i < n; i++) /* Excel's sheet names are case-insensitive */
                     if (!strcasecmp(xlsx_sheet_info(x, i)->name, name))
                         break;
+            /* Digits no sheet is named: an index, as written on a command
+             * line ('--sheets 0'; a sheet named '2024' is found by name). */
+            size_t dl = strspn(name, "0123456789");
+            if (i == n && dl > 0 && dl <= 6 && !name[dl]) {
+                size_t idx = (size_t)strtoul(name, NULL, 10);
+                i = idx < n ? idx : n;
+            }
             if (i == n) {
                 char what[300];
                 snprintf(what, sizeof what, "'%.250s'", name);

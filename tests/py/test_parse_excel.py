@@ -220,5 +220,27 @@ def test_errors(env):
         "options": {"sheets": ["Nope"]}}}, "INVALID_REQUEST", "'Visible', 'Hidden', 'VeryHidden'")
 
 
+def test_sheets_by_index_from_the_command_line(env):
+    """--sheets 1 is the second sheet, as the help says (it was 'unknown
+    sheet'); a sheet whose name is those digits is found by name first."""
+    path = os.path.join(env.dir, "s.xlsx")
+    wb = openpyxl.Workbook()
+    wb.active.title = "One"
+    wb.active.append(["a"])
+    wb.active.append([1])
+    for name, v in (("Two", 2), ("0", 3)):
+        ws = wb.create_sheet(name)
+        ws.append(["a"])
+        ws.append([v])
+    wb.save(path)
+    for sel, want in (("1", ["Two"]), ("0", ["0"]), ("2,One", ["One", "0"]), ("One,1", ["One", "Two"])):
+        p = env.kiln("parse-excel", path, "--json", "--sheets", sel)
+        assert p.returncode == 0, (sel, p.stdout, p.stderr)
+        got = [s["name"] for s in json.loads(p.stdout)["result"]["sheets"]]
+        assert got == want, (sel, got)
+    p = env.kiln("parse-excel", path, "--json", "--sheets", "3")
+    assert p.returncode == 1 and b"unknown sheet '3'" in p.stdout, p
+
+
 if __name__ == "__main__":
     kilntest.main(globals())
