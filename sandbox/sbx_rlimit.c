@@ -16,8 +16,18 @@ bool sbx_rlimit_memory_enforced(void)
 #endif
 }
 
+/* Set a limit, never above the hard limit kiln was started with (raising
+ * it needs a privilege: under 'ulimit -v 2000000' every sandbox failed at
+ * this step). A lower inherited limit is the stricter one, and it stays. */
 static bool sbx_rlimit_set(int res, rlim_t soft, rlim_t hard)
 {
+    struct rlimit now;
+    if (getrlimit(res, &now) == 0 && now.rlim_max != RLIM_INFINITY) {
+        if (hard == RLIM_INFINITY || hard > now.rlim_max)
+            hard = now.rlim_max;
+        if (soft == RLIM_INFINITY || soft > hard)
+            soft = hard;
+    }
     struct rlimit rl = {soft, hard};
     return setrlimit(res, &rl) == 0;
 }

@@ -1383,8 +1383,35 @@ static void t_sbx_init_signals(void)
     sbx_outcome_release(&oc);
 }
 
+/* Limits kiln was started under that are lower than the sandbox's (a
+ * shell's 'ulimit -v') stay; every sandbox failed at step 'rlimits' (EPERM:
+ * raising a hard limit needs a privilege). */
+static void t_sbx_rlimits_below_inherited(void)
+{
+    struct rlimit lo = {4096, 4096}, got;
+    T_ASSERT(setrlimit(RLIMIT_FSIZE, &lo) == 0);
+    rlim_t as = ((rlim_t)3 << 30) - 4096; /* under memory + SBX_RLIMIT_AS_SLACK */
+    bool mem = sbx_rlimit_memory_enforced();
+    if (mem)
+        T_ASSERT(setrlimit(RLIMIT_AS, &(struct rlimit){as, as}) == 0);
+    struct sbx_opts o = {.memory_bytes = 2L << 30, .fsize_bytes = 1L << 20, .wall_ms = 5000};
+    T_EXPECT(sbx_rlimit_apply(&o));
+    T_ASSERT(getrlimit(RLIMIT_FSIZE, &got) == 0);
+    T_EXPECT_INT((long long)got.rlim_cur, 4096);
+    T_EXPECT_INT((long long)got.rlim_max, 4096);
+    if (mem) {
+        T_ASSERT(getrlimit(RLIMIT_AS, &got) == 0);
+        T_EXPECT_INT((long long)got.rlim_max, (long long)as);
+        T_ASSERT(getrlimit(RLIMIT_DATA, &got) == 0);
+        T_EXPECT_INT((long long)got.rlim_max, 2LL << 30);
+    }
+    T_ASSERT(getrlimit(RLIMIT_CPU, &got) == 0);
+    T_EXPECT_INT((long long)got.rlim_cur, (long long)sbx_rlimit_cpu_s(5000));
+}
+
 static const struct t_case cases[] = {
     {"echo", t_sbx_echo, true, 20},
+    {"rlimits_below_inherited", t_sbx_rlimits_below_inherited, true, 20},
     {"done_when_alone", t_sbx_done_when_alone, true, 20},
     {"no_done_when_not_alone", t_sbx_no_done_when_not_alone, true, 20},
     {"forged_records", t_sbx_forged_records, true, 40},
