@@ -246,6 +246,11 @@ static enum err_code an_sset_add(struct an_sset *t, const char *s, size_t n, siz
 
 enum an_type { AT_INT = 1, AT_FLOAT = 2, AT_BOOL = 4, AT_DATE = 8, AT_DATETIME = 16 };
 
+struct an_wide {
+    size_t row;
+    uint64_t bits; /* the int64, two's complement */
+};
+
 struct an_col {
     size_t idx; /* source column */
     const char *name;
@@ -257,6 +262,12 @@ struct an_col {
     double *vals;
     size_t nvals, capvals;
     bool vals_dropped; /* LIM_ANALYZE_NUMBERS reached */
+    /* Integers of magnitude 2^53 and more, which doubles cannot tell apart
+     * (IDs): exact, with their rows, for min, max, distinct and top. */
+    struct an_wide *wide;
+    size_t nwide, capwide;
+    bool int_neg; /* an integer below 0 */
+    bool int_u64; /* an integer past INT64_MAX (then doubles, as before) */
     /* Text values (not collected while numeric; see demote_row). */
     struct an_sset set;
     bool set_full;
@@ -331,8 +342,18 @@ static bool an_ieq(const char *a, size_t n, const char *lit)
     return true;
 }
 
-/* Parse a number as pandas' read_csv would. *is_int: written as an integer. */
-static bool an_number(const char *s, size_t n, double *out, bool *is_int)
+/* Whether s[0..n) holds one of the characters of set. */
+static bool an_has_any(const char *s, size_t n, const char *set)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strchr(set, s[i]) && s[i])
+            return true;
+    return false;
+}
+
+/* Parse a number as pandas' read_csv would. *is_int: written as an integer,
+ * whose magnitude and sign are then in *mag and *mneg. */
+static bool an_number(const char *s, size_t n, double *out, bool *is_int, uint64_t *mag, bool *mneg)
 {
     size_t a = 0, b = n;
     while (a < b && an_space(s[a]))
@@ -410,6 +431,8 @@ static bool an_number(const char *s, size_t n, double *out, bool *is_int)
         if (neg && m > (uint64_t)INT64_MAX + 1)
             return false;
         *out = neg ? -(double)m : (double)m;
+        *mag = m;
+        *mneg = neg && m;
         return true;
     }
     if (!expo && !overflow && sig <= 15 && fdigits <= 22) {
@@ -558,6 +581,42 @@ static void an_drop_vals(struct an_state *st, struct an_col *c)
     c->nvals = c->capvals = 0;
 }
 
+static void an_drop_wide(struct an_state *st, struct an_col *c)
+{
+    atomic_fetch_sub(&st->numbers, 2 * c->capwide);
+    free(c->wide);
+    c->wide = NULL;
+    c->nwide = c->capwide = 0;
+}
+
+/* Keep an integer of magnitude mag >= 2^53 exactly (row order). */
+static enum err_code an_push_wide(struct an_state *st, struct an_col *c, uint64_t mag, bool neg,
+                                  size_t row, struct err *err)
+{
+    if (c->vals_dropped)
+        return E_OK;
+    if (c->nwide == c->capwide) {
+        size_t nc = c->capwide ? c->capwide * 2 : 64;
+        size_t add = 2 * (nc - c->capwide); /* counted in doubles */
+        if (atomic_fetch_add(&st->numbers, add) + add > (size_t)LIM_ANALYZE_NUMBERS) {
+            atomic_fetch_sub(&st->numbers, add);
+            an_drop_wide(st, c);
+            an_drop_vals(st, c);
+            c->vals_dropped = true;
+            return E_OK;
+        }
+        struct an_wide *nw = realloc(c->wide, nc * sizeof(*nw));
+        if (!nw) {
+            atomic_fetch_sub(&st->numbers, add);
+            return err_set(err, E_NOMEM, "out of memory");
+        }
+        c->wide = nw;
+        c->capwide = nc;
+    }
+    c->wide[c->nwide++] = (struct an_wide){row, neg ? ~mag + 1 : mag};
+    return E_OK;
+}
+
 static enum err_code an_push_val(struct an_state *st, struct an_col *c, double v, size_t row,
                                  struct err *err)
 {
@@ -621,15 +680,27 @@ static enum err_code an_cell(struct an_state *st, struct an_col *c, const struct
     double v = 0;
     bool is_int = false, b = false, date_only = false;
     if (cand & (AT_INT | AT_FLOAT)) {
-        bool num = false;
+        bool num = false, mneg = false;
+        uint64_t mag = 0;
         if (t->type == TC_NUMBER) {
             v = t->num;
-            is_int = !t->s || !strpbrk(t->s, ".eEn");
+            /* t->s holds t->len bytes, not a C string: a row's cells lie
+             * side by side ("1" then "x.y" read as a float) */
+            is_int = !t->s || !an_has_any(t->s, t->len, ".eEn");
             num = true;
+            double dv;
+            bool di;
+            if (is_int && t->s && fabs(v) >= 9007199254740992.0 &&
+                !an_number(t->s, t->len, &dv, &di, &mag, &mneg))
+                mag = 0; /* no exact text (past 64 bits): as the double */
+            else if (is_int && !t->s)
+                mag = 0;
         } else if (t->type == TC_STRING) {
-            num = an_number(s, n, &v, &is_int);
+            num = an_number(s, n, &v, &is_int, &mag, &mneg);
         }
         if (num) {
+            if (!is_int && !c->saw_float && c->wide)
+                an_drop_wide(st, c); /* a float column: doubles are what pandas has */
             if (!is_int)
                 c->saw_float = true;
             c->cand = cand & (AT_INT | AT_FLOAT);
@@ -637,11 +708,18 @@ static enum err_code an_cell(struct an_state *st, struct an_col *c, const struct
                 c->cand &= ~(unsigned)AT_INT;
             if ((rc = an_push_val(st, c, v, row, err)))
                 return rc;
+            if (is_int && !c->saw_float) {
+                c->int_neg |= mneg;
+                c->int_u64 |= !mneg && mag > (uint64_t)INT64_MAX;
+                if (mag >= ((uint64_t)1 << 53) && (rc = an_push_wide(st, c, mag, mneg, row, err)))
+                    return rc;
+            }
             goto length;
         }
         /* Not a number: from here on the text matters; rows before this
          * one are collected again in a second pass. */
         c->cand &= ~(unsigned)(AT_INT | AT_FLOAT);
+        an_drop_wide(st, c);
         an_drop_vals(st, c);
         c->demote_row = row;
         c->need_pass2 = c->count > 1;
@@ -905,6 +983,8 @@ struct an_numres {
     size_t ntop;
     double topv[LIM_ANALYZE_TOPN];
     size_t topc[LIM_ANALYZE_TOPN];
+    bool exact; /* integers past 2^53: these exact, not the doubles */
+    int64_t emin, emax, topi[LIM_ANALYZE_TOPN];
 };
 
 /* Scratch of one summarising thread. */
@@ -1073,7 +1153,6 @@ out:
     return rc;
 }
 
-/* Numeric column: stats from the row-aligned values (NaN = missing). */
 /* Edge k of a histogram of bins bins of width w over [mn, mx] (numpy's
  * linspace: mn + w * k, the last one mx); one value only: [mn - 0.5,
  * mx + 0.5], as numpy.histogram makes it. */
@@ -1084,6 +1163,68 @@ static double an_hist_edge(double mn, double mx, double w, size_t bins, size_t k
     return k == bins ? mx : mn + w * (double)k;
 }
 
+struct an_erow {
+    uint64_t key; /* the int64 with its sign bit flipped: unsigned order */
+    size_t row;
+};
+
+static int an_erow_cmp(const void *pa, const void *pb)
+{
+    const struct an_erow *a = pa, *b = pb;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return a->row < b->row ? -1 : a->row > b->row;
+}
+
+/* An integer column with values past 2^53 (c->wide): min, max, distinct
+ * and top values from the exact integers (as pandas' int64 has them),
+ * where the doubles merge 2^53 and 2^53 + 1. n: the values. */
+static enum err_code an_exact_ints(const struct an_col *c, size_t n, size_t topn,
+                                   struct an_numres *r, struct err *err)
+{
+    struct an_erow *e = malloc((n ? n : 1) * sizeof(*e));
+    if (!e)
+        return err_set(err, E_NOMEM, "out of memory");
+    size_t k = 0, w = 0;
+    const uint64_t flip = (uint64_t)1 << 63;
+    for (size_t row = 0; row < c->nvals && k < n; row++) {
+        double v = c->vals[row];
+        if (isnan(v))
+            continue;
+        uint64_t bits;
+        if (w < c->nwide && c->wide[w].row == row)
+            bits = c->wide[w++].bits;
+        else
+            bits = (uint64_t)(int64_t)v; /* under 2^53: the double is exact */
+        e[k++] = (struct an_erow){bits ^ flip, row};
+    }
+    qsort(e, k, sizeof(*e), an_erow_cmp);
+    struct an_top top[LIM_ANALYZE_TOPN + 1];
+    size_t ntop = 0, U = 0;
+    for (size_t i = 0; i < k;) {
+        size_t j = i + 1;
+        while (j < k && e[j].key == e[i].key)
+            j++;
+        an_top_offer(top, &ntop, topn, i, j - i, e[i].row); /* e[i]: its first row */
+        U++;
+        i = j;
+    }
+    if (k) {
+        r->emin = (int64_t)(e[0].key ^ flip);
+        r->emax = (int64_t)(e[k - 1].key ^ flip);
+    }
+    for (size_t i = 0; i < ntop; i++) {
+        r->topi[i] = (int64_t)(e[top[i].idx].key ^ flip);
+        r->topc[i] = top[i].count;
+    }
+    r->ntop = ntop;
+    r->distinct = U;
+    r->exact = k > 0;
+    free(e);
+    return E_OK;
+}
+
+/* Numeric column: stats from the row-aligned values (NaN = missing). */
 static enum err_code an_numeric_compute(struct an_scratch *sc, const struct an_col *c, size_t topn,
                                         struct an_numres *r, struct err *err)
 {
@@ -1160,7 +1301,12 @@ static enum err_code an_numeric_compute(struct an_scratch *sc, const struct an_c
         i = j;
     }
     r->distinct = U;
-    return an_num_top(c->vals, c->nvals, sd, cnt, U, topn, r, err);
+    r->exact = false;
+    if ((rc = an_num_top(c->vals, c->nvals, sd, cnt, U, topn, r, err)))
+        return rc;
+    if (c->nwide && (c->cand & AT_INT) && !c->int_u64 && !c->vals_dropped)
+        return an_exact_ints(c, n, topn, r, err);
+    return E_OK;
 }
 
 /* The JSON fields of a numeric column from its statistics. */
@@ -1168,16 +1314,19 @@ static void an_numeric_json(const struct an_numres *r, bool integer, json_t *o)
 {
     if (!r->n)
         return;
-    json_object_set_new(o, "min", an_num_typed(r->min, integer));
-    json_object_set_new(o, "max", an_num_typed(r->max, integer));
+    bool ex = r->exact && integer;
+    json_object_set_new(o, "min", ex ? json_integer(r->emin) : an_num_typed(r->min, integer));
+    json_object_set_new(o, "max", ex ? json_integer(r->emax) : an_num_typed(r->max, integer));
     json_object_set_new(o, "mean", an_num(r->mean));
     if (r->has_std)
         json_object_set_new(o, "std", an_num(r->std));
     json_object_set_new(o, "distinct", json_integer((json_int_t)r->distinct));
     json_t *ta = json_array();
     for (size_t i = 0; i < r->ntop; i++)
-        json_array_append_new(ta, json_pack("{s:o,s:I}", "value", an_num_typed(r->topv[i], integer),
-                                            "count", (json_int_t)r->topc[i]));
+        json_array_append_new(
+            ta, json_pack("{s:o,s:I}", "value",
+                          ex ? json_integer(r->topi[i]) : an_num_typed(r->topv[i], integer),
+                          "count", (json_int_t)r->topc[i]));
     json_object_set_new(o, "top", ta);
     json_t *edges = json_array(), *counts = json_array();
     double w = (r->max - r->min) / (double)r->bins;
@@ -1437,6 +1586,7 @@ static void an_state_release(struct an_state *st)
 {
     for (size_t i = 0; i < st->ncols; i++) {
         an_release(st->cols[i].vals, st->cols[i].capvals * sizeof(double));
+        free(st->cols[i].wide);
         free(st->cols[i].nres);
         an_sset_release(&st->cols[i].set);
     }

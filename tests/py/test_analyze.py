@@ -77,5 +77,42 @@ for rel in FILES:
         check(rel + " corr", len(m) == len(corr) and all(
             close(m[i][j], corr[i][j]) for i in range(len(corr)) for j in range(len(corr))))
 
+# Integers past 2^53 (IDs): min, max, distinct and top values are the exact
+# int64s pandas has (doubles merged 2^53 and 2^53 + 1, and printed the int64
+# max as 9.223372036854776e+18).
+WIDE = {
+    "wide_53.csv": "a\n9007199254740993\n9007199254740992\n1\n9007199254740993\n",
+    "wide_ids.csv": "id\n1450000000000000001\n1450000000000000002\n1450000000000000002\n-5\n"
+                    "9223372036854775807\n-9223372036854775808\n",
+    "wide_then_float.csv": "a\n9007199254740993\n1.5\n",
+    "wide_json.json": '[{"a": 9007199254740993}, {"a": 9007199254740992}, {"a": 3}]',
+    # a JSON number's text was read past its end, into the next cell's
+    # ("1" then "x.y": a float)
+    "next_cell.json": '[{"a": 1, "b": "x.y"}, {"a": 2, "b": "z"}]',
+}
+for name, text in WIDE.items():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        env = dict(os.environ, KILN_STORE_DIR=os.path.join(tmp, "store"))
+        p = subprocess.run([KILN, "analyze", path, "--json", "--report", "none"], env=env,
+                           capture_output=True, timeout=60)
+        col = json.loads(p.stdout)["result"]["columns"][0]
+        s = (pd.read_json(path, dtype={"a": "int64", "b": "object"}) if name.endswith(".json")
+             else pd.read_csv(path)).iloc[:, 0]
+        if s.dtype.kind == "i":
+            vc = s.value_counts(sort=False)
+            first = {v: i for i, v in reversed(list(enumerate(s)))}
+            want_top = sorted(vc.items(), key=lambda kv: (-kv[1], first[kv[0]]))[:5]
+            got_top = [(t["value"], t["count"]) for t in col["top"]]
+            check(f"{name} exact", col["type"] == "integer" and col["min"] == int(s.min()) and
+                  col["max"] == int(s.max()) and col["distinct"] == s.nunique() and
+                  got_top == [(int(v), int(c)) for v, c in want_top],
+                  f"{col} != {s.min()} {s.max()} {s.nunique()} {want_top}")
+        else:
+            check(f"{name} float", col["type"] == "float" and close(col["max"], float(s.max())),
+                  f"{col} != {s.dtype} {s.max()}")
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
