@@ -1472,19 +1472,31 @@ static json_t *an_correlations(struct an_state *st)
             const double *a = cols[x]->vals, *b = cols[y]->vals;
             size_t n = cols[x]->nvals < cols[y]->nvals ? cols[x]->nvals : cols[y]->nvals;
             size_t nobs = 0;
-            double sx = 0, sy = 0;
+            /* Sums of the values less the first pair's: with a large offset
+             * (1e15 + i) the plain sums lose the digits the deviations
+             * are made of (r read -0.96197 for -0.96269). */
+            double sx = 0, sy = 0, ax = 0, ay = 0;
+            for (size_t r = 0; r < n; r++)
+                if (!isnan(a[r]) && !isnan(b[r])) {
+                    if (isfinite(a[r]) && isfinite(b[r])) { /* else no shift */
+                        ax = a[r];
+                        ay = b[r];
+                    }
+                    break;
+                }
             for (size_t r = 0; r < n; r++)
                 if (!isnan(a[r]) && !isnan(b[r])) {
                     nobs++;
-                    sx += a[r];
-                    sy += b[r];
+                    sx += a[r] - ax;
+                    sy += b[r] - ay;
                 }
             double v = NAN;
             if (nobs) {
-                double mx = sx / (double)nobs, my = sy / (double)nobs, sxy = 0, sxx = 0, syy = 0;
+                double mx = sx / (double)nobs, my = sy / (double)nobs; /* of the shifted values */
+                double sxy = 0, sxx = 0, syy = 0;
                 for (size_t r = 0; r < n; r++)
                     if (!isnan(a[r]) && !isnan(b[r])) {
-                        double dx = a[r] - mx, dy = b[r] - my;
+                        double dx = (a[r] - ax) - mx, dy = (b[r] - ay) - my;
                         sxy += dx * dy;
                         sxx += dx * dx;
                         syy += dy * dy;
