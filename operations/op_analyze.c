@@ -268,6 +268,7 @@ struct an_col {
     size_t nwide, capwide;
     bool int_neg; /* an integer below 0 */
     bool int_u64; /* an integer past INT64_MAX (then doubles, as before) */
+    bool saw_big; /* an integer past 64 bits (a float, or the column is text) */
     /* Text values (not collected while numeric; see demote_row). */
     struct an_sset set;
     bool set_full;
@@ -352,9 +353,12 @@ static bool an_has_any(const char *s, size_t n, const char *set)
 }
 
 /* Parse a number as pandas' read_csv would. *is_int: written as an integer,
- * whose magnitude and sign are then in *mag and *mneg. */
-static bool an_number(const char *s, size_t n, double *out, bool *is_int, uint64_t *mag, bool *mneg)
+ * whose magnitude and sign are then in *mag and *mneg, unless *big: past
+ * the 64-bit range, no integer dtype holds it (*out is then its double). */
+static bool an_number(const char *s, size_t n, double *out, bool *is_int, uint64_t *mag, bool *mneg,
+                      bool *big)
 {
+    *big = false;
     size_t a = 0, b = n;
     while (a < b && an_space(s[a]))
         a++;
@@ -425,17 +429,17 @@ static bool an_number(const char *s, size_t n, double *out, bool *is_int, uint64
     if (d != e)
         return false;
     *is_int = !frac && !expo;
-    if (*is_int) {
-        if (overflow)
-            return false; /* pandas keeps such columns as text */
-        if (neg && m > (uint64_t)INT64_MAX + 1)
-            return false;
+    if (*is_int && !overflow && !(neg && m > (uint64_t)INT64_MAX + 1)) {
         *out = neg ? -(double)m : (double)m;
         *mag = m;
         *mneg = neg && m;
         return true;
     }
-    if (!expo && !overflow && sig <= 15 && fdigits <= 22) {
+    if (*is_int) {
+        /* pandas reads it as a float in a column with floats, and keeps a
+         * column of integers with it as text (decided at the end) */
+        *big = true;
+    } else if (!expo && !overflow && sig <= 15 && fdigits <= 22) {
         double v = (double)m / an_pow10[fdigits];
         *out = neg ? -v : v;
         return true;
@@ -689,14 +693,19 @@ static enum err_code an_cell(struct an_state *st, struct an_col *c, const struct
             is_int = !t->s || !an_has_any(t->s, t->len, ".eEn");
             num = true;
             double dv;
-            bool di;
+            bool di, dbig;
             if (is_int && t->s && fabs(v) >= 9007199254740992.0 &&
-                !an_number(t->s, t->len, &dv, &di, &mag, &mneg))
+                (!an_number(t->s, t->len, &dv, &di, &mag, &mneg, &dbig) || dbig))
                 mag = 0; /* no exact text (past 64 bits): as the double */
             else if (is_int && !t->s)
                 mag = 0;
         } else if (t->type == TC_STRING) {
-            num = an_number(s, n, &v, &is_int, &mag, &mneg);
+            bool big = false;
+            num = an_number(s, n, &v, &is_int, &mag, &mneg, &big);
+            if (num && big) {
+                c->saw_big = true;
+                mag = 0;
+            }
         }
         if (num) {
             if (!is_int && !c->saw_float && c->wide)
@@ -2044,6 +2053,19 @@ enum err_code op_analyze(const struct op_ctx *ctx, json_t **result, struct err *
         goto out;
     if ((rc = an_scan(&st, src, err)))
         goto out;
+    /* Integers that no integer dtype holds together (one past 64 bits, or
+     * negatives beside one past INT64_MAX): pandas keeps the column as text
+     * (object) unless it has floats. Their text comes in a second pass. */
+    for (size_t i = 0; i < st.ncols; i++) {
+        struct an_col *c = &st.cols[i];
+        if ((c->cand & AT_INT) && (c->saw_big || (c->int_neg && c->int_u64))) {
+            c->cand &= ~(unsigned)(AT_INT | AT_FLOAT);
+            an_drop_wide(&st, c);
+            an_drop_vals(&st, c);
+            c->demote_row = 0;
+            c->need_pass2 = true;
+        }
+    }
     bool pass2 = false;
     for (size_t i = 0; i < st.ncols; i++)
         pass2 |= st.cols[i].need_pass2;

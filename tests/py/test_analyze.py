@@ -89,6 +89,12 @@ WIDE = {
     # a JSON number's text was read past its end, into the next cell's
     # ("1" then "x.y": a float)
     "next_cell.json": '[{"a": 1, "b": "x.y"}, {"a": 2, "b": "z"}]',
+    # past 64 bits: a float in a column with floats, else the column is text
+    # (object), as are negatives beside one past INT64_MAX
+    "past64_float.csv": "a\n1.5\n123456789012345678901234567890\n",
+    "past64_text.csv": "a\n123456789012345678901234567890\n5\n",
+    "neg_and_u64.csv": "a\n-1\n9223372036854775808\n",
+    "below_int64_float.csv": "a\n-9223372036854775809\n2.5\n",
 }
 for name, text in WIDE.items():
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,6 +116,9 @@ for name, text in WIDE.items():
                   col["max"] == int(s.max()) and col["distinct"] == s.nunique() and
                   got_top == [(int(v), int(c)) for v, c in want_top],
                   f"{col} != {s.min()} {s.max()} {s.nunique()} {want_top}")
+        elif s.dtype.kind == "O":
+            check(f"{name} text", col["type"] == "string" and col["distinct"] == s.nunique(),
+                  f"{col} != {s.dtype} {s.nunique()}")
         else:
             check(f"{name} float", col["type"] == "float" and close(col["max"], float(s.max())),
                   f"{col} != {s.dtype} {s.max()}")
