@@ -43,3 +43,7 @@ struct op_def {
 const struct op_def *op_list(void);
 /* Look up an operation by name; NULL when unknown. */
 const struct op_def *op_find(const char *name);
+/* The first key of obj that is not one of known (NULL-terminated), and in
+ * *sug the nearest known one (or NULL); NULL when every key is known. For
+ * strict options: a typo is an error naming the key, not a default kept. */
+const char *op_unknown_key(json_t *obj, const char *const *known, const char **sug);

@@ -1554,22 +1554,13 @@ static enum err_code an_options(json_t *opt, struct an_opts *o, struct err *err)
      * not a default silently kept */
     static const char *const known[] = {"columns", "delimiter", "header", "topN",
                                         "report",  "sheet",     NULL};
-    const char *key;
-    json_t *v;
-    json_object_foreach(opt, key, v)
-    {
-        size_t k = 0;
-        while (known[k] && strcmp(known[k], key))
-            k++;
-        if (!known[k]) {
-            const char *sug = expr_suggest(key, known, 6);
-            return err_set(err, E_INVALID,
-                           "unknown option '%.60s' for analyze%s%s%s (known: columns, delimiter, "
-                           "header, topN, report, sheet)",
-                           key, sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
-        }
-    }
-    v = json_object_get(opt, "topN");
+    const char *sug, *key = op_unknown_key(opt, known, &sug);
+    if (key)
+        return err_set(err, E_INVALID,
+                       "unknown option '%.60s' for analyze%s%s%s (known: columns, delimiter, "
+                       "header, topN, report, sheet)",
+                       key, sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+    json_t *v = json_object_get(opt, "topN");
     if (v && !json_is_null(v)) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
             json_integer_value(v) > LIM_ANALYZE_TOPN)

@@ -785,16 +785,14 @@ enum err_code op_parse_excel(const struct op_ctx *ctx, json_t **result, struct e
 
     if (opts && !json_is_object(opts))
         return err_set(err, E_INVALID, "options must be an object");
+    static const char *const known[] = {"sheets", "format", "header", "includeHidden", NULL};
+    const char *sug;
+    if (opts && (key = op_unknown_key(opts, known, &sug)))
+        return err_set(err, E_INVALID,
+                       "unknown option '%.64s' for parse_excel%s%s%s (known: sheets, format, "
+                       "header, includeHidden)",
+                       key, sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
     if (opts) {
-        json_object_foreach(opts, key, v)
-        {
-            if (strcmp(key, "sheets") && strcmp(key, "format") && strcmp(key, "header") &&
-                strcmp(key, "includeHidden"))
-                return err_set(err, E_INVALID,
-                               "unknown option '%.64s' for parse_excel (known: sheets, format, "
-                               "header, includeHidden)",
-                               key);
-        }
         if ((v = json_object_get(opts, "format"))) {
             const char *f = json_string_value(v);
             if (f && !strcmp(f, "csv"))

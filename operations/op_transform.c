@@ -942,22 +942,11 @@ static enum err_code tx_col(const struct tx_step *st, const struct tx_schema *s,
 static enum err_code tx_check_keys(const struct tx_step *st, json_t *obj,
                                    const char *const *allowed, struct err *err)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        size_t n = 0;
-        bool ok = false;
-        for (; allowed[n]; n++)
-            ok |= !strcmp(allowed[n], key);
-        if (ok)
-            continue;
-        const char *sug = expr_suggest(key, allowed, n);
-        if (sug)
-            return tx_fail(st, err, E_INVALID, "unknown field '%.60s' (did you mean '%s'?)", key,
-                           sug);
+    const char *sug, *key = op_unknown_key(obj, allowed, &sug);
+    if (key && sug)
+        return tx_fail(st, err, E_INVALID, "unknown field '%.60s' (did you mean '%s'?)", key, sug);
+    if (key)
         return tx_fail(st, err, E_INVALID, "unknown field '%.60s'", key);
-    }
     return E_OK;
 }
 
@@ -1981,20 +1970,11 @@ static enum err_code tx_output_opts(json_t *o, struct tx_out *out, struct err *e
         return err_set(err, E_INVALID, "option 'output' must be an object");
     static const char *const allowed[] = {
         "format", "name", "delimiter", "header", "neutraliseFormulas", "dateFormat", NULL};
-    const char *key;
-    json_t *v;
-    json_object_foreach(o, key, v)
-    {
-        size_t k = 0;
-        while (allowed[k] && strcmp(allowed[k], key))
-            k++;
-        if (!allowed[k]) {
-            const char *sug = expr_suggest(key, allowed, 6);
-            return err_set(err, E_INVALID, "output: unknown field '%.60s'%s%s%s", key,
-                           sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
-        }
-    }
-    v = json_object_get(o, "format");
+    const char *sug, *key = op_unknown_key(o, allowed, &sug);
+    if (key)
+        return err_set(err, E_INVALID, "output: unknown field '%.60s'%s%s%s", key,
+                       sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+    json_t *v = json_object_get(o, "format");
     if (v) {
         const char *f = json_string_value(v);
         static const char *const fmts[] = {"csv", "json", "jsonl", "xlsx"};
@@ -2062,19 +2042,10 @@ static enum err_code tx_check_top(json_t *opt, struct err *err)
 {
     static const char *const allowed[] = {"steps", "output", "delimiter", "header",
                                           "sheet", "types",  NULL};
-    const char *key;
-    json_t *v;
-    json_object_foreach(opt, key, v)
-    {
-        size_t k = 0;
-        while (allowed[k] && strcmp(allowed[k], key))
-            k++;
-        if (!allowed[k]) {
-            const char *sug = expr_suggest(key, allowed, 5);
-            return err_set(err, E_INVALID, "unknown option '%.60s'%s%s%s", key,
-                           sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
-        }
-    }
+    const char *sug, *key = op_unknown_key(opt, allowed, &sug);
+    if (key)
+        return err_set(err, E_INVALID, "unknown option '%.60s'%s%s%s", key,
+                       sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
     json_t *s = json_object_get(opt, "steps");
     if (s && !json_is_array(s))
         return err_set(err, E_INVALID, "option 'steps' must be an array of step objects");
