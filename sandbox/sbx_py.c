@@ -811,17 +811,25 @@ static void sbx_py_escape(char *dst, size_t cap, const char *s)
 }
 
 /* A result object written without Python (init or runner failure). */
-static void sbx_py_write_error(int fd, const char *code, const char *msg)
+/* A runner result of an error, for entry point entry; extra: more fields of
+ * "error" as JSON text ending in a comma ("" for none). */
+static void sbx_py_write_fail(int fd, const char *entry, const char *code, const char *extra,
+                              const char *msg)
 {
     char esc[1024];
     char line[1400];
     sbx_py_escape(esc, sizeof(esc), msg);
     int n = snprintf(line, sizeof(line),
-                     "{\"status\":\"error\",\"entryPoint\":\"script\",\"error\":{\"code\":\"%s\","
-                     "\"message\":\"%s\"}}",
-                     code, esc);
+                     "{\"status\":\"error\",\"entryPoint\":\"%s\",\"error\":{\"code\":\"%s\","
+                     "%s\"message\":\"%s\"}}",
+                     entry, code, extra, esc);
     if (n > 0 && (size_t)n < sizeof(line))
         fd_write_all(fd, line, (size_t)n);
+}
+
+static void sbx_py_write_error(int fd, const char *code, const char *msg)
+{
+    sbx_py_write_fail(fd, "script", code, "", msg);
 }
 
 static enum err_code sbx_py_status(PyStatus st, const char *what, struct err *err)
@@ -1402,16 +1410,9 @@ static void sbx_py_write_exit120(int fd, const char *res_text, const char *why)
         if (n < sizeof(entry))
             snprintf(entry, sizeof(entry), "%.*s", (int)n, ep);
     }
-    char esc[1024];
-    char line[1400];
-    sbx_py_escape(esc, sizeof(esc), why);
-    int n = snprintf(line, sizeof(line),
-                     "{\"status\":\"error\",\"entryPoint\":\"%s\",\"error\":{\"code\":"
-                     "\"CODE_ERROR\",\"type\":\"SystemExit\",\"exitStatus\":120,"
-                     "\"message\":\"the code exited with status 120: %s\"}}",
-                     entry, esc);
-    if (n > 0 && (size_t)n < sizeof(line))
-        fd_write_all(fd, line, (size_t)n);
+    char msg[600];
+    snprintf(msg, sizeof(msg), "the code exited with status 120: %s", why);
+    sbx_py_write_fail(fd, entry, "CODE_ERROR", "\"type\":\"SystemExit\",\"exitStatus\":120,", msg);
 }
 
 /* Run the job in this (confined) process and write its result. */

@@ -311,10 +311,10 @@ static int sbx_seccomp_arg_rules(scmp_filter_ctx ctx)
         if (r < 0)
             return r;
     }
+    int nr = seccomp_syscall_resolve_name("mknod"); /* not on every architecture */
     for (size_t i = 0; i < sizeof(sbx_seccomp_mknod_types) / sizeof(sbx_seccomp_mknod_types[0]);
          i++) {
         scmp_datum_t t = sbx_seccomp_mknod_types[i];
-        int nr = seccomp_syscall_resolve_name("mknod"); /* not on every architecture */
         if (nr >= 0 && nr != __NR_SCMP_ERROR &&
             (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
                                   SCMP_A1(SCMP_CMP_MASKED_EQ, S_IFMT, t))) < 0)

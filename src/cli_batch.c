@@ -499,11 +499,10 @@ static json_t *batch_line_request(const struct batch *b, const struct batch_inpu
         got += (size_t)r;
     }
     json_t *req = NULL;
+    size_t bom = got == x->len ? reqblob_bom(text, x->len) : 0;
     if (got != x->len)
         err_sys(err, E_IO, "cannot read line %ld", x->line);
-    else if (!(req = x->len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3) /* a BOM: skipped */
-                         ? json_loadb(text + 3, x->len - 3, JSON_REJECT_DUPLICATES, &jerr)
-                         : json_loadb(text, x->len, JSON_REJECT_DUPLICATES, &jerr)))
+    else if (!(req = json_loadb(text + bom, x->len - bom, JSON_REJECT_DUPLICATES, &jerr)))
         reqblob_json_error(err, &jerr);
     free(text);
     return req;

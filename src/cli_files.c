@@ -13,7 +13,6 @@
 
 #include "input.h"
 #include "klimits.h"
-#include "scratch.h"
 #include "store.h"
 
 #include "banned.h"
@@ -296,7 +295,6 @@ static int cli_files_rm(struct store *s, int argc, char **argv)
     return rc;
 }
 
-/* A file name as SPEC §1 allows: never a path. */
 static int cli_files_put(struct store *s, int argc, char **argv)
 {
     const char *path = NULL, *session = NULL, *name = NULL, *mime = NULL;
@@ -411,8 +409,8 @@ int cli_gc(const struct config *cfg, int argc, char **argv)
     }
     if (store_open_ex(cfg, STORE_OPEN_NO_SWEEP, &s, &err))
         return cli_files_fail("gc", &err);
-    size_t dirs = scratch_sweep(cfg); /* not files: counted apart */
-    enum err_code rc = store_gc(s, &removed, &bytes, &err);
+    size_t dirs = 0;
+    enum err_code rc = store_gc(s, &removed, &bytes, &dirs, &err);
     store_free(s);
     if (rc)
         return cli_files_fail("gc", &err);

@@ -286,15 +286,12 @@ static void fetch_safe_name(char *name)
     size_t n = strlen(name), o = 0;
     for (size_t i = 0, k; i < n; i += k) {
         const unsigned char *c = (const unsigned char *)name + i;
-        k = utf8_seq(c, n - i);
-        if (k == 0 || k == (size_t)-1 || *c == '/' || *c == '\\' || *c < 0x20 || *c == 0x7f ||
-            (k == 2 && utf8_is_c1(c))) {
-            k = k == 2 ? 2 : 1; /* a C1 control is one character */
-            name[o++] = '_';
-            continue;
+        if (utf8_name_char(c, n - i, &k) == UTF8_NAME_OK) {
+            memmove(name + o, c, k);
+            o += k;
+        } else {
+            name[o++] = '_'; /* one for each character (a C1 control is two bytes) */
         }
-        memmove(name + o, c, k);
-        o += k;
     }
     while (o > 0 && name[o - 1] == ' ')
         o--;

@@ -42,16 +42,18 @@ enum err_code input_check_name(const char *name, const char *arg, struct err *er
     if (!strcmp(name, ".") || !strcmp(name, ".."))
         return err_set(err, E_INVALID, "'%s' must be a file name, not '%s'", arg, name);
     for (size_t i = 0, k; i < n; i += k) {
-        const unsigned char *c = (const unsigned char *)name + i;
-        k = utf8_seq(c, n - i);
-        if (k == 0 || k == (size_t)-1)
+        switch (utf8_name_char((const unsigned char *)name + i, n - i, &k)) {
+        case UTF8_NAME_OK:
+            break;
+        case UTF8_NAME_NOT_UTF8:
             return err_set(err, E_INVALID, "'%s' is not valid UTF-8 at byte %zu", arg, i);
-        if (*c == '/' || *c == '\\')
+        case UTF8_NAME_SEPARATOR:
             return err_set(err, E_INVALID,
                            "'%s' must be a plain file name, not a path (found '%c' at byte %zu)",
-                           arg, *c, i);
-        if (*c < 0x20 || *c == 0x7f || (k == 2 && utf8_is_c1(c)))
+                           arg, name[i], i);
+        case UTF8_NAME_CONTROL:
             return err_set(err, E_INVALID, "'%s' holds a control character at byte %zu", arg, i);
+        }
     }
     if (name[0] == ' ' || name[n - 1] == ' ')
         return err_set(err, E_INVALID, "'%s' must not begin or end with a space", arg);

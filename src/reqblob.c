@@ -171,17 +171,18 @@ void reqblob_clear(void)
     memset(&rb_cur, 0, sizeof(rb_cur));
 }
 
+size_t reqblob_bom(const char *text, size_t len)
+{
+    return len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3) ? 3 : 0;
+}
+
 json_t *reqblob_parse(const char *text, size_t len, struct err *err)
 {
     json_error_t jerr;
     size_t sk_len = 0;
-    /* A UTF-8 byte order mark before the text (a Windows editor's, a
-     * PowerShell redirect's) is skipped, as RFC 8259 lets a parser do: it
-     * was refused with a message quoting an invisible character. */
-    if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
-        text += 3;
-        len -= 3;
-    }
+    size_t bom = reqblob_bom(text, len); /* it was refused, quoting an invisible character */
+    text += bom;
+    len -= bom;
     char *sk = reqblob_skeleton(text, len, &sk_len);
     json_t *req = json_loadb(sk ? sk : text, sk ? sk_len : len, JSON_REJECT_DUPLICATES, &jerr);
     if (!req && sk) /* the text as sent: its own error message (or, should the

@@ -30,6 +30,10 @@ void reqblob_clear(void);
  * reqblob_clear()); NULL with err set (E_INVALID: where, and what) when the
  * text is not JSON. */
 json_t *reqblob_parse(const char *text, size_t len, struct err *err);
+/* The bytes of a UTF-8 byte order mark that starts text (3 or 0): skipped
+ * before a request (a Windows editor's, a PowerShell redirect's), as RFC
+ * 8259 lets a parser do. */
+size_t reqblob_bom(const char *text, size_t len);
 /* What is wrong, as the message of a request that is not JSON. */
 const char *reqblob_json_why(const json_error_t *je);
 /* err set to E_INVALID "malformed JSON at line L column C: why" (or "JSON

@@ -454,7 +454,7 @@ static void srv_zy_gc(const struct config *cfg, const sigset_t *mask, int sock)
     close(sock);
     sigprocmask(SIG_SETMASK, mask, NULL);
     if (!store_open_ex(cfg, STORE_OPEN_NO_SWEEP, &st, &err) &&
-        !store_gc(st, &removed, &bytes, &err)) {
+        !store_gc(st, &removed, &bytes, NULL, &err)) {
         rc = 0;
         if (removed)
             log_info("sweep removed %zu entries (%llu bytes)", removed, (unsigned long long)bytes);

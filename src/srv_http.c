@@ -470,13 +470,18 @@ static enum MHD_Result srv_send_json(struct MHD_Connection *c, struct srv_req *r
 }
 
 /* An HTTP-level error: {"ok":false,"action":null,"error":{"code","message"}}. */
+/* An error envelope of the server's own (no action ran), new reference. */
+static json_t *srv_error_env(const char *code, const char *msg)
+{
+    return json_pack("{s:b, s:n, s:{s:s, s:s}}", "ok", 0, "action", "error", "code", code,
+                     "message", msg);
+}
+
 static enum MHD_Result srv_send_error(struct MHD_Connection *c, struct srv_req *r, unsigned status,
                                       const char *code, const char *msg, const char *hname,
                                       const char *hval)
 {
-    json_t *v = json_pack("{s:b, s:n, s:{s:s, s:s}}", "ok", 0, "action", "error", "code", code,
-                          "message", msg);
-    return srv_send_json(c, r, status, v, hname, hval);
+    return srv_send_json(c, r, status, srv_error_env(code, msg), hname, hval);
 }
 
 /* ---- request handling ------------------------------------------------------ */
@@ -900,7 +905,6 @@ static void srv_job_finish(struct srv *s, struct srv_job *j)
     srv_job_unref(s, j);
 }
 
-/* A job that could not start: answer with the error. */
 /* Answer a job that was not run with env (taken), status 503. */
 static void srv_job_fail_env(struct srv *s, struct srv_job *j, json_t *env)
 {
@@ -916,6 +920,7 @@ static void srv_job_fail_env(struct srv *s, struct srv_job *j, json_t *env)
     srv_job_unref(s, j);
 }
 
+/* A job that could not start: answer with the error. */
 static void srv_job_fail_start(struct srv *s, struct srv_job *j, const struct err *e)
 {
     srv_job_fail_env(s, j, route_error_envelope(NULL, e, NULL));
@@ -1118,10 +1123,8 @@ static enum err_code srv_dispatch(struct srv *s, int sfd, int listen_fd, struct 
             break;
         /* BUSY, as a request that comes while the server drains (it read
          * SANDBOX_ERROR: nothing failed in a sandbox) */
-        srv_job_fail_env(s, j,
-                         json_pack("{s:b, s:n, s:{s:s, s:s}}", "ok", 0, "action", "error", "code",
-                                   "BUSY", "message",
-                                   "the server is shutting down; the action was not run"));
+        srv_job_fail_env(
+            s, j, srv_error_env("BUSY", "the server is shutting down; the action was not run"));
     }
 out:
     if (have_spare)

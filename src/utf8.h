@@ -42,8 +42,20 @@ static inline size_t utf8_seq(const unsigned char *p, size_t n)
     return k;
 }
 
-/* Whether the valid sequence at p (utf8_seq > 1) is a C1 control (U+0080..U+009F). */
-static inline bool utf8_is_c1(const unsigned char *p)
+/* What a file name may not hold at p (n bytes left): a byte that is not
+ * UTF-8, a separator ('/', '\\') or a control character (C0, DEL, C1).
+ * *k: the character's length (1 for a byte that is not UTF-8). */
+enum utf8_name_bad { UTF8_NAME_OK, UTF8_NAME_NOT_UTF8, UTF8_NAME_SEPARATOR, UTF8_NAME_CONTROL };
+static inline enum utf8_name_bad utf8_name_char(const unsigned char *p, size_t n, size_t *k)
 {
-    return p[0] == 0xC2 && p[1] <= 0x9F;
+    *k = utf8_seq(p, n);
+    if (*k == 0 || *k == (size_t)-1) {
+        *k = 1;
+        return UTF8_NAME_NOT_UTF8;
+    }
+    if (*p == '/' || *p == '\\')
+        return UTF8_NAME_SEPARATOR;
+    if (*p < 0x20 || *p == 0x7f || (*k == 2 && p[0] == 0xC2 && p[1] <= 0x9F))
+        return UTF8_NAME_CONTROL;
+    return UTF8_NAME_OK;
 }

@@ -170,7 +170,8 @@ static enum err_code store_subdir(struct store *s, const char *name, int *out, s
 static void store_maybe_gc(struct store *s)
 {
     /* The scratch dirs of killed kilns (a Ctrl-C'd kiln run) at every open:
-     * a readdir of a few entries, not worth waiting minutes for. */
+     * a readdir of a few entries, not worth waiting minutes for (so not
+     * part of the sweep below). */
     size_t dirs = scratch_sweep(&s->cfg);
     if (dirs)
         log_info("store: removed %zu scratch dirs of processes that were killed", dirs);

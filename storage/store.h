@@ -90,9 +90,11 @@ enum err_code store_session_forget(struct store *s, const struct store_meta *m, 
 enum err_code store_rm(struct store *s, const char *id, struct err *err);
 /* Remove expired entries, temp files of dead writers, data without
  * metadata, and scratch dirs of dead processes (scratch_sweep); *removed
- * counts them and *bytes the stored bytes reclaimed (either may be NULL).
- * Never removes a live entry. Waits for a sweep running elsewhere. E_IO. */
-enum err_code store_gc(struct store *s, size_t *removed, uint64_t *bytes, struct err *err);
+ * counts the files, *bytes the stored bytes reclaimed and *dirs the scratch
+ * dirs (any may be NULL). Never removes a live entry. Waits for a sweep
+ * running elsewhere. E_IO. */
+enum err_code store_gc(struct store *s, size_t *removed, uint64_t *bytes, size_t *dirs,
+                       struct err *err);
 /* The SPEC §2 FILE object for meta (new reference). */
 json_t *store_meta_json(const struct store_meta *meta);
 /* The store's root directory (borrowed). */

@@ -265,9 +265,6 @@ enum err_code store_gc_run(struct store *s, bool wait, size_t *removed, uint64_t
     if ((rc = store_gc_meta(s, &t, err)) || (rc = store_gc_tmp(s, &t, err)) ||
         (rc = store_gc_orphans(s, &t, err)) || (rc = store_gc_sessions(s, err)))
         goto out;
-    size_t dirs = scratch_sweep(&s->cfg); /* not files: not in *removed */
-    if (dirs)
-        log_info("store: removed %zu scratch dirs of processes that were killed", dirs);
 out:
     close(lock);
     if (!rc) {
@@ -279,7 +276,12 @@ out:
     return rc;
 }
 
-enum err_code store_gc(struct store *s, size_t *removed, uint64_t *bytes, struct err *err)
+enum err_code store_gc(struct store *s, size_t *removed, uint64_t *bytes, size_t *dirs,
+                       struct err *err)
 {
-    return store_gc_run(s, true, removed, bytes, err);
+    enum err_code rc = store_gc_run(s, true, removed, bytes, err);
+    size_t n = scratch_sweep(&s->cfg); /* not files: counted apart */
+    if (dirs)
+        *dirs = n;
+    return rc;
 }

@@ -264,7 +264,7 @@ static void t_store_expiry_skew(void)
     T_EXPECT_INT(store_stat(s, live.id, &x, &e), E_OK);
     /* Still on disk until the sweep. */
     T_EXPECT_INT(t_count(&cfg, STORE_DIR_OBJECTS), 2);
-    T_EXPECT_INT(store_gc(s, &removed, &bytes, &e), E_OK);
+    T_EXPECT_INT(store_gc(s, &removed, &bytes, NULL, &e), E_OK);
     T_EXPECT_INT(removed, 1);
     T_EXPECT_INT(bytes, 5);
     T_EXPECT_INT(t_count(&cfg, STORE_DIR_OBJECTS), 1);
@@ -293,7 +293,7 @@ static void t_store_expiry_real_clock(void)
     T_EXPECT_INT(store_stat(s, m.id, &x, &e), E_OK);
     usleep(2100 * 1000);
     T_EXPECT_INT(store_stat(s, m.id, &x, &e), E_NOTFOUND);
-    T_EXPECT_INT(store_gc(s, &removed, NULL, &e), E_OK);
+    T_EXPECT_INT(store_gc(s, &removed, NULL, NULL, &e), E_OK);
     T_EXPECT_INT(removed, 1);
     T_EXPECT_INT(t_count(&cfg, STORE_DIR_OBJECTS), 0);
     store_free(s);
@@ -490,7 +490,7 @@ static int t_sweeper(const struct config *cfg, const char *stop)
     while (access(stop, F_OK) != 0) {
         struct store_meta *v = NULL;
         size_t n = 0;
-        if (store_gc(s, NULL, NULL, &e) || store_list(s, NULL, &v, &n, &e)) {
+        if (store_gc(s, NULL, NULL, NULL, &e) || store_list(s, NULL, &v, &n, &e)) {
             fprintf(stderr, "sweeper: %s\n", e.msg);
             return 2;
         }
@@ -641,7 +641,7 @@ static void t_store_kill9_mid_write(void)
         t_check_all_entries(s);
     }
     T_EXPECT(left_temp);
-    T_EXPECT_INT(store_gc(s, &removed, NULL, &e), E_OK);
+    T_EXPECT_INT(store_gc(s, &removed, NULL, NULL, &e), E_OK);
     T_EXPECT(removed >= 1);
     T_EXPECT_INT(t_count(&cfg, STORE_DIR_TMP), 0);
     T_EXPECT_INT(t_count(&cfg, STORE_DIR_OBJECTS), t_count(&cfg, STORE_DIR_META));
@@ -678,12 +678,12 @@ static void t_store_gc_orphans(void)
     T_ASSERT(fd >= 0);
     T_ASSERT(flock(fd, LOCK_EX) == 0);
 
-    T_EXPECT_INT(store_gc(s, &removed, NULL, &e), E_OK);
+    T_EXPECT_INT(store_gc(s, &removed, NULL, NULL, &e), E_OK);
     T_EXPECT_INT(removed, 1);
     T_EXPECT_INT(t_count(&cfg, STORE_DIR_OBJECTS), 1);
     T_EXPECT_INT(t_count(&cfg, STORE_DIR_TMP), 1);
     close(fd); /* the writer dies */
-    T_EXPECT_INT(store_gc(s, &removed, NULL, &e), E_OK);
+    T_EXPECT_INT(store_gc(s, &removed, NULL, NULL, &e), E_OK);
     T_EXPECT_INT(removed, 2);
     T_EXPECT_INT(t_count(&cfg, STORE_DIR_OBJECTS), 0);
     T_EXPECT_INT(t_count(&cfg, STORE_DIR_TMP), 0);
@@ -711,7 +711,7 @@ static void t_store_gc_scratch(void)
     T_ASSERT(mkdir(live, 0700) == 0);
     snprintf(file, sizeof(file), "%s/out.csv", dead);
     T_ASSERT(t_write_file(file, "x", 1));
-    T_EXPECT_INT(store_gc(s, &removed, NULL, &e), E_OK);
+    T_EXPECT_INT(store_gc(s, &removed, NULL, NULL, &e), E_OK);
     T_EXPECT_INT(removed, 0); /* a dir is not a stored file: not counted as one */
     T_EXPECT(access(dead, F_OK) != 0);
     T_EXPECT(access(live, F_OK) == 0);
@@ -941,7 +941,7 @@ static void t_store_session_index(void)
     T_EXPECT_INT(t_list_n(s, "s-2"), 0);
     size_t removed = 0;
     uint64_t bytes = 0;
-    T_EXPECT_INT(store_gc(s, &removed, &bytes, &e), E_OK);
+    T_EXPECT_INT(store_gc(s, &removed, &bytes, NULL, &e), E_OK);
     T_EXPECT_INT(t_list_n(s, "s-2"), 1);
     store_free(s);
 
@@ -988,12 +988,12 @@ static void t_store_session_index_gc(void)
     T_EXPECT_INT(t_list_n(s, "s1"), 1);
     size_t removed = 0;
     uint64_t bytes = 0;
-    T_EXPECT_INT(store_gc(s, &removed, &bytes, &e), E_OK);
+    T_EXPECT_INT(store_gc(s, &removed, &bytes, NULL, &e), E_OK);
     T_EXPECT_INT(t_count(&cfg, "sessions/s1"), 2); /* a's and the busy writer's */
     T_EXPECT_INT(removed, 0);
     close(w);
     store_test_set_skew(s, cfg.ttl_session_s + 2);
-    T_EXPECT_INT(store_gc(s, &removed, &bytes, &e), E_OK);
+    T_EXPECT_INT(store_gc(s, &removed, &bytes, NULL, &e), E_OK);
     T_EXPECT_INT(removed, 2); /* a, and the dead writer's temp file */
     T_EXPECT_INT(t_count(&cfg, "sessions"), 0);
     T_EXPECT_INT(t_count(&cfg, "meta"), 0);
